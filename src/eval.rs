@@ -1,0 +1,1401 @@
+//! The reference evaluator: does a policy admit a pod, and if not, why.
+//!
+//! [`admits`] applies the policy's defaulting constraints to a copy of the pod (as PSP admission
+//! did) and then checks every validating rule. For a Pod Security Standards level the result is
+//! exactly what Pod Security Admission reports: one [`Violation`] per failed check, in PSA's
+//! order (baseline checks, then restricted, each by id), with PSA's reason and detail text.
+//!
+//! Every backend is tested against this evaluator.
+
+use crate::ir::{
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
+    ProfileSource, Rule, Scope, pattern_matches,
+};
+use crate::pod::{Capabilities, Container, Pod, Profile, SecurityContext};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Why a pod is not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The provenance field of the (first) rule that failed: a PSP field or a PSS check id.
+    pub field: String,
+    /// The PSS check id, for rules of a level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// PSA's `ForbiddenReason` (for levels), or a short reason.
+    pub reason: String,
+    /// PSA's `ForbiddenDetail` (for levels), or a sentence naming what to change.
+    pub detail: String,
+}
+
+impl Violation {
+    /// `reason (detail)`, as PSA joins them.
+    pub fn message(&self) -> String {
+        if self.detail.is_empty() {
+            self.reason.clone()
+        } else {
+            format!("{} ({})", self.reason, self.detail)
+        }
+    }
+}
+
+/// Joins violation messages the way PSA does (`, `).
+pub fn join_messages(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(Violation::message)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Judges `pod` against `policy`: defaulting first, then every rule. Empty means admitted.
+pub fn admits(policy: &Policy, pod: &Pod) -> Vec<Violation> {
+    if policy.defaults.is_empty() {
+        validate(policy, pod)
+    } else {
+        let mut p = pod.clone();
+        apply_defaults(policy, &mut p);
+        validate(policy, &p)
+    }
+}
+
+/// Checks the rules without applying any defaulting.
+pub fn validate(policy: &Policy, pod: &Pod) -> Vec<Violation> {
+    let mut out: Vec<Violation> = Vec::new();
+    for rule in &policy.rules {
+        if rule.unless.iter().any(|e| exempt(*e, pod)) {
+            continue;
+        }
+        let Some((reason, detail)) = check_rule(rule, pod) else {
+            continue;
+        };
+        // Rules of one PSS check (hostNamespaces, capabilities_restricted) merge into one result.
+        if let (Some(check), Some(last)) = (&rule.provenance.check, out.last_mut()) {
+            if last.check.as_deref() == Some(check.as_str()) {
+                let sep = if check == "hostNamespaces" { ", " } else { "; " };
+                last.detail = format!("{}{sep}{detail}", last.detail);
+                continue;
+            }
+        }
+        out.push(Violation {
+            field: rule.provenance.field.clone(),
+            check: rule.provenance.check.clone(),
+            reason,
+            detail,
+        });
+    }
+    out
+}
+
+fn exempt(e: Exemption, pod: &Pod) -> bool {
+    match e {
+        Exemption::WindowsPod => pod.spec.is_windows(),
+        Exemption::UserNamespacePod => pod.spec.host_users == Some(false),
+    }
+}
+
+/// `"a", "b"` (PSA's joinQuote: no escaping).
+pub fn join_quote<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    format!("\"{}\"", inner.join("\", \""))
+}
+
+fn plural<'a>(one: &'a str, many: &'a str, n: usize) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// `container "a"` / `containers "a", "b"`.
+fn containers_phrase(names: &[String]) -> String {
+    format!(
+        "{} {}",
+        plural("container", "containers", names.len()),
+        join_quote(names)
+    )
+}
+
+/// `pod and containers "a", "b"` style setter list.
+fn setters(pod: bool, containers: &[String]) -> String {
+    let mut parts = Vec::new();
+    if pod {
+        parts.push("pod".to_string());
+    }
+    if !containers.is_empty() {
+        parts.push(containers_phrase(containers));
+    }
+    parts.join(" and ")
+}
+
+/// Go's `%q` for the strings PSA quotes with it (annotation values).
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn format_ranges(ranges: &[IdRange]) -> String {
+    if ranges.is_empty() {
+        return "none".into();
+    }
+    ranges
+        .iter()
+        .map(|r| {
+            if r.min == r.max {
+                r.min.to_string()
+            } else {
+                format!("{}-{}", r.min, r.max)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn in_ranges(ranges: &[IdRange], v: i64) -> bool {
+    ranges.iter().any(|r| r.contains(v))
+}
+
+fn sc(c: &Container) -> Option<&SecurityContext> {
+    c.security_context.as_ref()
+}
+
+fn caps(c: &Container) -> Option<&Capabilities> {
+    sc(c).and_then(|s| s.capabilities.as_ref())
+}
+
+fn describe_set(set: &NameSet) -> String {
+    match set {
+        NameSet::Any => "any".into(),
+        NameSet::Only(v) if v.is_empty() => "none".into(),
+        NameSet::Only(v) => join_quote(v),
+        NameSet::AnyExcept(v) => format!("any but {}", join_quote(v)),
+    }
+}
+
+const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+/// Returns `(reason, detail)` when the rule is broken.
+fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let check = rule.provenance.check.as_deref();
+    let field = rule.provenance.field.as_str();
+    let containers = || spec.all_containers().map(|(_, c)| c);
+    let found = |reason: &str, detail: String| Some((reason.to_string(), detail));
+    match &rule.constraint {
+        Constraint::Privileged { allowed } => {
+            if *allowed {
+                return None;
+            }
+            let bad: Vec<String> = containers()
+                .filter(|c| sc(c).and_then(|s| s.privileged) == Some(true))
+                .map(|c| c.name.clone())
+                .collect();
+            (!bad.is_empty()).then(|| {
+                (
+                    "privileged".into(),
+                    format!(
+                        "{} must not set securityContext.privileged=true",
+                        containers_phrase(&bad)
+                    ),
+                )
+            })
+        }
+        Constraint::HostNamespace { namespace, allowed } => {
+            let set = match namespace {
+                HostNamespace::Network => spec.host_network,
+                HostNamespace::Pid => spec.host_pid,
+                HostNamespace::Ipc => spec.host_ipc,
+            };
+            (!allowed && set == Some(true))
+                .then(|| ("host namespaces".into(), format!("{}=true", namespace.pod_field())))
+        }
+        Constraint::HostPorts { allowed } => {
+            let mut bad = Vec::new();
+            let mut ports = BTreeSet::new();
+            for c in containers() {
+                let mut ok = true;
+                for p in &c.ports {
+                    let hp = p.host_port.unwrap_or(0);
+                    if hp != 0 && !in_ranges(allowed, hp) {
+                        ok = false;
+                        ports.insert(hp.to_string());
+                    }
+                }
+                if !ok {
+                    bad.push(c.name.clone());
+                }
+            }
+            if bad.is_empty() {
+                return None;
+            }
+            let ports: Vec<String> = ports.into_iter().collect();
+            let mut detail = format!(
+                "{} {} {} {}",
+                containers_phrase(&bad),
+                plural("uses", "use", bad.len()),
+                plural("hostPort", "hostPorts", ports.len()),
+                ports.join(", ")
+            );
+            if check.is_none() {
+                detail.push_str(&format!(
+                    " (allowed host ports: {})",
+                    format_ranges(allowed)
+                ));
+            }
+            found("hostPort", detail)
+        }
+        Constraint::HostProcess { allowed } => {
+            if *allowed {
+                return None;
+            }
+            let hp = |s: Option<&crate::pod::WindowsOptions>| {
+                s.and_then(|w| w.host_process) == Some(true)
+            };
+            let bad: Vec<String> = containers()
+                .filter(|c| hp(sc(c).and_then(|s| s.windows_options.as_ref())))
+                .map(|c| c.name.clone())
+                .collect();
+            let pod_bad = hp(spec
+                .security_context
+                .as_ref()
+                .and_then(|s| s.windows_options.as_ref()));
+            (pod_bad || !bad.is_empty()).then(|| {
+                (
+                    "hostProcess".into(),
+                    format!(
+                        "{} must not set securityContext.windowsOptions.hostProcess=true",
+                        setters(pod_bad, &bad)
+                    ),
+                )
+            })
+        }
+        Constraint::ProbeHost { allowed } => {
+            if *allowed {
+                return None;
+            }
+            let mut bad = BTreeSet::new();
+            let mut hosts = BTreeSet::new();
+            for c in containers() {
+                let lifecycle = c.lifecycle.as_ref();
+                let handlers = [
+                    c.liveness_probe.as_ref(),
+                    c.readiness_probe.as_ref(),
+                    c.startup_probe.as_ref(),
+                    lifecycle.and_then(|l| l.post_start.as_ref()),
+                    lifecycle.and_then(|l| l.pre_stop.as_ref()),
+                ];
+                for h in handlers.into_iter().flatten() {
+                    for host in [h.http_get.as_ref(), h.tcp_socket.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|f| &f.host)
+                        .filter(|h| !h.is_empty())
+                    {
+                        bad.insert(c.name.clone());
+                        hosts.insert(host.clone());
+                    }
+                }
+            }
+            if bad.is_empty() {
+                return None;
+            }
+            let bad: Vec<String> = bad.into_iter().collect();
+            let hosts: Vec<String> = hosts.into_iter().collect();
+            found(
+                "probe or lifecycle host",
+                format!(
+                    "{} {} {} {}",
+                    containers_phrase(&bad),
+                    plural("uses", "use", bad.len()),
+                    plural("probe or lifecycle host", "probe or lifecycle hosts", hosts.len()),
+                    join_quote(&hosts)
+                ),
+            )
+        }
+        Constraint::Volumes { allowed } => {
+            let mut bad = Vec::new();
+            let mut types = BTreeSet::new();
+            for v in &spec.volumes {
+                if !allowed.contains(v.fs_type()) {
+                    bad.push(v.name.clone());
+                    types.insert(v.source_key().to_string());
+                }
+            }
+            if bad.is_empty() {
+                return None;
+            }
+            let vols = format!(
+                "{} {}",
+                plural("volume", "volumes", bad.len()),
+                join_quote(&bad)
+            );
+            if check == Some("hostPathVolumes") {
+                return found("hostPath volumes", vols);
+            }
+            let types: Vec<String> = types.into_iter().collect();
+            let (reason, adjective) = if check.is_some() {
+                ("restricted volume types", "restricted volume type")
+            } else {
+                ("volume types", "forbidden volume type")
+            };
+            let mut detail = format!(
+                "{vols} {} {} {}",
+                plural("uses", "use", bad.len()),
+                if types.len() == 1 {
+                    adjective.to_string()
+                } else {
+                    format!("{adjective}s")
+                },
+                join_quote(&types)
+            );
+            if check.is_none() {
+                detail.push_str(&format!(" (allowed: {})", describe_set(allowed)));
+            }
+            found(reason, detail)
+        }
+        Constraint::HostPaths { allowed } => {
+            let mut problems = Vec::new();
+            for v in &spec.volumes {
+                let Some(path) = v.host_path() else { continue };
+                let matching: Vec<_> = allowed
+                    .iter()
+                    .filter(|a| path_has_prefix(path, &a.path_prefix))
+                    .collect();
+                if matching.is_empty() {
+                    problems.push(format!(
+                        "volume \"{}\" uses host path \"{}\", which is not under an allowed prefix",
+                        v.name, path
+                    ));
+                    continue;
+                }
+                if matching.iter().all(|a| a.read_only) {
+                    let writers: Vec<String> = containers()
+                        .filter(|c| {
+                            c.volume_mounts
+                                .iter()
+                                .any(|m| m.name == v.name && m.read_only != Some(true))
+                        })
+                        .map(|c| c.name.clone())
+                        .collect();
+                    if !writers.is_empty() {
+                        problems.push(format!(
+                            "{} must mount volume \"{}\" (host path \"{}\") with readOnly=true",
+                            containers_phrase(&writers),
+                            v.name,
+                            path
+                        ));
+                    }
+                }
+            }
+            (!problems.is_empty()).then(|| ("hostPath volumes".into(), problems.join("; ")))
+        }
+        Constraint::FlexVolumeDrivers { allowed } => {
+            driver_check(spec, allowed, "flexVolume", |v| v.flex_driver())
+        }
+        Constraint::CsiDrivers { allowed } => driver_check(spec, allowed, "csi", |v| v.csi_driver()),
+        Constraint::AddCapabilities { allowed } => {
+            let mut bad = Vec::new();
+            let mut names = BTreeSet::new();
+            for c in containers() {
+                let Some(caps) = caps(c) else { continue };
+                let mut ok = true;
+                for cap in &caps.add {
+                    if !allowed.contains(cap) {
+                        ok = false;
+                        names.insert(cap.clone());
+                    }
+                }
+                if !ok {
+                    bad.push(c.name.clone());
+                }
+            }
+            if bad.is_empty() {
+                return None;
+            }
+            let names: Vec<String> = names.into_iter().collect();
+            let reason = match check {
+                Some("capabilities_baseline") => "non-default capabilities",
+                Some(_) => "unrestricted capabilities",
+                None => "capabilities",
+            };
+            found(
+                reason,
+                format!(
+                    "{} must not include {} in securityContext.capabilities.add",
+                    containers_phrase(&bad),
+                    join_quote(&names)
+                ),
+            )
+        }
+        Constraint::DropCapabilities { required } => {
+            let bad: Vec<String> = containers()
+                .filter(|c| {
+                    let drop = caps(c).map(|k| k.drop.as_slice()).unwrap_or(&[]);
+                    !required.iter().all(|r| drop.contains(r))
+                })
+                .map(|c| c.name.clone())
+                .collect();
+            if bad.is_empty() {
+                return None;
+            }
+            let list = serde_json::to_string(required).unwrap_or_default();
+            found(
+                if check.is_some() {
+                    "unrestricted capabilities"
+                } else {
+                    "capabilities"
+                },
+                format!(
+                    "{} must set securityContext.capabilities.drop={list}",
+                    containers_phrase(&bad)
+                ),
+            )
+        }
+        Constraint::RunAsUser {
+            ranges,
+            required,
+            scope,
+        } => {
+            let pod_uid = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+            match scope {
+                Scope::EveryValue => {
+                    let pod_bad = pod_uid.is_some_and(|u| !in_ranges(ranges, u));
+                    let bad: Vec<String> = containers()
+                        .filter(|c| {
+                            sc(c)
+                                .and_then(|s| s.run_as_user)
+                                .is_some_and(|u| !in_ranges(ranges, u))
+                        })
+                        .map(|c| c.name.clone())
+                        .collect();
+                    if !pod_bad && bad.is_empty() {
+                        return None;
+                    }
+                    if check == Some("runAsUser") {
+                        found(
+                            "runAsUser=0",
+                            format!("{} must not set runAsUser=0", setters(pod_bad, &bad)),
+                        )
+                    } else {
+                        found(
+                            "runAsUser",
+                            format!(
+                                "{} must set runAsUser within {}",
+                                setters(pod_bad, &bad),
+                                format_ranges(ranges)
+                            ),
+                        )
+                    }
+                }
+                Scope::Effective => {
+                    let mut unset = Vec::new();
+                    let mut outside = Vec::new();
+                    for c in containers() {
+                        match sc(c).and_then(|s| s.run_as_user).or(pod_uid) {
+                            None if *required => unset.push(c.name.clone()),
+                            Some(u) if !in_ranges(ranges, u) => outside.push(c.name.clone()),
+                            _ => {}
+                        }
+                    }
+                    let mut parts = Vec::new();
+                    if !unset.is_empty() {
+                        parts.push(format!(
+                            "pod or {} must set securityContext.runAsUser",
+                            containers_phrase(&unset)
+                        ));
+                    }
+                    if !outside.is_empty() {
+                        parts.push(format!(
+                            "{} must run as a user id in {}",
+                            containers_phrase(&outside),
+                            format_ranges(ranges)
+                        ));
+                    }
+                    (!parts.is_empty()).then(|| ("runAsUser".into(), parts.join("; ")))
+                }
+            }
+        }
+        Constraint::RunAsNonRoot {
+            nonzero_uid_suffices,
+            scope,
+        } => check_non_root(pod, *nonzero_uid_suffices, *scope),
+        Constraint::GroupIds {
+            field,
+            ranges,
+            required,
+        } => check_groups(pod, *field, ranges, *required),
+        Constraint::ReadOnlyRootFilesystem => {
+            let bad: Vec<String> = containers()
+                .filter(|c| sc(c).and_then(|s| s.read_only_root_filesystem) != Some(true))
+                .map(|c| c.name.clone())
+                .collect();
+            (!bad.is_empty()).then(|| {
+                (
+                    "readOnlyRootFilesystem != true".into(),
+                    format!(
+                        "{} must set securityContext.readOnlyRootFilesystem=true",
+                        containers_phrase(&bad)
+                    ),
+                )
+            })
+        }
+        Constraint::NoPrivilegeEscalation => {
+            let bad: Vec<String> = containers()
+                .filter(|c| sc(c).and_then(|s| s.allow_privilege_escalation) != Some(false))
+                .map(|c| c.name.clone())
+                .collect();
+            (!bad.is_empty()).then(|| {
+                (
+                    "allowPrivilegeEscalation != false".into(),
+                    format!(
+                        "{} must set securityContext.allowPrivilegeEscalation=false",
+                        containers_phrase(&bad)
+                    ),
+                )
+            })
+        }
+        Constraint::ProcMount { allowed } => {
+            let mut bad = Vec::new();
+            let mut types = BTreeSet::new();
+            for c in containers() {
+                if let Some(pm) = sc(c).and_then(|s| s.proc_mount.as_ref()) {
+                    if !allowed.contains(pm) {
+                        bad.push(c.name.clone());
+                        types.insert(pm.clone());
+                    }
+                }
+            }
+            let types: Vec<String> = types.into_iter().collect();
+            (!bad.is_empty()).then(|| {
+                (
+                    "procMount".into(),
+                    format!(
+                        "{} must not set securityContext.procMount to {}",
+                        containers_phrase(&bad),
+                        join_quote(&types)
+                    ),
+                )
+            })
+        }
+        Constraint::SeLinux {
+            user,
+            role,
+            type_,
+            level,
+            scope,
+        } => check_selinux(pod, [user, role, type_, level], *scope),
+        Constraint::Seccomp {
+            allowed,
+            unset_allowed,
+            source,
+            scope,
+        } => check_seccomp(pod, allowed, *unset_allowed, *source, *scope, field),
+        Constraint::AppArmor {
+            allowed,
+            unset_allowed,
+            scope,
+        } => check_apparmor(pod, allowed, *unset_allowed, *scope),
+        Constraint::Sysctls { allowed, forbidden } => {
+            let bad: Vec<String> = spec
+                .security_context
+                .iter()
+                .flat_map(|s| s.sysctls.iter())
+                .filter(|s| {
+                    !allowed.contains(&s.name)
+                        || forbidden.iter().any(|f| pattern_matches(f, &s.name))
+                })
+                .map(|s| s.name.clone())
+                .collect();
+            (!bad.is_empty()).then(|| ("forbidden sysctls".into(), bad.join(", ")))
+        }
+        Constraint::RuntimeClass { allowed } => {
+            let name = spec.runtime_class_name.as_deref()?;
+            (!allowed.contains(name)).then(|| {
+                (
+                    "runtimeClassName".into(),
+                    format!(
+                        "runtimeClassName \"{name}\" is not allowed (allowed: {})",
+                        describe_set(allowed)
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// PSP's host path prefix match: whole path components.
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    let p = path.trim_end_matches('/');
+    let pre = prefix.trim_end_matches('/');
+    if pre.is_empty() {
+        return path.starts_with('/') || prefix.is_empty();
+    }
+    p == pre || p.starts_with(&format!("{pre}/"))
+}
+
+fn driver_check(
+    spec: &crate::pod::PodSpec,
+    allowed: &[String],
+    kind: &str,
+    driver: impl Fn(&crate::pod::Volume) -> Option<&str>,
+) -> Option<(String, String)> {
+    let bad: Vec<String> = spec
+        .volumes
+        .iter()
+        .filter(|v| v.source_key() == kind)
+        .filter(|v| !allowed.iter().any(|a| Some(a.as_str()) == driver(v)))
+        .map(|v| format!("\"{}\" (driver \"{}\")", v.name, driver(v).unwrap_or("")))
+        .collect();
+    (!bad.is_empty()).then(|| {
+        (
+            format!("{kind} drivers"),
+            format!(
+                "{} {} {} drivers not in {}",
+                plural("volume", "volumes", bad.len()),
+                bad.join(", "),
+                plural("uses", "use", bad.len()),
+                join_quote(allowed)
+            ),
+        )
+    })
+}
+
+fn check_non_root(pod: &Pod, nonzero_uid_suffices: bool, scope: Scope) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let psc = spec.security_context.as_ref();
+    let reason = "runAsNonRoot != true".to_string();
+    match scope {
+        Scope::EveryValue => {
+            let mut pod_true = false;
+            let mut pod_false = false;
+            match psc.and_then(|s| s.run_as_non_root) {
+                Some(false) => pod_false = true,
+                Some(true) => pod_true = true,
+                None => {}
+            }
+            let mut explicit = Vec::new();
+            let mut implicit = Vec::new();
+            for (_, c) in spec.all_containers() {
+                match sc(c).and_then(|s| s.run_as_non_root) {
+                    Some(false) => explicit.push(c.name.clone()),
+                    Some(true) => {}
+                    None => {
+                        let uid_ok = nonzero_uid_suffices
+                            && sc(c)
+                                .and_then(|s| s.run_as_user)
+                                .or(psc.and_then(|s| s.run_as_user))
+                                .is_some_and(|u| u != 0);
+                        if !pod_true && !uid_ok {
+                            implicit.push(c.name.clone());
+                        }
+                    }
+                }
+            }
+            if pod_false || !explicit.is_empty() {
+                return Some((
+                    reason,
+                    format!(
+                        "{} must not set securityContext.runAsNonRoot=false",
+                        setters(pod_false, &explicit)
+                    ),
+                ));
+            }
+            (!implicit.is_empty()).then(|| {
+                (
+                    reason,
+                    format!(
+                        "pod or {} must set securityContext.runAsNonRoot=true",
+                        containers_phrase(&implicit)
+                    ),
+                )
+            })
+        }
+        Scope::Effective => {
+            let mut explicit = Vec::new();
+            let mut root = Vec::new();
+            let mut implicit = Vec::new();
+            for (_, c) in spec.all_containers() {
+                let nonroot = sc(c)
+                    .and_then(|s| s.run_as_non_root)
+                    .or(psc.and_then(|s| s.run_as_non_root));
+                let uid = sc(c)
+                    .and_then(|s| s.run_as_user)
+                    .or(psc.and_then(|s| s.run_as_user));
+                if nonroot == Some(false) {
+                    explicit.push(c.name.clone());
+                } else if uid == Some(0) {
+                    root.push(c.name.clone());
+                } else if nonroot.is_none() && (uid.is_none() || !nonzero_uid_suffices) {
+                    implicit.push(c.name.clone());
+                }
+            }
+            let mut parts = Vec::new();
+            if !explicit.is_empty() {
+                parts.push(format!(
+                    "{} must not set securityContext.runAsNonRoot=false",
+                    containers_phrase(&explicit)
+                ));
+            }
+            if !root.is_empty() {
+                parts.push(format!(
+                    "{} must not run as root (runAsUser=0)",
+                    containers_phrase(&root)
+                ));
+            }
+            if !implicit.is_empty() {
+                parts.push(format!(
+                    "pod or {} must set securityContext.runAsNonRoot=true{}",
+                    containers_phrase(&implicit),
+                    if nonzero_uid_suffices {
+                        " or a non-zero runAsUser"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            (!parts.is_empty()).then(|| (reason, parts.join("; ")))
+        }
+    }
+}
+
+fn check_groups(
+    pod: &Pod,
+    field: GroupField,
+    ranges: &[IdRange],
+    required: bool,
+) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let psc = spec.security_context.as_ref();
+    let name = field.as_str();
+    let mut parts = Vec::new();
+    let outside = |v: i64| !in_ranges(ranges, v);
+    match field {
+        GroupField::RunAsGroup => {
+            let pod_val = psc.and_then(|s| s.run_as_group);
+            if pod_val.is_some_and(outside) {
+                parts.push(format!(
+                    "pod must set runAsGroup within {}",
+                    format_ranges(ranges)
+                ));
+            }
+            let mut unset = Vec::new();
+            let mut bad = Vec::new();
+            for (_, c) in spec.all_containers() {
+                let own = sc(c).and_then(|s| s.run_as_group);
+                match own.or(pod_val) {
+                    None if required => unset.push(c.name.clone()),
+                    Some(v) if own.is_some() && outside(v) => bad.push(c.name.clone()),
+                    _ => {}
+                }
+            }
+            if !bad.is_empty() {
+                parts.push(format!(
+                    "{} must set runAsGroup within {}",
+                    containers_phrase(&bad),
+                    format_ranges(ranges)
+                ));
+            }
+            if !unset.is_empty() {
+                parts.push(format!(
+                    "pod or {} must set securityContext.runAsGroup",
+                    containers_phrase(&unset)
+                ));
+            }
+        }
+        GroupField::FsGroup => match psc.and_then(|s| s.fs_group) {
+            None if required => parts.push("pod must set securityContext.fsGroup".into()),
+            Some(v) if outside(v) => parts.push(format!(
+                "pod must set fsGroup within {} (found {v})",
+                format_ranges(ranges)
+            )),
+            _ => {}
+        },
+        GroupField::SupplementalGroups => {
+            let groups = psc
+                .and_then(|s| s.supplemental_groups.clone())
+                .unwrap_or_default();
+            if groups.is_empty() && required {
+                parts.push("pod must set securityContext.supplementalGroups".into());
+            }
+            let bad: Vec<String> = groups
+                .iter()
+                .filter(|g| outside(**g))
+                .map(|g| g.to_string())
+                .collect();
+            if !bad.is_empty() {
+                parts.push(format!(
+                    "pod must set supplementalGroups within {} (found {})",
+                    format_ranges(ranges),
+                    bad.join(", ")
+                ));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| (name.to_string(), parts.join("; ")))
+}
+
+fn check_selinux(
+    pod: &Pod,
+    allowed: [&Option<Vec<String>>; 4],
+    scope: Scope,
+) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let pod_opts = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.se_linux_options.as_ref());
+    let mut bad_parts: [BTreeSet<String>; 4] = Default::default();
+    let mut judge = |o: &crate::pod::SeLinuxOptions| -> bool {
+        let values = [&o.user, &o.role, &o.type_, &o.level];
+        let mut ok = true;
+        for i in 0..4 {
+            if let Some(list) = allowed[i] {
+                if !list.contains(values[i]) {
+                    ok = false;
+                    bad_parts[i].insert(values[i].clone());
+                }
+            }
+        }
+        ok
+    };
+    let empty = crate::pod::SeLinuxOptions::default();
+    let mut pod_bad = false;
+    let mut bad = Vec::new();
+    match scope {
+        Scope::EveryValue => {
+            if let Some(o) = pod_opts {
+                pod_bad = !judge(o);
+            }
+            for (_, c) in spec.all_containers() {
+                if let Some(o) = sc(c).and_then(|s| s.se_linux_options.as_ref()) {
+                    if !judge(o) {
+                        bad.push(c.name.clone());
+                    }
+                }
+            }
+        }
+        Scope::Effective => {
+            for (_, c) in spec.all_containers() {
+                let o = sc(c)
+                    .and_then(|s| s.se_linux_options.as_ref())
+                    .or(pod_opts)
+                    .unwrap_or(&empty);
+                if !judge(o) {
+                    bad.push(c.name.clone());
+                }
+            }
+        }
+    }
+    if !pod_bad && bad.is_empty() {
+        return None;
+    }
+    let names = ["user", "role", "type", "level"];
+    let mut data = Vec::new();
+    // PSA order: types first, then user, then role.
+    for i in [2usize, 0, 1, 3] {
+        if bad_parts[i].is_empty() {
+            continue;
+        }
+        let only_empty_allowed = allowed[i].as_ref().is_some_and(|l| l == &[String::new()]);
+        if only_empty_allowed && i != 2 {
+            data.push(format!("{} may not be set", names[i]));
+        } else {
+            let v: Vec<String> = bad_parts[i].iter().cloned().collect();
+            data.push(format!(
+                "{} {}",
+                plural(names[i], &format!("{}s", names[i]), v.len()),
+                join_quote(&v)
+            ));
+        }
+    }
+    Some((
+        "seLinuxOptions".into(),
+        format!(
+            "{} set forbidden securityContext.seLinuxOptions: {}",
+            setters(pod_bad, &bad),
+            data.join("; ")
+        ),
+    ))
+}
+
+fn field_profile(p: Option<&Profile>) -> Option<&Profile> {
+    p.filter(|_| true)
+}
+
+fn check_seccomp(
+    pod: &Pod,
+    allowed: &NameSet,
+    unset_allowed: bool,
+    source: ProfileSource,
+    scope: Scope,
+    field: &str,
+) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let ann = &pod.metadata.annotations;
+    let pod_field = field_profile(
+        spec.security_context
+            .as_ref()
+            .and_then(|s| s.seccomp_profile.as_ref()),
+    );
+    let reason = "seccompProfile".to_string();
+    match (source, scope) {
+        (ProfileSource::Annotations, Scope::EveryValue) => {
+            let mut forbidden = BTreeSet::new();
+            if let Some(v) = ann.get(SECCOMP_POD) {
+                if !allowed.contains(v) {
+                    forbidden.insert(format!("{SECCOMP_POD}={}", go_quote(v)));
+                }
+            }
+            let mut implicit = Vec::new();
+            for (_, c) in spec.all_containers() {
+                let key = format!("{SECCOMP_CONTAINER}{}", c.name);
+                match ann.get(&key) {
+                    Some(v) if !allowed.contains(v) => {
+                        forbidden.insert(format!("{key}={}", go_quote(v)));
+                    }
+                    None if !unset_allowed && !ann.contains_key(SECCOMP_POD) => {
+                        implicit.push(c.name.clone())
+                    }
+                    _ => {}
+                }
+            }
+            if !forbidden.is_empty() {
+                let f: Vec<String> = forbidden.into_iter().collect();
+                return Some((
+                    reason,
+                    format!(
+                        "forbidden {} {}",
+                        plural("annotation", "annotations", f.len()),
+                        f.join(", ")
+                    ),
+                ));
+            }
+            (!implicit.is_empty()).then(|| {
+                (
+                    reason,
+                    format!(
+                        "pod or {} must set a seccomp profile annotation",
+                        containers_phrase(&implicit)
+                    ),
+                )
+            })
+        }
+        (_, Scope::EveryValue) => {
+            // Fields (PSS from v1.19): explicit values anywhere, then unset containers.
+            let mut bad_values = BTreeSet::new();
+            let mut pod_bad = false;
+            let mut pod_set = false;
+            if let Some(p) = pod_field {
+                if allowed.contains(&p.annotation_form()) {
+                    pod_set = true;
+                } else {
+                    pod_bad = true;
+                    bad_values.insert(p.type_.clone());
+                }
+            }
+            let mut explicit = Vec::new();
+            let mut implicit = Vec::new();
+            for (_, c) in spec.all_containers() {
+                match sc(c).and_then(|s| s.seccomp_profile.as_ref()) {
+                    Some(p) => {
+                        if !allowed.contains(&p.annotation_form()) {
+                            explicit.push(c.name.clone());
+                            bad_values.insert(p.type_.clone());
+                        }
+                    }
+                    None => {
+                        if !pod_set && !unset_allowed {
+                            implicit.push(c.name.clone());
+                        }
+                    }
+                }
+            }
+            if pod_bad || !explicit.is_empty() {
+                let v: Vec<String> = bad_values.into_iter().collect();
+                return Some((
+                    reason,
+                    format!(
+                        "{} must not set securityContext.seccompProfile.type to {}",
+                        setters(pod_bad, &explicit),
+                        join_quote(&v)
+                    ),
+                ));
+            }
+            (!implicit.is_empty()).then(|| {
+                (
+                    reason,
+                    format!(
+                        "pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+                        containers_phrase(&implicit)
+                    ),
+                )
+            })
+        }
+        (source, Scope::Effective) => {
+            let use_fields = source != ProfileSource::Annotations;
+            let use_ann = source != ProfileSource::Fields;
+            let mut unset = Vec::new();
+            let mut bad = Vec::new();
+            let mut bad_values = BTreeSet::new();
+            for (_, c) in spec.all_containers() {
+                let profile = use_fields
+                    .then(|| {
+                        sc(c)
+                            .and_then(|s| s.seccomp_profile.as_ref())
+                            .map(Profile::annotation_form)
+                    })
+                    .flatten()
+                    .or_else(|| {
+                        use_ann
+                            .then(|| ann.get(&format!("{SECCOMP_CONTAINER}{}", c.name)).cloned())
+                            .flatten()
+                    })
+                    .or_else(|| {
+                        use_fields
+                            .then(|| pod_field.map(Profile::annotation_form))
+                            .flatten()
+                    })
+                    .or_else(|| use_ann.then(|| ann.get(SECCOMP_POD).cloned()).flatten());
+                match profile {
+                    None if !unset_allowed => unset.push(c.name.clone()),
+                    Some(p) if !allowed.contains(&p) => {
+                        bad.push(c.name.clone());
+                        bad_values.insert(p);
+                    }
+                    _ => {}
+                }
+            }
+            let mut parts = Vec::new();
+            if !bad.is_empty() {
+                let v: Vec<String> = bad_values.into_iter().collect();
+                parts.push(format!(
+                    "{} must not use seccomp {} {} (allowed by {field}: {})",
+                    containers_phrase(&bad),
+                    plural("profile", "profiles", v.len()),
+                    join_quote(&v),
+                    describe_set(allowed)
+                ));
+            }
+            if !unset.is_empty() {
+                parts.push(format!(
+                    "pod or {} must set a seccomp profile (allowed: {})",
+                    containers_phrase(&unset),
+                    describe_set(allowed)
+                ));
+            }
+            (!parts.is_empty()).then(|| (reason, parts.join("; ")))
+        }
+    }
+}
+
+fn check_apparmor(
+    pod: &Pod,
+    allowed: &NameSet,
+    unset_allowed: bool,
+    scope: Scope,
+) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let ann = &pod.metadata.annotations;
+    let pod_field = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.app_armor_profile.as_ref());
+    match scope {
+        Scope::EveryValue => {
+            let mut setters_list = Vec::new();
+            let mut bad_values = BTreeSet::new();
+            if let Some(p) = pod_field {
+                if !allowed.contains(&p.annotation_form()) {
+                    setters_list.push("pod".to_string());
+                    bad_values.insert(p.type_.clone());
+                }
+            }
+            let mut bad = Vec::new();
+            for (_, c) in spec.all_containers() {
+                if let Some(p) = sc(c).and_then(|s| s.app_armor_profile.as_ref()) {
+                    if !allowed.contains(&p.annotation_form()) {
+                        bad.push(c.name.clone());
+                        bad_values.insert(p.type_.clone());
+                    }
+                }
+            }
+            if !bad.is_empty() {
+                setters_list.push(containers_phrase(&bad));
+            }
+            let mut forbidden: Vec<String> = ann
+                .iter()
+                .filter(|(k, v)| k.starts_with(APPARMOR_CONTAINER) && !allowed.contains(v))
+                .map(|(k, v)| format!("{k}={}", go_quote(v)))
+                .collect();
+            let mut values: Vec<String> = bad_values.into_iter().collect();
+            if !forbidden.is_empty() {
+                forbidden.sort();
+                setters_list.push(plural("annotation", "annotations", forbidden.len()).to_string());
+                values.extend(forbidden);
+            }
+            if setters_list.is_empty() {
+                return None;
+            }
+            Some((
+                plural(
+                    "forbidden AppArmor profile",
+                    "forbidden AppArmor profiles",
+                    values.len(),
+                )
+                .to_string(),
+                format!(
+                    "{} must not set AppArmor profile type to {}",
+                    setters_list.join(" and "),
+                    join_quote(&values)
+                ),
+            ))
+        }
+        Scope::Effective => {
+            let mut unset = Vec::new();
+            let mut bad = Vec::new();
+            let mut bad_values = BTreeSet::new();
+            for (_, c) in spec.all_containers() {
+                let profile = sc(c)
+                    .and_then(|s| s.app_armor_profile.as_ref())
+                    .or(pod_field)
+                    .map(Profile::annotation_form)
+                    .or_else(|| ann.get(&format!("{APPARMOR_CONTAINER}{}", c.name)).cloned())
+                    .filter(|p| !p.is_empty());
+                match profile {
+                    None if !unset_allowed => unset.push(c.name.clone()),
+                    Some(p) if !allowed.contains(&p) => {
+                        bad.push(c.name.clone());
+                        bad_values.insert(p);
+                    }
+                    _ => {}
+                }
+            }
+            let mut parts = Vec::new();
+            if !bad.is_empty() {
+                let v: Vec<String> = bad_values.into_iter().collect();
+                parts.push(format!(
+                    "{} must not use AppArmor {} {} (allowed: {})",
+                    containers_phrase(&bad),
+                    plural("profile", "profiles", v.len()),
+                    join_quote(&v),
+                    describe_set(allowed)
+                ));
+            }
+            if !unset.is_empty() {
+                parts.push(format!(
+                    "{} must set an AppArmor profile (allowed: {})",
+                    containers_phrase(&unset),
+                    describe_set(allowed)
+                ));
+            }
+            (!parts.is_empty()).then(|| ("AppArmor profile".into(), parts.join("; ")))
+        }
+    }
+}
+
+/// Applies a policy's defaulting constraints, as PSP admission did before validating.
+pub fn apply_defaults(policy: &Policy, pod: &mut Pod) {
+    for d in &policy.defaults {
+        apply_default(&d.action, pod);
+    }
+}
+
+fn container_sc(c: &mut Container) -> &mut SecurityContext {
+    c.security_context.get_or_insert_with(Default::default)
+}
+
+/// Applies one defaulting action.
+pub fn apply_default(action: &DefaultAction, pod: &mut Pod) {
+    let pod_uid = pod
+        .spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.run_as_user);
+    let pod_nonroot = pod
+        .spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.run_as_non_root);
+    match action {
+        DefaultAction::AddCapabilities { capabilities } => {
+            for c in pod.spec.all_containers_mut() {
+                let caps = container_sc(c)
+                    .capabilities
+                    .get_or_insert_with(Default::default);
+                for cap in capabilities {
+                    if !caps.add.contains(cap) && !caps.drop.contains(cap) {
+                        caps.add.push(cap.clone());
+                    }
+                }
+            }
+        }
+        DefaultAction::DropCapabilities { capabilities } => {
+            for c in pod.spec.all_containers_mut() {
+                let caps = container_sc(c)
+                    .capabilities
+                    .get_or_insert_with(Default::default);
+                for cap in capabilities {
+                    if !caps.drop.contains(cap) {
+                        caps.drop.push(cap.clone());
+                    }
+                }
+            }
+        }
+        DefaultAction::AllowPrivilegeEscalation { value } => {
+            for c in pod.spec.all_containers_mut() {
+                container_sc(c)
+                    .allow_privilege_escalation
+                    .get_or_insert(*value);
+            }
+        }
+        DefaultAction::ReadOnlyRootFilesystem => {
+            for c in pod.spec.all_containers_mut() {
+                container_sc(c).read_only_root_filesystem.get_or_insert(true);
+            }
+        }
+        DefaultAction::RunAsNonRoot => {
+            for c in pod.spec.all_containers_mut() {
+                let s = container_sc(c);
+                if s.run_as_non_root.or(pod_nonroot).is_none()
+                    && s.run_as_user.or(pod_uid).is_none()
+                {
+                    s.run_as_non_root = Some(true);
+                }
+            }
+        }
+        DefaultAction::RunAsUser { value } => {
+            for c in pod.spec.all_containers_mut() {
+                let s = container_sc(c);
+                if s.run_as_user.or(pod_uid).is_none() {
+                    s.run_as_user = Some(*value);
+                }
+            }
+        }
+        DefaultAction::GroupId { field, value } => {
+            let psc = pod
+                .spec
+                .security_context
+                .get_or_insert_with(Default::default);
+            match field {
+                GroupField::RunAsGroup => {
+                    psc.run_as_group.get_or_insert(*value);
+                }
+                GroupField::FsGroup => {
+                    psc.fs_group.get_or_insert(*value);
+                }
+                GroupField::SupplementalGroups => {
+                    if psc.supplemental_groups.as_ref().is_none_or(Vec::is_empty) {
+                        psc.supplemental_groups = Some(vec![*value]);
+                    }
+                }
+            }
+        }
+        DefaultAction::SeLinuxOptions {
+            user,
+            role,
+            type_,
+            level,
+        } => {
+            let psc = pod
+                .spec
+                .security_context
+                .get_or_insert_with(Default::default);
+            if psc.se_linux_options.is_none() {
+                psc.se_linux_options = Some(crate::pod::SeLinuxOptions {
+                    user: user.clone(),
+                    role: role.clone(),
+                    type_: type_.clone(),
+                    level: level.clone(),
+                });
+            }
+        }
+        DefaultAction::SeccompProfile { profile } => {
+            let has_any = pod
+                .spec
+                .security_context
+                .as_ref()
+                .is_some_and(|s| s.seccomp_profile.is_some())
+                || pod.metadata.annotations.contains_key(SECCOMP_POD);
+            if !has_any {
+                let psc = pod
+                    .spec
+                    .security_context
+                    .get_or_insert_with(Default::default);
+                psc.seccomp_profile = Some(profile_from_annotation(profile));
+            }
+        }
+        DefaultAction::AppArmorProfile { profile } => {
+            let names: Vec<String> = pod
+                .spec
+                .all_containers()
+                .filter(|(_, c)| sc(c).and_then(|s| s.app_armor_profile.as_ref()).is_none())
+                .map(|(_, c)| c.name.clone())
+                .collect();
+            for n in names {
+                pod.metadata
+                    .annotations
+                    .entry(format!("{APPARMOR_CONTAINER}{n}"))
+                    .or_insert_with(|| profile.clone());
+            }
+        }
+        DefaultAction::RuntimeClass { name } => {
+            pod.spec.runtime_class_name.get_or_insert_with(|| name.clone());
+        }
+    }
+}
+
+/// Maps an annotation-form profile to a `seccompProfile` field.
+pub fn profile_from_annotation(profile: &str) -> Profile {
+    if let Some(path) = profile.strip_prefix("localhost/") {
+        Profile {
+            type_: "Localhost".into(),
+            localhost_profile: Some(path.into()),
+        }
+    } else if profile == "unconfined" {
+        Profile {
+            type_: "Unconfined".into(),
+            localhost_profile: None,
+        }
+    } else {
+        Profile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_path_prefixes() {
+        assert!(path_has_prefix("/foo", "/foo"));
+        assert!(path_has_prefix("/foo/bar", "/foo"));
+        assert!(path_has_prefix("/foo/bar", "/foo/"));
+        assert!(!path_has_prefix("/foobar", "/foo"));
+        assert!(path_has_prefix("/anything", "/"));
+    }
+
+    #[test]
+    fn go_quoting() {
+        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+    }
+}

@@ -1,0 +1,909 @@
+//! Loading Kubernetes objects from files, folders and stdin.
+//!
+//! This is the only module that parses or prints YAML. Input is parsed with an event parser
+//! that keeps the line and column of every node, so every later stage can point at the exact
+//! field a diagnostic is about. JSON goes through the same parser (JSON is YAML).
+//!
+//! - folders are walked recursively, `*.yaml`, `*.yml` and `*.json`, in sorted order;
+//! - `-` reads stdin;
+//! - multi-document YAML, empty documents skipped;
+//! - `kind: List` and every `*List` kind are flattened into their `items`;
+//! - limits (size, documents, depth, alias expansion) turn hostile input into clear errors.
+
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Limits that keep hostile input from exhausting memory or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input file, in bytes.
+    pub max_file_bytes: u64,
+    /// Most YAML documents in one file.
+    pub max_documents: usize,
+    /// Deepest nesting of mappings and sequences.
+    pub max_depth: usize,
+    /// Most nodes that alias expansion may add in one document.
+    pub max_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 512 * 1024 * 1024,
+            max_documents: 1_000_000,
+            max_depth: 128,
+            max_alias_nodes: 100_000,
+        }
+    }
+}
+
+/// A parsed YAML value with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// The value of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Seq(Vec<Node>),
+    /// Keys are strings (Kubernetes objects have no other keys); order is kept.
+    Map(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// The child at `key` of a mapping, treating `null` as absent (Go decoding semantics).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .filter(|v| !matches!(v.value, Value::Null)),
+            _ => None,
+        }
+    }
+
+    /// A nested child by a path of keys.
+    pub fn path(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |n, k| n.get(k))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(String, Node)]> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A short name of the node's type, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::String(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "mapping",
+        }
+    }
+
+    /// Converts to a JSON value (for serde-typed views and for engines).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
+            Value::String(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Where an input came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    /// The path as the user gave it (or as found under a folder); `<stdin>` for `-`.
+    pub name: String,
+}
+
+/// One Kubernetes object found in the input.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub source: Arc<Source>,
+    /// 1-based document index within the file.
+    pub document: usize,
+    /// Index within a `*List` document's `items`, if it came from one.
+    pub item: Option<usize>,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub node: Node,
+}
+
+impl Object {
+    /// ``Kind `name` `` for messages.
+    pub fn describe(&self) -> String {
+        if self.name.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{} `{}`", self.kind, self.name)
+        }
+    }
+
+    /// The location of `node` (a node inside this object).
+    pub fn loc(&self, node: &Node) -> Location {
+        Location {
+            file: self.source.name.clone(),
+            line: node.line,
+            column: node.column,
+            document: Some(self.document),
+            object: Some(self.describe()),
+        }
+    }
+
+    /// The location of the object itself.
+    pub fn location(&self) -> Location {
+        self.loc(&self.node)
+    }
+
+    /// `file:line` of the object, for short prefixes.
+    pub fn short_location(&self) -> String {
+        format!("{}:{}", self.source.name, self.node.line)
+    }
+}
+
+/// Loads every object from the given inputs, collecting every error before failing.
+pub fn load_paths(paths: &[PathBuf], limits: &Limits) -> Result<Vec<Object>, Diagnostics> {
+    let mut objects = Vec::new();
+    let mut diags = Diagnostics::default();
+    for_each_object(paths, limits, &mut |o| objects.push(o), &mut diags);
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(objects)
+    }
+}
+
+/// Streams objects one by one, so memory stays flat in the number of objects.
+/// Errors are pushed to `diags` and loading continues with the next document or file.
+pub fn for_each_object(
+    paths: &[PathBuf],
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
+    if paths.is_empty() {
+        diags.push(
+            Diagnostic::error("no input given")
+                .with_help("name one or more files or folders, or `-` for stdin"),
+        );
+        return;
+    }
+    for path in paths {
+        for file in expand_path(path, diags) {
+            let source = Arc::new(Source {
+                name: display_path(&file),
+            });
+            match read_input(&file, limits) {
+                Ok(text) => parse_stream(&text, &source, limits, f, diags),
+                Err(d) => diags.push(d),
+            }
+        }
+    }
+}
+
+fn display_path(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        p.to_string_lossy().into_owned()
+    }
+}
+
+/// Expands a path argument into the files to read.
+fn expand_path(path: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
+    if path.as_os_str() == "-" {
+        return vec![path.to_path_buf()];
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let mut files = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            walk_dir(path, &mut files, &mut seen, diags);
+            files.sort();
+            if files.is_empty() {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "folder `{}` holds no `*.yaml`, `*.yml` or `*.json` files",
+                        path.display()
+                    ))
+                    .at(Location::file(path.display().to_string())),
+                );
+            }
+            files
+        }
+        Ok(_) => vec![path.to_path_buf()],
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
+                    .at(Location::file(path.display().to_string()))
+                    .with_help("check the path; use `-` to read stdin"),
+            );
+            vec![]
+        }
+    }
+}
+
+fn walk_dir(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    diags: &mut Diagnostics,
+) {
+    // Symlink loops: remember canonical folders already walked.
+    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !seen.insert(canon) {
+        diags.push(
+            Diagnostic::warning(format!(
+                "folder `{}` was already read (symlink loop?); skipped",
+                dir.display()
+            ))
+            .at(Location::file(dir.display().to_string())),
+        );
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "cannot read folder `{}`: {}",
+                    dir.display(),
+                    io_reason(&e)
+                ))
+                .at(Location::file(dir.display().to_string())),
+            );
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk_dir(&p, files, seen, diags);
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            files.push(p);
+        }
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            // std's messages end with " (os error N)"; keep them short.
+            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
+        }
+    }
+}
+
+fn read_input(path: &Path, limits: &Limits) -> Result<String, Diagnostic> {
+    let name = display_path(path);
+    let mut bytes = Vec::new();
+    let too_big = |n: u64| {
+        Diagnostic::error(format!(
+            "`{name}` is larger than the input limit ({n} bytes > {} bytes)",
+            limits.max_file_bytes
+        ))
+        .at(Location::file(name.clone()))
+        .with_help("raise the limit with `--max-input-bytes` if this input is genuine")
+    };
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(limits.max_file_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                Diagnostic::error(format!("cannot read stdin: {}", io_reason(&e)))
+                    .at(Location::file(name.clone()))
+            })?;
+        if bytes.len() as u64 > limits.max_file_bytes {
+            return Err(too_big(bytes.len() as u64));
+        }
+    } else {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+                .at(Location::file(name.clone()))
+        })?;
+        if meta.len() > limits.max_file_bytes {
+            return Err(too_big(meta.len()));
+        }
+        let file = std::fs::File::open(path).map_err(|e| {
+            Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+                .at(Location::file(name.clone()))
+        })?;
+        file.take(limits.max_file_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                let mut d =
+                    Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+                        .at(Location::file(name.clone()));
+                if e.raw_os_error() == Some(21) {
+                    d = d.with_help("a folder was given where a file is needed");
+                }
+                d
+            })?;
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let off = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.as_bytes()[..off]);
+        let line = text.matches('\n').count() + 1;
+        Diagnostic::error(format!(
+            "`{name}` is not UTF-8 text (invalid byte at offset {off})"
+        ))
+        .at(Location {
+            file: name.clone(),
+            line: line as u32,
+            column: (text.len() - text.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1) as u32,
+            ..Default::default()
+        })
+        .with_help("Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?")
+    })
+}
+
+/// Parses one input text (all its documents) and calls `f` for every object.
+pub fn parse_stream(
+    text: &str,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut doc_index = 0usize;
+    loop {
+        match next_document(&mut parser, limits) {
+            Ok(None) => break,
+            Ok(Some(root)) => {
+                doc_index += 1;
+                if doc_index > limits.max_documents {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` has more than {} documents",
+                            source.name, limits.max_documents
+                        ))
+                        .at(Location::file(source.name.clone()))
+                        .with_help("raise the limit with `--max-documents` if this input is genuine"),
+                    );
+                    return;
+                }
+                if let Some(root) = root {
+                    emit_objects(root, source, doc_index, f, diags);
+                }
+            }
+            Err((msg, mark)) => {
+                doc_index += 1;
+                diags.push(
+                    Diagnostic::error(msg)
+                        .at(Location {
+                            file: source.name.clone(),
+                            line: mark.line() as u32,
+                            column: mark.col() as u32 + 1,
+                            document: Some(doc_index),
+                            object: None,
+                        })
+                        .with_help("fix the syntax; `yamllint` or `jq` show the exact spot"),
+                );
+                // The parser cannot resume after a syntax error.
+                return;
+            }
+        }
+    }
+}
+
+type ParseError = (String, Marker);
+
+/// Reads the next document. `Ok(None)`: end of stream; `Ok(Some(None))`: an empty document.
+fn next_document(
+    parser: &mut Parser<std::str::Chars<'_>>,
+    limits: &Limits,
+) -> Result<Option<Option<Node>>, ParseError> {
+    let scan = |e: yaml_rust2::ScanError| (format!("invalid YAML: {}", e.info()), *e.marker());
+    // Skip to the next DocumentStart.
+    loop {
+        let (ev, mark) = parser.next_token().map_err(scan)?;
+        match ev {
+            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamEnd => return Ok(None),
+            Event::DocumentStart => break,
+            other => {
+                return Err((format!("invalid YAML: unexpected event {other:?}"), mark));
+            }
+        }
+    }
+    let mut builder = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        alias_nodes: 0,
+        limits,
+    };
+    loop {
+        let (ev, mark) = parser.next_token().map_err(scan)?;
+        match ev {
+            Event::DocumentEnd => break,
+            ev => builder.event(ev, mark)?,
+        }
+    }
+    let root = builder.root.take();
+    Ok(Some(root.filter(|n| !matches!(n.value, Value::Null))))
+}
+
+enum Frame {
+    Seq {
+        node: Node,
+        items: Vec<Node>,
+        anchor: usize,
+    },
+    Map {
+        node: Node,
+        entries: Vec<(String, Node)>,
+        key: Option<(String, Node)>,
+        anchor: usize,
+    },
+}
+
+struct Builder<'a> {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    alias_nodes: usize,
+    limits: &'a Limits,
+}
+
+fn count_nodes(n: &Node) -> usize {
+    match &n.value {
+        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + count_nodes(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+impl Builder<'_> {
+    fn event(&mut self, ev: Event, mark: Marker) -> Result<(), ParseError> {
+        let pos = |m: &Marker| (m.line() as u32, m.col() as u32 + 1);
+        match ev {
+            Event::Scalar(s, style, anchor, tag) => {
+                let (line, column) = pos(&mark);
+                let value = resolve_scalar(s, style, tag.as_ref().map(|t| t.suffix.as_str()));
+                let node = Node {
+                    value,
+                    line,
+                    column,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push(node, mark)
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                    ("invalid YAML: alias to an unknown anchor".to_string(), mark)
+                })?;
+                self.alias_nodes += count_nodes(&node);
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err((
+                        format!(
+                            "YAML aliases expand to more than {} nodes (alias bomb?)",
+                            self.limits.max_alias_nodes
+                        ),
+                        mark,
+                    ));
+                }
+                self.push(node, mark)
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= self.limits.max_depth {
+                    return Err((
+                        format!(
+                            "nesting deeper than {} levels",
+                            self.limits.max_depth
+                        ),
+                        mark,
+                    ));
+                }
+                let (line, column) = pos(&mark);
+                let node = Node {
+                    value: Value::Null,
+                    line,
+                    column,
+                };
+                self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        node,
+                        items: Vec::new(),
+                        anchor,
+                    }
+                } else {
+                    Frame::Map {
+                        node,
+                        entries: Vec::new(),
+                        key: None,
+                        anchor,
+                    }
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq {
+                        mut node,
+                        items,
+                        anchor,
+                    }) => {
+                        node.value = Value::Seq(items);
+                        (node, anchor)
+                    }
+                    Some(Frame::Map {
+                        mut node,
+                        entries,
+                        anchor,
+                        ..
+                    }) => {
+                        node.value = Value::Map(entries);
+                        (node, anchor)
+                    }
+                    None => return Err(("invalid YAML: unbalanced collection".into(), mark)),
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push(node, mark)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn push(&mut self, node: Node, mark: Marker) -> Result<(), ParseError> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    let k = match &node.value {
+                        Value::String(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        Value::Null => "null".to_string(),
+                        _ => {
+                            return Err((
+                                "mapping keys must be scalars (complex keys are not supported)"
+                                    .into(),
+                                mark,
+                            ));
+                        }
+                    };
+                    if k == "<<" {
+                        // Merge keys are resolved when the value arrives.
+                    } else if entries.iter().any(|(e, _)| *e == k) {
+                        return Err((format!("duplicate key `{k}` in mapping"), mark));
+                    }
+                    *key = Some((k, node));
+                    Ok(())
+                }
+                Some((k, _)) => {
+                    if k == "<<" {
+                        // YAML merge key: bring in the entries not already present.
+                        let sources: Vec<Node> = match node.value {
+                            Value::Seq(items) => items,
+                            _ => vec![node],
+                        };
+                        for src in sources {
+                            if let Value::Map(m) = src.value {
+                                for (mk, mv) in m {
+                                    if !entries.iter().any(|(e, _)| *e == mk) {
+                                        entries.push((mk, mv));
+                                    }
+                                }
+                            }
+                        }
+                    } else {
+                        entries.push((k, node));
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// Resolves a scalar the way the YAML 1.2 core schema does (what Kubernetes' JSON-compatible
+/// decoding sees for everything but YAML 1.1's `yes`/`no`).
+fn resolve_scalar(s: String, style: TScalarStyle, tag: Option<&str>) -> Value {
+    if let Some(tag) = tag {
+        match tag {
+            "str" => return Value::String(s),
+            "int" => {
+                if let Ok(i) = s.parse() {
+                    return Value::Int(i);
+                }
+            }
+            "bool" => {
+                if let Ok(b) = s.parse() {
+                    return Value::Bool(b);
+                }
+            }
+            "null" => return Value::Null,
+            _ => {}
+        }
+    }
+    if style != TScalarStyle::Plain {
+        return Value::String(s);
+    }
+    match s.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let bytes = s.as_bytes();
+    let numeric_start = bytes
+        .first()
+        .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.'));
+    if numeric_start {
+        if let Ok(i) = s.parse::<i64>() {
+            return Value::Int(i);
+        }
+        if let Some(hex) = s.strip_prefix("0x") {
+            if let Ok(i) = i64::from_str_radix(hex, 16) {
+                return Value::Int(i);
+            }
+        }
+        if let Some(oct) = s.strip_prefix("0o") {
+            if let Ok(i) = i64::from_str_radix(oct, 8) {
+                return Value::Int(i);
+            }
+        }
+        let is_float_syntax = s
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+            && s.chars().any(|c| c.is_ascii_digit());
+        if is_float_syntax {
+            if let Ok(f) = s.parse::<f64>() {
+                return Value::Float(f);
+            }
+        }
+    }
+    Value::String(s)
+}
+
+fn emit_objects(
+    root: Node,
+    source: &Arc<Source>,
+    document: usize,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
+    let loc = |n: &Node| Location {
+        file: source.name.clone(),
+        line: n.line,
+        column: n.column,
+        document: Some(document),
+        object: None,
+    };
+    if root.as_map().is_none() {
+        diags.push(
+            Diagnostic::error(format!(
+                "expected a Kubernetes object (a mapping), found a {}",
+                root.type_name()
+            ))
+            .at(loc(&root)),
+        );
+        return;
+    }
+    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+    if kind.is_empty() {
+        diags.push(
+            Diagnostic::error("document has no `kind`")
+                .at(loc(&root))
+                .with_help("every Kubernetes object names its `apiVersion` and `kind`"),
+        );
+        return;
+    }
+    if kind == "List" || (kind.ends_with("List") && root.get("items").is_some()) {
+        match root.get("items") {
+            Some(items) => match items.as_seq() {
+                Some(seq) => {
+                    for (i, item) in seq.iter().enumerate() {
+                        if let Some(o) = make_object(item.clone(), source, document, Some(i), diags)
+                        {
+                            f(o);
+                        }
+                    }
+                }
+                None => diags.push(
+                    Diagnostic::error(format!(
+                        "`items` of a `{kind}` must be a list, found a {}",
+                        items.type_name()
+                    ))
+                    .at(loc(items)),
+                ),
+            },
+            None => {} // an empty list
+        }
+        return;
+    }
+    if let Some(o) = make_object(root, source, document, None, diags) {
+        f(o);
+    }
+}
+
+fn make_object(
+    node: Node,
+    source: &Arc<Source>,
+    document: usize,
+    item: Option<usize>,
+    diags: &mut Diagnostics,
+) -> Option<Object> {
+    let loc = Location {
+        file: source.name.clone(),
+        line: node.line,
+        column: node.column,
+        document: Some(document),
+        object: None,
+    };
+    if node.as_map().is_none() {
+        diags.push(
+            Diagnostic::error(format!(
+                "expected a Kubernetes object (a mapping), found a {}",
+                node.type_name()
+            ))
+            .at(loc),
+        );
+        return None;
+    }
+    let text = |key: &str| -> Result<String, Diagnostic> {
+        match node.get(key) {
+            None => Ok(String::new()),
+            Some(n) => n.as_str().map(str::to_string).ok_or_else(|| {
+                Diagnostic::error(format!("`{key}` must be a string, found a {}", n.type_name()))
+                    .at(Location {
+                        line: n.line,
+                        column: n.column,
+                        ..loc.clone()
+                    })
+            }),
+        }
+    };
+    let meta_text = |key: &str| -> Result<Option<String>, Diagnostic> {
+        match node.path(&["metadata", key]) {
+            None => Ok(None),
+            Some(n) => n.as_str().map(|s| Some(s.to_string())).ok_or_else(|| {
+                Diagnostic::error(format!(
+                    "`metadata.{key}` must be a string, found a {}",
+                    n.type_name()
+                ))
+                .at(Location {
+                    line: n.line,
+                    column: n.column,
+                    ..loc.clone()
+                })
+            }),
+        }
+    };
+    let result = (|| -> Result<Object, Diagnostic> {
+        let kind = text("kind")?;
+        if kind.is_empty() {
+            return Err(Diagnostic::error("object has no `kind`")
+                .at(loc.clone())
+                .with_help("every Kubernetes object names its `apiVersion` and `kind`"));
+        }
+        Ok(Object {
+            source: source.clone(),
+            document,
+            item,
+            api_version: text("apiVersion")?,
+            kind,
+            name: meta_text("name")?.unwrap_or_default(),
+            namespace: meta_text("namespace")?,
+            node: node.clone(),
+        })
+    })();
+    match result {
+        Ok(o) => Some(o),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// Prints a serialisable value as YAML (block style, keys in struct order).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).expect("values built by polytrans serialise to YAML")
+}
+
+/// Parses a YAML text without locations into JSON (for tests, templates' own output and
+/// configuration files). Multi-document input yields one value per document.
+pub fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let mut out = Vec::new();
+    let mut parser = Parser::new_from_str(text);
+    let limits = Limits::default();
+    loop {
+        match next_document(&mut parser, &limits) {
+            Ok(None) => break,
+            Ok(Some(Some(root))) => out.push(root.to_json()),
+            Ok(Some(None)) => {}
+            Err((msg, mark)) => {
+                return Err(format!("{msg} at line {}", mark.line()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Groups objects by kind, keeping input order (handy for later stages).
+pub fn by_kind(objects: &[Object]) -> BTreeMap<&str, Vec<&Object>> {
+    let mut m: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
+    for o in objects {
+        m.entry(o.kind.as_str()).or_default().push(o);
+    }
+    m
+}

@@ -1,0 +1,484 @@
+//! A typed view of the security-relevant parts of a Pod, and how to find one in a Pod or in the
+//! pod template of a workload.
+//!
+//! Only fields that some PSP or PSS check reads are modelled; everything else is ignored. Absent
+//! and `null` are the same thing (Go decoding semantics). [`Pod::apply_api_defaults`] applies the
+//! API server defaulting that runs before admission (a volume with no source is an `emptyDir`;
+//! a `hostNetwork` pod's `hostPort` defaults to its `containerPort`).
+
+use crate::diag::Diagnostic;
+use crate::load::{Node, Object};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A pod (or a workload's pod template): metadata and spec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    #[serde(default, deserialize_with = "null_default")]
+    pub metadata: ObjectMeta,
+    #[serde(default, deserialize_with = "null_default")]
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub host_network: Option<bool>,
+    #[serde(default, rename = "hostPID")]
+    pub host_pid: Option<bool>,
+    #[serde(default, rename = "hostIPC")]
+    pub host_ipc: Option<bool>,
+    #[serde(default)]
+    pub host_users: Option<bool>,
+    #[serde(default)]
+    pub security_context: Option<PodSecurityContext>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub containers: Vec<Container>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub init_containers: Vec<Container>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub ephemeral_containers: Vec<Container>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub runtime_class_name: Option<String>,
+    #[serde(default)]
+    pub os: Option<PodOs>,
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodOs {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurityContext {
+    #[serde(default)]
+    pub run_as_user: Option<i64>,
+    #[serde(default)]
+    pub run_as_group: Option<i64>,
+    #[serde(default)]
+    pub run_as_non_root: Option<bool>,
+    #[serde(default)]
+    pub fs_group: Option<i64>,
+    #[serde(default)]
+    pub supplemental_groups: Option<Vec<i64>>,
+    #[serde(default, rename = "seLinuxOptions")]
+    pub se_linux_options: Option<SeLinuxOptions>,
+    #[serde(default)]
+    pub seccomp_profile: Option<Profile>,
+    #[serde(default)]
+    pub app_armor_profile: Option<Profile>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub sysctls: Vec<Sysctl>,
+    #[serde(default)]
+    pub windows_options: Option<WindowsOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContext {
+    #[serde(default)]
+    pub privileged: Option<bool>,
+    #[serde(default)]
+    pub allow_privilege_escalation: Option<bool>,
+    #[serde(default)]
+    pub read_only_root_filesystem: Option<bool>,
+    #[serde(default)]
+    pub run_as_non_root: Option<bool>,
+    #[serde(default)]
+    pub run_as_user: Option<i64>,
+    #[serde(default)]
+    pub run_as_group: Option<i64>,
+    #[serde(default)]
+    pub capabilities: Option<Capabilities>,
+    #[serde(default)]
+    pub proc_mount: Option<String>,
+    #[serde(default, rename = "seLinuxOptions")]
+    pub se_linux_options: Option<SeLinuxOptions>,
+    #[serde(default)]
+    pub seccomp_profile: Option<Profile>,
+    #[serde(default)]
+    pub app_armor_profile: Option<Profile>,
+    #[serde(default)]
+    pub windows_options: Option<WindowsOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    #[serde(default, deserialize_with = "null_default")]
+    pub add: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub drop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeLinuxOptions {
+    #[serde(default, deserialize_with = "null_default")]
+    pub user: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub role: String,
+    #[serde(default, deserialize_with = "null_default", rename = "type")]
+    pub type_: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub level: String,
+}
+
+/// `seccompProfile` or `appArmorProfile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[serde(default, rename = "type", deserialize_with = "null_default")]
+    pub type_: String,
+    #[serde(default)]
+    pub localhost_profile: Option<String>,
+}
+
+impl Profile {
+    /// The profile in PSP annotation form: `runtime/default`, `localhost/<p>`, `unconfined`.
+    pub fn annotation_form(&self) -> String {
+        match self.type_.as_str() {
+            "RuntimeDefault" => "runtime/default".into(),
+            "Unconfined" => "unconfined".into(),
+            "Localhost" => format!("localhost/{}", self.localhost_profile.as_deref().unwrap_or("")),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sysctl {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowsOptions {
+    #[serde(default)]
+    pub host_process: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub image: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub ports: Vec<ContainerPort>,
+    #[serde(default)]
+    pub security_context: Option<SecurityContext>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub volume_mounts: Vec<VolumeMount>,
+    #[serde(default)]
+    pub liveness_probe: Option<Handler>,
+    #[serde(default)]
+    pub readiness_probe: Option<Handler>,
+    #[serde(default)]
+    pub startup_probe: Option<Handler>,
+    #[serde(default)]
+    pub lifecycle: Option<Lifecycle>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    #[serde(default)]
+    pub container_port: Option<i64>,
+    #[serde(default)]
+    pub host_port: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMount {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub mount_path: String,
+    #[serde(default)]
+    pub read_only: Option<bool>,
+}
+
+/// A probe or lifecycle handler (only `host` matters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Handler {
+    #[serde(default)]
+    pub http_get: Option<HostField>,
+    #[serde(default)]
+    pub tcp_socket: Option<HostField>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostField {
+    #[serde(default, deserialize_with = "null_default")]
+    pub host: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    #[serde(default)]
+    pub post_start: Option<Handler>,
+    #[serde(default)]
+    pub pre_stop: Option<Handler>,
+}
+
+/// A volume: its name and its source (the one non-null key besides `name`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(flatten)]
+    pub sources: BTreeMap<String, serde_json::Value>,
+}
+
+/// Every volume source the core/v1 API knows; other keys are ignored, as Go decoding drops them.
+pub const VOLUME_SOURCES: &[&str] = &[
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
+];
+
+/// Pod volume source keys whose PSP `volumes` name is spelled differently.
+const FS_TYPE_NAMES: &[(&str, &str)] = &[("cephfs", "cephFS")];
+
+impl Volume {
+    /// The source key as written in the pod (`hostPath`, `emptyDir`, …); `unknown` when none.
+    pub fn source_key(&self) -> &str {
+        self.sources
+            .iter()
+            .find(|(k, v)| !v.is_null() && VOLUME_SOURCES.contains(&k.as_str()))
+            .map(|(k, _)| k.as_str())
+            .unwrap_or("unknown")
+    }
+
+    /// The PSP `volumes` name of the source (`cephFS` for `cephfs`, else the key).
+    pub fn fs_type(&self) -> &str {
+        let key = self.source_key();
+        FS_TYPE_NAMES
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or(key)
+    }
+
+    fn source_str(&self, source: &str, field: &str) -> Option<&str> {
+        self.sources.get(source)?.get(field)?.as_str()
+    }
+
+    pub fn host_path(&self) -> Option<&str> {
+        self.source_str("hostPath", "path")
+    }
+
+    pub fn flex_driver(&self) -> Option<&str> {
+        self.source_str("flexVolume", "driver")
+    }
+
+    pub fn csi_driver(&self) -> Option<&str> {
+        self.source_str("csi", "driver")
+    }
+}
+
+/// Which list a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerKind {
+    Init,
+    Regular,
+    Ephemeral,
+}
+
+impl PodSpec {
+    /// All containers in PSA's order: init containers, containers, ephemeral containers.
+    pub fn all_containers(&self) -> impl Iterator<Item = (ContainerKind, &Container)> {
+        self.init_containers
+            .iter()
+            .map(|c| (ContainerKind::Init, c))
+            .chain(self.containers.iter().map(|c| (ContainerKind::Regular, c)))
+            .chain(
+                self.ephemeral_containers
+                    .iter()
+                    .map(|c| (ContainerKind::Ephemeral, c)),
+            )
+    }
+
+    pub fn all_containers_mut(&mut self) -> impl Iterator<Item = &mut Container> {
+        self.init_containers
+            .iter_mut()
+            .chain(self.containers.iter_mut())
+            .chain(self.ephemeral_containers.iter_mut())
+    }
+
+    pub fn is_windows(&self) -> bool {
+        self.os.as_ref().is_some_and(|o| o.name == "windows")
+    }
+}
+
+impl Pod {
+    /// API server defaulting that runs before admission.
+    pub fn apply_api_defaults(&mut self, is_pod: bool) {
+        for v in &mut self.spec.volumes {
+            if v.source_key() == "unknown" {
+                v.sources.clear();
+                v.sources.insert("emptyDir".into(), serde_json::json!({}));
+            }
+        }
+        if is_pod && self.spec.host_network == Some(true) {
+            for c in self.spec.all_containers_mut() {
+                for p in &mut c.ports {
+                    if p.host_port.unwrap_or(0) == 0 {
+                        p.host_port = p.container_port;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kinds whose objects hold a pod or a pod template.
+pub const POD_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "PodTemplate",
+];
+
+/// The path of the pod (template) inside an object of `kind`, or `None` if it holds none.
+pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pod" => &[],
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+        | "ReplicationController" => &["spec", "template"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template"],
+        "PodTemplate" => &["template"],
+        _ => return None,
+    })
+}
+
+/// A pod found in the input: a Pod, or a workload's pod template.
+#[derive(Debug, Clone)]
+pub struct FoundPod {
+    pub pod: Pod,
+    /// Whether the object is a Pod (only Pods are rejected by PSA enforce).
+    pub is_pod: bool,
+}
+
+/// Extracts the pod from an object of a pod-bearing kind. `None` for other kinds.
+pub fn pod_of(object: &Object) -> Option<Result<FoundPod, Diagnostic>> {
+    let path = template_path(&object.kind)?;
+    let node = if path.is_empty() {
+        Some(&object.node)
+    } else {
+        object.node.path(path)
+    };
+    let is_pod = object.kind == "Pod";
+    Some(match node {
+        None => Ok(FoundPod {
+            pod: Pod::default(),
+            is_pod,
+        }),
+        Some(node) => decode_pod(object, node).map(|mut pod| {
+            if pod.metadata.name.is_empty() {
+                pod.metadata.name = object.name.clone();
+            }
+            if pod.metadata.namespace.is_none() {
+                pod.metadata.namespace = object.namespace.clone();
+            }
+            pod.apply_api_defaults(is_pod);
+            FoundPod { pod, is_pod }
+        }),
+    })
+}
+
+fn decode_pod(object: &Object, node: &Node) -> Result<Pod, Diagnostic> {
+    let json = node.to_json();
+    serde_path_to_error::deserialize::<_, Pod>(&json).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let at = locate(node, &path).unwrap_or(node);
+        Diagnostic::error(format!("`{path}`: {inner}")).at(object.loc(at))
+    })
+}
+
+/// Finds the node at a serde path like `spec.containers[0].securityContext`.
+pub fn locate<'a>(root: &'a Node, path: &str) -> Option<&'a Node> {
+    let mut node = root;
+    for part in path.split('.') {
+        let (key, rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        for idx in rest.split('[').filter(|s| !s.is_empty()) {
+            let i: usize = idx.trim_end_matches(']').parse().ok()?;
+            node = node.as_seq()?.get(i)?;
+        }
+    }
+    Some(node)
+}

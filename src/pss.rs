@@ -1,0 +1,701 @@
+//! The Pod Security Standards catalogue, per Kubernetes version, expressed in the policy IR;
+//! and Pod Security Admission's namespace labels (modes, levels, versions).
+//!
+//! 19 checks (12 baseline, 7 restricted). A check applies from its first version; at later
+//! versions a new revision may take over; in the restricted level some restricted checks replace
+//! baseline ones. `latest` is the newest version any check names ([`LATEST_MINOR`]); newer
+//! `v1.N` behave as `latest`. The facts are cross-checked against
+//! `conformance/psa/checks.json` by the test suite.
+
+use crate::ir::{
+    Constraint, Exemption, HostNamespace, IdRange, Level, NameSet, Origin, Policy, ProfileSource,
+    Provenance, Rule, Scope,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The newest minor version any check names: what `latest` means.
+pub const LATEST_MINOR: u32 = 37;
+
+/// A PSS policy version: `v1.N`, or `latest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Version {
+    /// `v1.N`.
+    Minor(u32),
+    /// `latest`.
+    Latest,
+}
+
+impl Version {
+    /// Parses `latest` or `v1.N`.
+    pub fn parse(s: &str) -> Result<Version, String> {
+        if s == "latest" {
+            return Ok(Version::Latest);
+        }
+        let minor = s
+            .strip_prefix("v1.")
+            .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()))
+            .filter(|m| *m == "0" || !m.starts_with('0'))
+            .and_then(|m| m.parse::<u32>().ok())
+            .ok_or_else(|| format!("version `{s}` must be \"latest\" or \"v1.x\""))?;
+        Ok(Version::Minor(minor))
+    }
+
+    /// The minor version checks are evaluated at (newer than known behaves as latest).
+    pub fn effective_minor(self) -> u32 {
+        match self {
+            Version::Latest => LATEST_MINOR,
+            Version::Minor(m) => m.min(LATEST_MINOR),
+        }
+    }
+
+    /// `v1.N` of the effective version.
+    pub fn resolved(self) -> String {
+        format!("v1.{}", self.effective_minor())
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::Latest => f.write_str("latest"),
+            Version::Minor(m) => write!(f, "v1.{m}"),
+        }
+    }
+}
+
+/// One PSS check in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckInfo {
+    pub id: &'static str,
+    pub level: Level,
+    /// First minor version at which the check applies.
+    pub min_minor: u32,
+    /// Minor versions at which a new revision takes over.
+    pub changes_at: &'static [u32],
+    /// The restricted check that replaces this baseline check in the restricted level, and from
+    /// which minor version.
+    pub overridden_by: Option<(&'static str, u32)>,
+    /// A one-line description.
+    pub summary: &'static str,
+}
+
+/// The catalogue, in PSA's result order (baseline ids, then restricted ids, bytewise).
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo {
+        id: "appArmorProfile",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "AppArmor profiles must be runtime/default or localhost/*",
+    },
+    CheckInfo {
+        id: "capabilities_baseline",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: Some(("capabilities_restricted", 22)),
+        summary: "added capabilities only from the default set",
+    },
+    CheckInfo {
+        id: "hostNamespaces",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "no hostNetwork, hostPID or hostIPC",
+    },
+    CheckInfo {
+        id: "hostPathVolumes",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: Some(("restrictedVolumes", 0)),
+        summary: "no hostPath volumes",
+    },
+    CheckInfo {
+        id: "hostPorts",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "no host ports",
+    },
+    CheckInfo {
+        id: "hostProbesAndHostLifecycle",
+        level: Level::Baseline,
+        min_minor: 34,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "no host in probe and lifecycle handlers",
+    },
+    CheckInfo {
+        id: "privileged",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "no privileged containers",
+    },
+    CheckInfo {
+        id: "procMount",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[35],
+        overridden_by: Some(("procMount_restricted", 35)),
+        summary: "procMount must be Default (any for user-namespaced pods from v1.35)",
+    },
+    CheckInfo {
+        id: "seLinuxOptions",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[31],
+        overridden_by: None,
+        summary: "SELinux type from the container types; no user or role",
+    },
+    CheckInfo {
+        id: "seccompProfile_baseline",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[19],
+        overridden_by: Some(("seccompProfile_restricted", 19)),
+        summary: "seccomp profile must not be Unconfined",
+    },
+    CheckInfo {
+        id: "sysctls",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[27, 29, 32, 37],
+        overridden_by: None,
+        summary: "only safe sysctls",
+    },
+    CheckInfo {
+        id: "windowsHostProcess",
+        level: Level::Baseline,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "no Windows HostProcess containers",
+    },
+    CheckInfo {
+        id: "allowPrivilegeEscalation",
+        level: Level::Restricted,
+        min_minor: 8,
+        changes_at: &[25],
+        overridden_by: None,
+        summary: "allowPrivilegeEscalation must be false",
+    },
+    CheckInfo {
+        id: "capabilities_restricted",
+        level: Level::Restricted,
+        min_minor: 22,
+        changes_at: &[25],
+        overridden_by: None,
+        summary: "drop ALL capabilities; add only NET_BIND_SERVICE",
+    },
+    CheckInfo {
+        id: "procMount_restricted",
+        level: Level::Restricted,
+        min_minor: 35,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "procMount must be Default, even for user-namespaced pods",
+    },
+    CheckInfo {
+        id: "restrictedVolumes",
+        level: Level::Restricted,
+        min_minor: 0,
+        changes_at: &[],
+        overridden_by: None,
+        summary: "only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected, secret volumes",
+    },
+    CheckInfo {
+        id: "runAsNonRoot",
+        level: Level::Restricted,
+        min_minor: 0,
+        changes_at: &[35],
+        overridden_by: None,
+        summary: "runAsNonRoot must be true",
+    },
+    CheckInfo {
+        id: "runAsUser",
+        level: Level::Restricted,
+        min_minor: 23,
+        changes_at: &[35],
+        overridden_by: None,
+        summary: "runAsUser must not be 0",
+    },
+    CheckInfo {
+        id: "seccompProfile_restricted",
+        level: Level::Restricted,
+        min_minor: 19,
+        changes_at: &[25],
+        overridden_by: None,
+        summary: "seccomp profile must be RuntimeDefault or Localhost",
+    },
+];
+
+/// Looks a check up by id.
+pub fn check_info(id: &str) -> Option<&'static CheckInfo> {
+    CHECKS.iter().find(|c| c.id == id)
+}
+
+/// Capabilities baseline allows in `capabilities.add`.
+pub const BASELINE_CAPABILITIES: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// Volume types restricted allows (PSP `volumes` names).
+pub const RESTRICTED_VOLUMES: &[&str] = &[
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+];
+
+/// The safe sysctls at a minor version.
+pub fn safe_sysctls(minor: u32) -> Vec<&'static str> {
+    let mut v = vec![
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+    ];
+    if minor >= 27 {
+        v.push("net.ipv4.ip_local_reserved_ports");
+    }
+    if minor >= 29 {
+        v.extend([
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_keepalive_intvl",
+            "net.ipv4.tcp_keepalive_probes",
+        ]);
+    }
+    if minor >= 32 {
+        v.extend(["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]);
+    }
+    if minor >= 37 {
+        v.extend([
+            "net.ipv4.tcp_slow_start_after_idle",
+            "net.ipv4.tcp_notsent_lowat",
+        ]);
+    }
+    v
+}
+
+/// SELinux types baseline allows at a minor version (`""` is unset).
+pub fn selinux_types(minor: u32) -> Vec<&'static str> {
+    let mut v = vec!["", "container_init_t", "container_kvm_t", "container_t"];
+    if minor >= 31 {
+        v.push("container_engine_t");
+    }
+    v.sort();
+    v
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The constraints one check contributes at a minor version, with their exemptions.
+pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption>)> {
+    let windows = if minor >= 25 {
+        vec![Exemption::WindowsPod]
+    } else {
+        vec![]
+    };
+    let userns = if minor >= 35 {
+        vec![Exemption::UserNamespacePod]
+    } else {
+        vec![]
+    };
+    let one = |c: Constraint| vec![(c, vec![])];
+    match id {
+        "appArmorProfile" => one(Constraint::AppArmor {
+            allowed: NameSet::only(["", "localhost/*", "runtime/default"]),
+            unset_allowed: true,
+            scope: Scope::EveryValue,
+        }),
+        "capabilities_baseline" => one(Constraint::AddCapabilities {
+            allowed: NameSet::only(BASELINE_CAPABILITIES.iter().copied()),
+        }),
+        "hostNamespaces" => HostNamespace::ALL
+            .iter()
+            .map(|ns| {
+                (
+                    Constraint::HostNamespace {
+                        namespace: *ns,
+                        allowed: false,
+                    },
+                    vec![],
+                )
+            })
+            .collect(),
+        "hostPathVolumes" => one(Constraint::Volumes {
+            allowed: NameSet::any_except(["hostPath"]),
+        }),
+        "hostPorts" => one(Constraint::HostPorts { allowed: vec![] }),
+        "hostProbesAndHostLifecycle" => one(Constraint::ProbeHost { allowed: false }),
+        "privileged" => one(Constraint::Privileged { allowed: false }),
+        "procMount" => vec![(
+            Constraint::ProcMount {
+                allowed: NameSet::only(["Default"]),
+            },
+            userns.clone(),
+        )],
+        "seLinuxOptions" => one(Constraint::SeLinux {
+            user: Some(vec![String::new()]),
+            role: Some(vec![String::new()]),
+            type_: Some(strings(&selinux_types(minor))),
+            level: None,
+            scope: Scope::EveryValue,
+        }),
+        "seccompProfile_baseline" => one(if minor >= 19 {
+            Constraint::Seccomp {
+                allowed: NameSet::only(["localhost/*", "runtime/default"]),
+                unset_allowed: true,
+                source: ProfileSource::Fields,
+                scope: Scope::EveryValue,
+            }
+        } else {
+            Constraint::Seccomp {
+                allowed: NameSet::only(["docker/default", "localhost/*", "runtime/default"]),
+                unset_allowed: true,
+                source: ProfileSource::Annotations,
+                scope: Scope::EveryValue,
+            }
+        }),
+        "sysctls" => one(Constraint::Sysctls {
+            allowed: NameSet::only(safe_sysctls(minor)),
+            forbidden: vec![],
+        }),
+        "windowsHostProcess" => one(Constraint::HostProcess { allowed: false }),
+        "allowPrivilegeEscalation" => vec![(Constraint::NoPrivilegeEscalation, windows)],
+        "capabilities_restricted" => vec![
+            (
+                Constraint::DropCapabilities {
+                    required: vec!["ALL".into()],
+                },
+                windows.clone(),
+            ),
+            (
+                Constraint::AddCapabilities {
+                    allowed: NameSet::only(["NET_BIND_SERVICE"]),
+                },
+                windows,
+            ),
+        ],
+        "procMount_restricted" => one(Constraint::ProcMount {
+            allowed: NameSet::only(["Default"]),
+        }),
+        "restrictedVolumes" => one(Constraint::Volumes {
+            allowed: NameSet::only(RESTRICTED_VOLUMES.iter().copied()),
+        }),
+        "runAsNonRoot" => vec![(
+            Constraint::RunAsNonRoot {
+                nonzero_uid_suffices: false,
+                scope: Scope::EveryValue,
+            },
+            userns,
+        )],
+        "runAsUser" => vec![(
+            Constraint::RunAsUser {
+                ranges: vec![
+                    IdRange {
+                        min: i64::MIN,
+                        max: -1,
+                    },
+                    IdRange {
+                        min: 1,
+                        max: i64::MAX,
+                    },
+                ],
+                required: false,
+                scope: Scope::EveryValue,
+            },
+            userns,
+        )],
+        "seccompProfile_restricted" => vec![(
+            Constraint::Seccomp {
+                allowed: NameSet::only(["localhost/*", "runtime/default"]),
+                unset_allowed: false,
+                source: ProfileSource::Fields,
+                scope: Scope::EveryValue,
+            },
+            windows,
+        )],
+        _ => vec![],
+    }
+}
+
+/// The checks that apply at `level` and minor version, in PSA's result order.
+pub fn checks_at(level: Level, minor: u32) -> Vec<&'static CheckInfo> {
+    CHECKS
+        .iter()
+        .filter(|c| c.level <= level && level != Level::Privileged && c.min_minor <= minor)
+        .filter(|c| {
+            !(level == Level::Restricted
+                && c.overridden_by.is_some_and(|(by, from)| {
+                    minor >= from && check_info(by).is_some_and(|b| b.min_minor <= minor)
+                }))
+        })
+        .collect()
+}
+
+/// A level at a version as an IR policy.
+pub fn level_policy(level: Level, version: Version) -> Policy {
+    let minor = version.effective_minor();
+    let mut rules = Vec::new();
+    for check in checks_at(level, minor) {
+        for (constraint, unless) in check_constraints(check.id, minor) {
+            rules.push(Rule {
+                constraint,
+                provenance: Provenance {
+                    field: check.id.to_string(),
+                    check: Some(check.id.to_string()),
+                    location: None,
+                },
+                unless,
+            });
+        }
+    }
+    Policy {
+        name: format!("{level}:{}", version.resolved()),
+        origin: Origin::Level {
+            level,
+            version: version.resolved(),
+        },
+        images: vec![],
+        rules,
+        defaults: vec![],
+    }
+}
+
+/// PSA modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Enforce,
+    Audit,
+    Warn,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Enforce, Mode::Audit, Mode::Warn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+            Mode::Warn => "warn",
+        }
+    }
+
+    /// `pod-security.kubernetes.io/<mode>`.
+    pub fn level_label(self) -> String {
+        format!("pod-security.kubernetes.io/{}", self.as_str())
+    }
+
+    /// `pod-security.kubernetes.io/<mode>-version`.
+    pub fn version_label(self) -> String {
+        format!("pod-security.kubernetes.io/{}-version", self.as_str())
+    }
+}
+
+/// A level and version for one mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelVersion {
+    pub level: Level,
+    pub version: Version,
+}
+
+/// The policy PSA evaluates for a namespace: one level and version per mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PsaPolicy {
+    pub enforce: LevelVersion,
+    pub audit: LevelVersion,
+    pub warn: LevelVersion,
+}
+
+impl Default for PsaPolicy {
+    fn default() -> Self {
+        let p = LevelVersion {
+            level: Level::Privileged,
+            version: Version::Latest,
+        };
+        PsaPolicy {
+            enforce: p,
+            audit: p,
+            warn: p,
+        }
+    }
+}
+
+impl PsaPolicy {
+    pub fn get(&self, mode: Mode) -> LevelVersion {
+        match mode {
+            Mode::Enforce => self.enforce,
+            Mode::Audit => self.audit,
+            Mode::Warn => self.warn,
+        }
+    }
+}
+
+/// Reads a namespace's PSA labels the way PSA does, starting from `defaults`. Invalid values are
+/// reported and fall back as PSA falls back: an invalid enforce level is `restricted`, an invalid
+/// audit or warn level `privileged`, an invalid version `latest`. Without a warn label, warn
+/// copies a stricter enforce level (and its version, unless warn's is given).
+pub fn policy_from_labels(
+    labels: &BTreeMap<String, String>,
+    defaults: PsaPolicy,
+) -> (PsaPolicy, Vec<String>) {
+    let mut p = defaults;
+    let mut errors = Vec::new();
+    let mut has_enforce_level = false;
+    let mut has_warn_level = false;
+    let mut has_warn_version = false;
+    for mode in Mode::ALL {
+        let slot = match mode {
+            Mode::Enforce => &mut p.enforce,
+            Mode::Audit => &mut p.audit,
+            Mode::Warn => &mut p.warn,
+        };
+        if let Some(v) = labels.get(&mode.level_label()) {
+            match Level::parse(v) {
+                Some(l) => {
+                    slot.level = l;
+                    if mode == Mode::Enforce {
+                        has_enforce_level = true;
+                    }
+                }
+                None => {
+                    errors.push(format!(
+                        "`{}`: `{v}` must be one of privileged, baseline, restricted",
+                        mode.level_label()
+                    ));
+                    slot.level = if mode == Mode::Enforce {
+                        Level::Restricted
+                    } else {
+                        Level::Privileged
+                    };
+                }
+            }
+            if mode == Mode::Warn {
+                has_warn_level = true;
+            }
+        }
+        if let Some(v) = labels.get(&mode.version_label()) {
+            if mode == Mode::Warn {
+                has_warn_version = true;
+            }
+            match Version::parse(v) {
+                Ok(ver) => slot.version = ver,
+                Err(_) => {
+                    errors.push(format!(
+                        "`{}`: `{v}` must be \"latest\" or \"v1.x\"",
+                        mode.version_label()
+                    ));
+                    slot.version = Version::Latest;
+                }
+            }
+        }
+    }
+    if !has_warn_level && has_enforce_level && p.enforce.level > p.warn.level {
+        p.warn.level = p.enforce.level;
+        if !has_warn_version {
+            p.warn.version = p.enforce.version;
+        }
+    }
+    (p, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::parse("latest"), Ok(Version::Latest));
+        assert_eq!(Version::parse("v1.25"), Ok(Version::Minor(25)));
+        assert!(Version::parse("v1.025").is_err());
+        assert!(Version::parse("1.25").is_err());
+        assert!(Version::parse("v2.0").is_err());
+        assert_eq!(Version::Minor(99).effective_minor(), LATEST_MINOR);
+    }
+
+    #[test]
+    fn restricted_overrides() {
+        let ids = |minor| {
+            checks_at(Level::Restricted, minor)
+                .iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        };
+        assert!(ids(21).contains(&"capabilities_baseline"));
+        assert!(!ids(22).contains(&"capabilities_baseline"));
+        assert!(!ids(0).contains(&"hostPathVolumes"));
+        assert!(ids(18).contains(&"seccompProfile_baseline"));
+        assert!(!ids(19).contains(&"seccompProfile_baseline"));
+        assert!(ids(34).contains(&"procMount"));
+        assert!(!ids(35).contains(&"procMount"));
+        assert_eq!(checks_at(Level::Baseline, 37).len(), 12);
+        assert_eq!(checks_at(Level::Privileged, 37).len(), 0);
+    }
+
+    #[test]
+    fn labels() {
+        let mut l = BTreeMap::new();
+        l.insert(
+            "pod-security.kubernetes.io/enforce".to_string(),
+            "bogus".to_string(),
+        );
+        l.insert(
+            "pod-security.kubernetes.io/audit".to_string(),
+            "bogus".to_string(),
+        );
+        l.insert(
+            "pod-security.kubernetes.io/enforce-version".to_string(),
+            "v1.x".to_string(),
+        );
+        let (p, errs) = policy_from_labels(&l, PsaPolicy::default());
+        assert_eq!(p.enforce.level, Level::Restricted);
+        assert_eq!(p.audit.level, Level::Privileged);
+        assert_eq!(p.enforce.version, Version::Latest);
+        // invalid enforce level does not default warn
+        assert_eq!(p.warn.level, Level::Privileged);
+        assert_eq!(errs.len(), 3);
+        let mut l = BTreeMap::new();
+        l.insert(
+            "pod-security.kubernetes.io/enforce".to_string(),
+            "baseline".to_string(),
+        );
+        l.insert(
+            "pod-security.kubernetes.io/enforce-version".to_string(),
+            "v1.24".to_string(),
+        );
+        let (p, _) = policy_from_labels(&l, PsaPolicy::default());
+        assert_eq!(p.warn.level, Level::Baseline);
+        assert_eq!(p.warn.version, Version::Minor(24));
+    }
+}

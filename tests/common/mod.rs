@@ -1,0 +1,84 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The shared fixtures folder: `$POLYTRANS_SHARED`, else `../shared`. Under `CI=true` a missing
+/// folder fails the test; elsewhere the test is skipped with a message.
+pub fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("POLYTRANS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("conformance").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "shared fixtures not found at {} (set POLYTRANS_SHARED); required under CI=true",
+            dir.display()
+        );
+    }
+    eprintln!("skipping: shared fixtures not found at {}", dir.display());
+    None
+}
+
+/// Every file below `dir` with one of the extensions, sorted.
+pub fn files_under(dir: &std::path::Path, exts: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| exts.contains(&x))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Loads the single pod in a file.
+pub fn load_pod(path: &std::path::Path) -> polytrans::pod::FoundPod {
+    let objs = polytrans::load::load_paths(&[path.to_path_buf()], &Default::default())
+        .unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+    let obj = objs
+        .iter()
+        .find(|o| polytrans::pod::template_path(&o.kind).is_some())
+        .unwrap_or_else(|| panic!("{}: no pod", path.display()));
+    polytrans::pod::pod_of(obj)
+        .unwrap()
+        .unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// A PSA testdata fixture: level, version, expected verdict, path.
+pub struct PsaCase {
+    pub level: polytrans::ir::Level,
+    pub minor: u32,
+    pub pass: bool,
+    pub path: PathBuf,
+}
+
+/// Every PSA testdata fixture, sorted.
+pub fn psa_cases(shared: &std::path::Path) -> Vec<PsaCase> {
+    let root = shared.join("conformance/psa/testdata");
+    files_under(&root, &["yaml"])
+        .into_iter()
+        .map(|path| {
+            let rel = path.strip_prefix(&root).unwrap();
+            let parts: Vec<&str> = rel.iter().map(|s| s.to_str().unwrap()).collect();
+            PsaCase {
+                level: polytrans::ir::Level::parse(parts[0]).unwrap(),
+                minor: parts[1].trim_start_matches("v1.").parse().unwrap(),
+                pass: parts[2] == "pass",
+                path,
+            }
+        })
+        .collect()
+}
