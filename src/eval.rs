@@ -935,10 +935,6 @@ fn check_selinux(
     ))
 }
 
-fn field_profile(p: Option<&Profile>) -> Option<&Profile> {
-    p.filter(|_| true)
-}
-
 fn check_seccomp(
     pod: &Pod,
     allowed: &NameSet,
@@ -949,11 +945,10 @@ fn check_seccomp(
 ) -> Option<(String, String)> {
     let spec = &pod.spec;
     let ann = &pod.metadata.annotations;
-    let pod_field = field_profile(
-        spec.security_context
-            .as_ref()
-            .and_then(|s| s.seccomp_profile.as_ref()),
-    );
+    let pod_field = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.seccomp_profile.as_ref());
     let reason = "seccompProfile".to_string();
     match (source, scope) {
         (ProfileSource::Annotations, Scope::EveryValue) => {
@@ -1083,6 +1078,22 @@ fn check_seccomp(
                 }
             }
             let mut parts = Vec::new();
+            // PSP also judged the pod-level profile on its own.
+            let pod_profile = use_fields
+                .then(|| pod_field.map(Profile::annotation_form))
+                .flatten()
+                .or_else(|| use_ann.then(|| ann.get(SECCOMP_POD).cloned()).flatten());
+            match &pod_profile {
+                None if !unset_allowed => parts.push(format!(
+                    "pod must set a seccomp profile (allowed by {field}: {})",
+                    describe_set(allowed)
+                )),
+                Some(p) if !allowed.contains(p) => parts.push(format!(
+                    "pod must not use seccomp profile \"{p}\" (allowed by {field}: {})",
+                    describe_set(allowed)
+                )),
+                _ => {}
+            }
             if !bad.is_empty() {
                 let v: Vec<String> = bad_values.into_iter().collect();
                 parts.push(format!(

@@ -42,7 +42,7 @@ pub struct Policy {
 
 /// Where a policy comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Origin {
     /// A `PodSecurityPolicy` object.
     Psp {
@@ -155,8 +155,10 @@ pub enum Exemption {
 
 /// A set of names (capabilities, volume types, profiles, sysctls, …). Entries may end in `*` as
 /// a prefix pattern where the Kubernetes field allows it.
+///
+/// Serialised as `{set: any}`, `{set: only, names: [...]}` or `{set: anyExcept, names: [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(tag = "set", content = "names", rename_all = "camelCase")]
 pub enum NameSet {
     /// Every name.
     Any,
@@ -349,7 +351,7 @@ pub enum ProfileSource {
 /// (`runtime/default`, `docker/default`, `localhost/<path>`, `unconfined`) so that PSP and PSS
 /// constraints compare directly; the evaluator maps pod fields onto that form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Constraint {
     /// `securityContext.privileged: true` on a container (PSP `privileged`, PSS `privileged`).
     Privileged { allowed: bool },
@@ -502,7 +504,7 @@ pub struct Defaulting {
 
 /// What a [`Defaulting`] does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "set", rename_all = "camelCase")]
+#[serde(tag = "set", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum DefaultAction {
     /// Adds these capabilities to every container's `capabilities.add` (`defaultAddCapabilities`).
     AddCapabilities { capabilities: Vec<String> },

@@ -1,12 +1,249 @@
 //! polytrans: move Kubernetes clusters off PodSecurityPolicy without breaking workloads.
 //!
-//! Data flows one way: [`load`] → [`front`] (PSP → [`ir`]) → validation → backends → render.
-//! The Pod Security Standards live in [`pss`] as the same IR, [`eval`] judges pods against any
-//! IR policy, and [`fit`] compares a PSP with the levels.
+//! Data flows one way: [`load`] → [`front`] (PSP → [`ir`]) → validation → [`backend`] →
+//! [`render`]. The Pod Security Standards live in [`pss`] as the same IR, [`eval`] judges pods
+//! against any IR policy, and [`fit`] compares a PSP with the levels.
+//!
+//! The library never prints: [`run`] writes the command's output to the writer it is given and
+//! returns diagnostics for the caller to render.
 
+pub mod backend;
+pub mod check;
+pub mod cli;
 pub mod diag;
+pub mod diff;
 pub mod eval;
+pub mod fit;
+pub mod front;
 pub mod ir;
 pub mod load;
+pub mod output;
 pub mod pod;
 pub mod pss;
+pub mod render;
+
+use diag::{Diagnostic, Diagnostics};
+use std::io::Write;
+
+/// Errors that stop a command (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is invalid; the diagnostics say where and why.
+    #[error("invalid input")]
+    Input(Diagnostics),
+    /// The command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Reading or writing a file failed.
+    #[error("cannot write `{path}`: {message}")]
+    Io { path: String, message: String },
+    /// A template failed to render (a bug, or a broken `--templates` override).
+    #[error("template error: {0}")]
+    Template(String),
+    /// The target or command is not implemented yet.
+    #[error("`{0}` is not implemented yet")]
+    Unimplemented(&'static str),
+}
+
+impl Error {
+    /// The diagnostics to print for this error.
+    pub fn diagnostics(&self) -> Diagnostics {
+        match self {
+            Error::Input(d) => d.clone(),
+            Error::Usage(m) => Diagnostics(vec![Diagnostic::error(m.clone())]),
+            Error::Unimplemented(_) => Diagnostics(vec![
+                Diagnostic::error(self.to_string())
+                    .with_help("see the open issues; `polytrans psp --help` lists the targets"),
+            ]),
+            other => Diagnostics(vec![Diagnostic::error(other.to_string())]),
+        }
+    }
+}
+
+/// What a successful command reports back.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Findings (exit code 1): rejected pods, drift, loosened policies, fidelity loss under
+    /// `--strict`.
+    pub findings: bool,
+    /// Warnings and notes to print.
+    pub diagnostics: Diagnostics,
+}
+
+/// Runs a parsed command line, writing its output to `out`.
+pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let limits = cli.limits();
+    match &cli.command {
+        cli::Command::Psp(args) => psp_command(args, &limits, cli.verbose, out),
+        cli::Command::Schema { which } => {
+            match which {
+                cli::SchemaKind::Ir => write_out(out, &ir::schema_json())?,
+            }
+            Ok(Outcome::default())
+        }
+        cli::Command::Check(args) => check::run(args, &limits),
+        cli::Command::Diff(args) => diff::run(args, &limits),
+    }
+}
+
+fn write_out(out: &mut dyn Write, s: &str) -> Result<(), Error> {
+    out.write_all(s.as_bytes()).map_err(|e| Error::Io {
+        path: "<stdout>".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Loads inputs, reporting every error; notes for ignored objects in verbose mode.
+pub fn load_inputs(
+    inputs: &[std::path::PathBuf],
+    limits: &load::Limits,
+) -> Result<(Vec<load::Object>, Diagnostics), Error> {
+    let mut diags = Diagnostics::default();
+    let mut objects = Vec::new();
+    load::for_each_object(inputs, limits, &mut |o| objects.push(o), &mut diags);
+    if diags.has_errors() {
+        return Err(Error::Input(diags));
+    }
+    Ok((objects, diags))
+}
+
+/// Kinds later stages use; anything else is ignored (with a note in verbose mode).
+pub const KNOWN_KINDS: &[&str] = &[
+    "PodSecurityPolicy",
+    "Namespace",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "ServiceAccount",
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "PodTemplate",
+];
+
+/// Loads and lowers PSPs: the front half of `polytrans psp`.
+pub fn load_policies(
+    inputs: &[std::path::PathBuf],
+    limits: &load::Limits,
+    options: &front::psp::Options,
+    verbose: bool,
+) -> Result<(Vec<ir::Policy>, Vec<load::Object>, Diagnostics), Error> {
+    let (objects, mut diags) = load_inputs(inputs, limits)?;
+    if verbose {
+        for o in objects.iter().filter(|o| !KNOWN_KINDS.contains(&o.kind.as_str())) {
+            diags.push(
+                Diagnostic::note(format!("ignoring {} (not used by polytrans)", o.describe()))
+                    .at(o.location()),
+            );
+        }
+    }
+    let (policies, warnings) =
+        front::psp::lower_all_with(&objects, options).map_err(Error::Input)?;
+    diags.extend(warnings);
+    if policies.is_empty() {
+        let mut d = diags.clone();
+        d.push(
+            Diagnostic::error("no PodSecurityPolicy found in the input")
+                .with_help("`kubectl get psp -o yaml > psp.yaml` exports them; kinds found: ".to_string()
+                    + &kinds_found(&objects)),
+        );
+        return Err(Error::Input(d));
+    }
+    Ok((policies, objects, diags))
+}
+
+fn kinds_found(objects: &[load::Object]) -> String {
+    let kinds: std::collections::BTreeSet<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
+    if kinds.is_empty() {
+        "none".into()
+    } else {
+        kinds.into_iter().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Runs one backend.
+pub fn emit(
+    target: cli::Target,
+    input: &backend::Input<'_>,
+    args: &cli::PspArgs,
+) -> Result<backend::Emitted, Error> {
+    use cli::Target::*;
+    match target {
+        Ir => backend::ir::emit(input),
+        Pss => backend::pss::emit(input),
+        Falco => backend::falco::emit(input, &args.falco),
+        Kyverno => backend::kyverno::emit(input, &args.kyverno),
+        Gatekeeper => backend::gatekeeper::emit(input, &args.gatekeeper),
+        Vap | KyvernoCel => backend::cel::emit(input, &args.cel, target),
+        PssLabels => backend::psa::emit(input, &args.psa),
+    }
+}
+
+fn psp_command(
+    args: &cli::PspArgs,
+    limits: &load::Limits,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let options = front::psp::Options {
+        lenient: args.lenient,
+    };
+    let (policies, objects, mut diags) = load_policies(&args.inputs, limits, &options, verbose)?;
+    let common = backend::Common {
+        templates: args.templates.clone(),
+        pss_version: args.pss_version,
+        format: args.format.clone(),
+    };
+    let input = backend::Input {
+        policies: &policies,
+        objects: &objects,
+        common: &common,
+    };
+    let emitted = emit(args.to, &input, args)?;
+    diags.extend(emitted.diagnostics.clone());
+    let lossy: Vec<&backend::FidelityEntry> = emitted
+        .fidelity
+        .iter()
+        .filter(|e| e.fidelity != backend::Fidelity::Exact)
+        .collect();
+    if args.explain {
+        write_out(out, &backend::fidelity_table(&emitted.fidelity))?;
+        return Ok(Outcome {
+            findings: args.strict && !lossy.is_empty(),
+            diagnostics: diags,
+        });
+    }
+    if args.strict && !lossy.is_empty() {
+        for e in &lossy {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
+                    args.to.name(),
+                    e.field,
+                    e.policy,
+                    e.fidelity.as_str(),
+                    backend::single_line(&e.note)
+                ))
+                .with_help("drop `--strict` to accept the approximation, or use another target"),
+            );
+        }
+        return Ok(Outcome {
+            findings: true,
+            diagnostics: diags,
+        });
+    }
+    match &args.output {
+        None => write_out(out, &emitted.stdout)?,
+        Some(path) => output::write_output(path, &emitted)?,
+    }
+    Ok(Outcome {
+        findings: false,
+        diagnostics: diags,
+    })
+}

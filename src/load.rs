@@ -429,6 +429,7 @@ pub fn parse_stream(
             }
             Err((msg, mark)) => {
                 doc_index += 1;
+                let (msg, help) = explain_parse_error(msg, limits);
                 diags.push(
                     Diagnostic::error(msg)
                         .at(Location {
@@ -438,7 +439,7 @@ pub fn parse_stream(
                             document: Some(doc_index),
                             object: None,
                         })
-                        .with_help("fix the syntax; `yamllint` or `jq` show the exact spot"),
+                        .with_help(help),
                 );
                 // The parser cannot resume after a syntax error.
                 return;
@@ -448,6 +449,22 @@ pub fn parse_stream(
 }
 
 type ParseError = (String, Marker);
+
+/// Picks the message and `help:` line for a parse error.
+fn explain_parse_error(msg: String, limits: &Limits) -> (String, String) {
+    if msg.contains("recursion limit exceeded") || msg.starts_with("nesting deeper") {
+        (
+            format!("nesting deeper than {} levels", limits.max_depth),
+            "raise `--max-depth` if this input is genuine".into(),
+        )
+    } else if msg.starts_with("duplicate key") {
+        (msg, "Kubernetes rejects duplicate keys; keep one".into())
+    } else if msg.starts_with("YAML aliases") {
+        (msg, "raise `--max-alias-nodes` if this input is genuine".into())
+    } else {
+        (msg, "fix the syntax; `yamllint` or `jq` show the exact spot".into())
+    }
+}
 
 /// Reads the next document. `Ok(None)`: end of stream; `Ok(Some(None))`: an empty document.
 fn next_document(
@@ -620,8 +637,18 @@ impl Builder<'_> {
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                node: map_node,
+                ..
+            }) => match key.take() {
                 None => {
+                    if entries.is_empty() {
+                        // A block mapping starts where its first key does.
+                        map_node.line = node.line;
+                        map_node.column = node.column;
+                    }
                     let k = match &node.value {
                         Value::String(s) => s.clone(),
                         Value::Int(i) => i.to_string(),

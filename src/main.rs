@@ -1,1 +1,43 @@
-fn main() {}
+use clap::Parser;
+use polytrans::cli::{Cli, ErrorFormat};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = polytrans::run(&cli, &mut out);
+    let flushed = std::io::Write::flush(&mut out);
+    let print = |d: &polytrans::diag::Diagnostics| {
+        for diag in d.iter() {
+            if diag.severity == polytrans::diag::Severity::Note && !cli.verbose {
+                continue;
+            }
+            match cli.error_format {
+                ErrorFormat::Human => eprintln!("{}", diag.render()),
+                ErrorFormat::Json => eprintln!("{}", diag.to_json()),
+            }
+        }
+    };
+    match result {
+        Ok(outcome) => {
+            print(&outcome.diagnostics);
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: cannot write output: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            ExitCode::from(if outcome.findings { 1 } else { 0 })
+        }
+        Err(polytrans::Error::Io { path, message })
+            if path == "<stdout>" && message.contains("Broken pipe") =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print(&e.diagnostics());
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The command line: clap derive types. [`Target`] is the backend registry.
+
+use crate::backend;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Move Kubernetes clusters off PodSecurityPolicy without breaking workloads.
+///
+/// Exit codes: 0 success; 1 findings (rejected pods, drift, loosened policy, fidelity loss under
+/// --strict); 2 usage or input error.
+#[derive(Debug, Parser)]
+#[command(name = "polytrans", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Human, global = true)]
+    pub error_format: ErrorFormat,
+
+    /// Print notes (e.g. objects that were ignored).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Largest input file in bytes.
+    #[arg(long, default_value_t = crate::load::Limits::default().max_file_bytes, global = true)]
+    pub max_input_bytes: u64,
+
+    /// Most YAML documents in one file.
+    #[arg(long, default_value_t = crate::load::Limits::default().max_documents, global = true)]
+    pub max_documents: usize,
+
+    /// Deepest nesting of YAML/JSON collections.
+    #[arg(long, default_value_t = crate::load::Limits::default().max_depth, global = true)]
+    pub max_depth: usize,
+
+    /// Most nodes YAML alias expansion may add per document.
+    #[arg(long, default_value_t = crate::load::Limits::default().max_alias_nodes, global = true)]
+    pub max_alias_nodes: usize,
+}
+
+pub const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  findings: rejected pods, drift, a loosened policy, or fidelity loss under --strict\n  2  usage or input error";
+
+impl Cli {
+    pub fn limits(&self) -> crate::load::Limits {
+        crate::load::Limits {
+            max_file_bytes: self.max_input_bytes,
+            max_documents: self.max_documents,
+            max_depth: self.max_depth,
+            max_alias_nodes: self.max_alias_nodes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Translate PodSecurityPolicies (files, folders, `-` for stdin) to a target.
+    Psp(PspArgs),
+    /// Print a JSON Schema.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum)]
+        which: SchemaKind,
+    },
+    /// Check workloads offline against a level, a PSP or their namespaces' PSA labels.
+    Check(crate::check::Args),
+    /// Explain what changed between two sets of PSPs.
+    Diff(crate::diff::Args),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The policy IR (`--to ir` output).
+    Ir,
+}
+
+/// The backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Target {
+    /// The normalised policy IR (YAML or JSON).
+    Ir,
+    /// Level-fit report: how each PSP compares with the Pod Security Standards.
+    Pss,
+    /// Falco rules (k8s audit and syscall).
+    Falco,
+    /// Kyverno ClusterPolicy.
+    Kyverno,
+    /// Kyverno ValidatingPolicy (CEL).
+    KyvernoCel,
+    /// Gatekeeper constraints for the gatekeeper-library templates.
+    Gatekeeper,
+    /// Kubernetes ValidatingAdmissionPolicy (CEL).
+    Vap,
+    /// Pod Security Admission namespace labels.
+    PssLabels,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Ir => "ir",
+            Target::Pss => "pss",
+            Target::Falco => "falco",
+            Target::Kyverno => "kyverno",
+            Target::KyvernoCel => "kyverno-cel",
+            Target::Gatekeeper => "gatekeeper",
+            Target::Vap => "vap",
+            Target::PssLabels => "pss-labels",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PspArgs {
+    /// Input files or folders (`*.yaml`, `*.yml`, `*.json`), or `-` for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// What to produce.
+    #[arg(long, value_enum)]
+    pub to: Target,
+
+    /// Output format, where the target has several (text, yaml, json, markdown, kubectl).
+    #[arg(long)]
+    pub format: Option<String>,
+
+    /// Pod Security Standards version to compare with or pin (`v1.N` or `latest`).
+    #[arg(long, default_value = "latest", value_parser = parse_version)]
+    pub pss_version: crate::pss::Version,
+
+    /// Write to this file (or, ending in `/`, one file per policy in this folder) instead of
+    /// stdout. Writes are atomic.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Print what the target cannot express exactly, per policy and field, instead of the output.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Fail (exit 1) when the target cannot express a constraint exactly.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Accept PSPs missing a required strategy (read as `RunAsAny`), as falcoctl did.
+    #[arg(long)]
+    pub lenient: bool,
+
+    /// Load templates from this folder first (same layout as `templates/`).
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub falco: backend::falco::FalcoArgs,
+    #[command(flatten)]
+    pub gatekeeper: backend::gatekeeper::GatekeeperArgs,
+    #[command(flatten)]
+    pub kyverno: backend::kyverno::KyvernoArgs,
+    #[command(flatten)]
+    pub cel: backend::cel::CelArgs,
+    #[command(flatten)]
+    pub psa: backend::psa::PsaArgs,
+}
+
+pub fn parse_version(s: &str) -> Result<crate::pss::Version, String> {
+    crate::pss::Version::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,3 @@
+//! Front ends: Kubernetes objects → policy IR.
+
+pub mod psp;

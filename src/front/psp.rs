@@ -1,0 +1,1260 @@
+//! PodSecurityPolicy → IR: validation the way the API server did it, then lowering of every spec
+//! field and the seccomp/AppArmor/`falco-rules-psp-images` annotations.
+//!
+//! PSP semantics that matter (see `domain-notes.md`):
+//! - unset `privileged`/`hostNetwork`/`hostPID`/`hostIPC` mean **not allowed**; unset `hostPorts`
+//!   means no host ports; empty `volumes` means none; unset `allowPrivilegeEscalation` means
+//!   allowed;
+//! - `MustRunAs` strategies default pods to the first range's `min`; `MustRunAsNonRoot`,
+//!   `readOnlyRootFilesystem`, `default*` fields and `requiredDropCapabilities` mutate pods.
+//!   Those become [`Defaulting`]s, kept apart from the validating [`Rule`]s.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{
+    Constraint, DefaultAction, Defaulting, GroupField, HostNamespace, HostPathRule, IdRange,
+    NameSet, Origin, Policy, ProfileSource, Provenance, Rule, Scope, SourceLocation,
+    normalise_ranges,
+};
+use crate::load::{Node, Object, Value};
+
+/// The `apiVersion`s a PodSecurityPolicy may have.
+pub const API_VERSIONS: &[&str] = &["policy/v1beta1", "extensions/v1beta1"];
+
+pub const SECCOMP_ALLOWED: &str = "seccomp.security.alpha.kubernetes.io/allowedProfileNames";
+pub const SECCOMP_DEFAULT: &str = "seccomp.security.alpha.kubernetes.io/defaultProfileName";
+pub const APPARMOR_ALLOWED: &str = "apparmor.security.beta.kubernetes.io/allowedProfileNames";
+pub const APPARMOR_DEFAULT: &str = "apparmor.security.beta.kubernetes.io/defaultProfileName";
+pub const FALCO_IMAGES: &str = "falco-rules-psp-images";
+
+/// Every field of `PodSecurityPolicySpec`.
+pub const SPEC_FIELDS: &[&str] = &[
+    "allowPrivilegeEscalation",
+    "allowedCSIDrivers",
+    "allowedCapabilities",
+    "allowedFlexVolumes",
+    "allowedHostPaths",
+    "allowedProcMountTypes",
+    "allowedUnsafeSysctls",
+    "defaultAddCapabilities",
+    "defaultAllowPrivilegeEscalation",
+    "forbiddenSysctls",
+    "fsGroup",
+    "hostIPC",
+    "hostNetwork",
+    "hostPID",
+    "hostPorts",
+    "privileged",
+    "readOnlyRootFilesystem",
+    "requiredDropCapabilities",
+    "runAsGroup",
+    "runAsUser",
+    "runtimeClass",
+    "seLinux",
+    "supplementalGroups",
+    "volumes",
+];
+
+/// The names PSP's `volumes` accepts (`FSType`).
+pub const VOLUME_TYPES: &[&str] = &[
+    "*",
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephFS",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "iscsi",
+    "nfs",
+    "none",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
+];
+
+/// The sysctls kubelet treated as safe when PSP was removed (Kubernetes 1.24).
+pub const PSP_SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.tcp_syncookies",
+];
+
+/// Whether the object is a PodSecurityPolicy of any API version.
+pub fn is_psp(o: &Object) -> bool {
+    o.kind == "PodSecurityPolicy"
+}
+
+/// Validates and lowers every PodSecurityPolicy among `objects`. Errors of all PSPs are
+/// reported together; warnings are returned alongside a successful result.
+pub fn lower_all(objects: &[Object]) -> Result<(Vec<Policy>, Diagnostics), Diagnostics> {
+    lower_all_with(objects, &Options::default())
+}
+
+/// Options of the PSP front end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Accept PSPs that lack a required strategy (`seLinux`, `runAsUser`, `supplementalGroups`,
+    /// `fsGroup`), reading it as `RunAsAny` with a warning, as falcoctl did. The API server
+    /// rejected such objects.
+    pub lenient: bool,
+}
+
+/// [`lower_all`] with options.
+pub fn lower_all_with(
+    objects: &[Object],
+    options: &Options,
+) -> Result<(Vec<Policy>, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut policies: Vec<Policy> = Vec::new();
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    for o in objects.iter().filter(|o| is_psp(o)) {
+        if let Some(p) = lower_with(o, options, &mut diags) {
+            let here = o.short_location();
+            if let Some(first) = seen.insert(p.name.clone(), here) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "PodSecurityPolicy `{}` is defined twice (first at {first})",
+                        p.name
+                    ))
+                    .at(o.location())
+                    .with_help("PSP names are cluster-wide; rename or remove one"),
+                );
+                continue;
+            }
+            policies.push(p);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    policies.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((policies, diags))
+}
+
+/// Validates and lowers one PodSecurityPolicy. Returns `None` when it has errors (pushed to
+/// `diags`).
+pub fn lower(object: &Object, diags: &mut Diagnostics) -> Option<Policy> {
+    lower_with(object, &Options::default(), diags)
+}
+
+/// [`lower`] with options.
+pub fn lower_with(object: &Object, options: &Options, diags: &mut Diagnostics) -> Option<Policy> {
+    let mut l = Lowerer {
+        o: object,
+        options: *options,
+        errors: 0,
+        diags,
+        rules: Vec::new(),
+        defaults: Vec::new(),
+    };
+    l.run();
+    let errors = l.errors;
+    let (rules, defaults) = (l.rules, l.defaults);
+    if errors > 0 {
+        return None;
+    }
+    let images = annotation(object, FALCO_IMAGES)
+        .map(|(v, _)| parse_image_list(v))
+        .unwrap_or_default();
+    Some(Policy {
+        name: object.name.clone(),
+        origin: Origin::Psp {
+            api_version: object.api_version.clone(),
+            location: source_location(object, &object.node),
+        },
+        images,
+        rules,
+        defaults,
+    })
+}
+
+/// `"[nginx, busybox]"` → `["nginx", "busybox"]`.
+pub fn parse_image_list(v: &str) -> Vec<String> {
+    let inner = v.trim().trim_start_matches('[').trim_end_matches(']');
+    inner
+        .split(',')
+        .map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn source_location(o: &Object, n: &Node) -> SourceLocation {
+    SourceLocation {
+        file: o.source.name.clone(),
+        document: o.document,
+        line: n.line,
+        column: n.column,
+    }
+}
+
+fn annotation<'a>(o: &'a Object, key: &str) -> Option<(&'a str, &'a Node)> {
+    let n = o.node.path(&["metadata", "annotations", key])?;
+    n.as_str().map(|s| (s, n))
+}
+
+struct Lowerer<'a> {
+    o: &'a Object,
+    options: Options,
+    errors: usize,
+    diags: &'a mut Diagnostics,
+    rules: Vec<Rule>,
+    defaults: Vec<Defaulting>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn spec(&self) -> Option<&'a Node> {
+        self.o.node.get("spec")
+    }
+
+    fn node(&self, path: &[&str]) -> Option<&'a Node> {
+        self.spec()?.path(path)
+    }
+
+    fn error(&mut self, node: &Node, message: String, help: Option<String>) {
+        self.errors += 1;
+        let mut d = Diagnostic::error(message).at(self.o.loc(node));
+        if let Some(h) = help {
+            d = d.with_help(h);
+        }
+        self.diags.push(d);
+    }
+
+    fn warn(&mut self, node: &Node, message: String, help: Option<String>) {
+        let mut d = Diagnostic::warning(message).at(self.o.loc(node));
+        if let Some(h) = help {
+            d = d.with_help(h);
+        }
+        self.diags.push(d);
+    }
+
+    fn prov(&self, field: &str, node: Option<&Node>) -> Provenance {
+        Provenance {
+            field: field.to_string(),
+            check: None,
+            location: node.map(|n| source_location(self.o, n)),
+        }
+    }
+
+    fn rule(&mut self, constraint: Constraint, field: &str, node: Option<&Node>) {
+        let provenance = self.prov(field, node);
+        self.rules.push(Rule {
+            constraint,
+            provenance,
+            unless: vec![],
+        });
+    }
+
+    fn default(&mut self, action: DefaultAction, field: &str, node: Option<&Node>) {
+        let provenance = self.prov(field, node);
+        self.defaults.push(Defaulting { action, provenance });
+    }
+
+    fn type_error(&mut self, node: &Node, path: &str, expected: &str) {
+        self.error(
+            node,
+            format!(
+                "`{path}` must be {expected}, found {} {}",
+                article(node.type_name()),
+                node.type_name()
+            ),
+            None,
+        );
+    }
+
+    fn bool_field(&mut self, name: &str) -> (Option<bool>, Option<&'a Node>) {
+        match self.node(&[name]) {
+            None => (None, None),
+            Some(n) => match n.value {
+                Value::Bool(b) => (Some(b), Some(n)),
+                _ => {
+                    self.type_error(n, &format!("spec.{name}"), "a boolean");
+                    (None, Some(n))
+                }
+            },
+        }
+    }
+
+    fn seq_field(&mut self, path: &str, node: Option<&'a Node>) -> Vec<&'a Node> {
+        match node {
+            None => vec![],
+            Some(n) => match n.as_seq() {
+                Some(items) => items.iter().collect(),
+                None => {
+                    self.type_error(n, path, "a list");
+                    vec![]
+                }
+            },
+        }
+    }
+
+    fn string_list(&mut self, name: &str) -> (Vec<(String, &'a Node)>, Option<&'a Node>) {
+        let node = self.node(&[name]);
+        let items = self.seq_field(&format!("spec.{name}"), node);
+        let mut out = Vec::new();
+        for (i, it) in items.into_iter().enumerate() {
+            match it.as_str() {
+                Some(s) => out.push((s.to_string(), it)),
+                None => self.type_error(it, &format!("spec.{name}[{i}]"), "a string"),
+            }
+        }
+        (out, node)
+    }
+
+    fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
+        match node.value {
+            Value::Int(i) => Some(i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+            _ => {
+                self.type_error(node, path, "an integer");
+                None
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        let o = self.o;
+        if !API_VERSIONS.contains(&o.api_version.as_str()) {
+            let at = o.node.get("apiVersion").unwrap_or(&o.node);
+            self.error(
+                at,
+                format!(
+                    "`apiVersion` `{}` is not a PodSecurityPolicy version",
+                    o.api_version
+                ),
+                Some("use `policy/v1beta1` (or the older `extensions/v1beta1`)".into()),
+            );
+        }
+        if o.name.is_empty() {
+            self.error(
+                &o.node,
+                "PodSecurityPolicy has no `metadata.name`".into(),
+                None,
+            );
+        }
+        let Some(spec) = self.spec() else {
+            self.error(
+                &o.node,
+                "PodSecurityPolicy has no `spec`".into(),
+                Some(
+                    "`spec.seLinux`, `spec.runAsUser`, `spec.supplementalGroups` and `spec.fsGroup` are required"
+                        .into(),
+                ),
+            );
+            return;
+        };
+        let Some(entries) = spec.as_map() else {
+            self.type_error(spec, "spec", "a mapping");
+            return;
+        };
+        for (k, v) in entries {
+            if !SPEC_FIELDS.contains(&k.as_str()) {
+                let help = suggest(k, SPEC_FIELDS).map(|s| format!("did you mean `{s}`?"));
+                self.warn(
+                    v,
+                    format!("unknown field `spec.{k}` is ignored"),
+                    help.or(Some("PSP fields are case-sensitive".into())),
+                );
+            }
+        }
+        self.host_and_privileged();
+        self.host_ports();
+        self.volumes();
+        self.capabilities();
+        self.run_as_user();
+        for field in [
+            GroupField::RunAsGroup,
+            GroupField::SupplementalGroups,
+            GroupField::FsGroup,
+        ] {
+            self.group_strategy(field);
+        }
+        self.selinux();
+        self.read_only_and_escalation();
+        self.proc_mount();
+        self.sysctls();
+        self.runtime_class();
+        self.seccomp();
+        self.apparmor();
+    }
+
+    fn host_and_privileged(&mut self) {
+        let (privileged, n) = self.bool_field("privileged");
+        self.rule(
+            Constraint::Privileged {
+                allowed: privileged.unwrap_or(false),
+            },
+            "spec.privileged",
+            n,
+        );
+        for ns in HostNamespace::ALL {
+            let (v, n) = self.bool_field(ns.pod_field());
+            self.rule(
+                Constraint::HostNamespace {
+                    namespace: ns,
+                    allowed: v.unwrap_or(false),
+                },
+                &format!("spec.{}", ns.pod_field()),
+                n,
+            );
+        }
+    }
+
+    fn range_list(&mut self, path: &str, node: Option<&'a Node>, lo: i64, hi: i64) -> Vec<IdRange> {
+        let items = self.seq_field(path, node);
+        let mut out = Vec::new();
+        for (i, it) in items.into_iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            if it.as_map().is_none() {
+                self.type_error(it, &p, "a mapping with `min` and `max`");
+                continue;
+            }
+            let mut get = |k: &str| -> Option<i64> {
+                match it.get(k) {
+                    None => {
+                        self.error(it, format!("`{p}.{k}` is required"), None);
+                        None
+                    }
+                    Some(n) => {
+                        let v = self.int(n, &format!("{p}.{k}"))?;
+                        if v < lo || v > hi {
+                            self.error(
+                                n,
+                                format!("`{p}.{k}` must be between {lo} and {hi}, found {v}"),
+                                None,
+                            );
+                            return None;
+                        }
+                        Some(v)
+                    }
+                }
+            };
+            let (min, max) = (get("min"), get("max"));
+            if let (Some(min), Some(max)) = (min, max) {
+                if min > max {
+                    self.error(
+                        it,
+                        format!("`{p}`: `min` ({min}) is greater than `max` ({max})"),
+                        Some("swap the bounds".into()),
+                    );
+                } else {
+                    out.push(IdRange { min, max });
+                }
+            }
+        }
+        normalise_ranges(out)
+    }
+
+    fn host_ports(&mut self) {
+        let n = self.node(&["hostPorts"]);
+        let ranges = self.range_list("spec.hostPorts", n, 0, 65535);
+        self.rule(
+            Constraint::HostPorts { allowed: ranges },
+            "spec.hostPorts",
+            n,
+        );
+    }
+
+    fn volumes(&mut self) {
+        let (vols, n) = self.string_list("volumes");
+        for (v, node) in &vols {
+            if !VOLUME_TYPES.contains(&v.as_str()) {
+                let help = suggest(v, VOLUME_TYPES)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("volume types are {}", VOLUME_TYPES[1..].join(", ")));
+                self.error(
+                    node,
+                    format!("`spec.volumes` has unknown volume type `{v}`"),
+                    Some(help),
+                );
+            }
+        }
+        let names: Vec<String> = vols
+            .iter()
+            .map(|(v, _)| v.clone())
+            .filter(|v| v != "none")
+            .collect();
+        let allowed = NameSet::only(names.iter().cloned());
+        self.rule(Constraint::Volumes { allowed: allowed.clone() }, "spec.volumes", n);
+
+        // allowedHostPaths
+        let hp = self.node(&["allowedHostPaths"]);
+        let items = self.seq_field("spec.allowedHostPaths", hp);
+        let mut paths = Vec::new();
+        for (i, it) in items.into_iter().enumerate() {
+            let p = format!("spec.allowedHostPaths[{i}]");
+            match it.get("pathPrefix") {
+                None => self.error(
+                    it,
+                    format!("`{p}.pathPrefix` is required"),
+                    Some("give an absolute path such as `/var/log`".into()),
+                ),
+                Some(pn) => match pn.as_str() {
+                    None => self.type_error(pn, &format!("{p}.pathPrefix"), "a string"),
+                    Some(prefix) => {
+                        if prefix.split('/').any(|seg| seg == "..") {
+                            self.error(
+                                pn,
+                                format!("`{p}.pathPrefix` must not contain `..`"),
+                                None,
+                            );
+                            continue;
+                        }
+                        let read_only = match it.get("readOnly") {
+                            None => false,
+                            Some(r) => match r.value {
+                                Value::Bool(b) => b,
+                                _ => {
+                                    self.type_error(r, &format!("{p}.readOnly"), "a boolean");
+                                    false
+                                }
+                            },
+                        };
+                        paths.push(HostPathRule {
+                            path_prefix: prefix.to_string(),
+                            read_only,
+                        });
+                    }
+                },
+            }
+        }
+        if !paths.is_empty() {
+            paths.sort();
+            paths.dedup();
+            self.rule(
+                Constraint::HostPaths { allowed: paths },
+                "spec.allowedHostPaths",
+                hp,
+            );
+        }
+        for (field, key, make) in [
+            (
+                "allowedFlexVolumes",
+                "driver",
+                (|v| Constraint::FlexVolumeDrivers { allowed: v }) as fn(Vec<String>) -> Constraint,
+            ),
+            (
+                "allowedCSIDrivers",
+                "name",
+                (|v| Constraint::CsiDrivers { allowed: v }) as fn(Vec<String>) -> Constraint,
+            ),
+        ] {
+            let n = self.node(&[field]);
+            let items = self.seq_field(&format!("spec.{field}"), n);
+            let mut drivers = Vec::new();
+            for (i, it) in items.into_iter().enumerate() {
+                match it.get(key).and_then(Node::as_str) {
+                    Some(d) if !d.is_empty() => drivers.push(d.to_string()),
+                    _ => self.error(
+                        it,
+                        format!("`spec.{field}[{i}].{key}` is required and must be a string"),
+                        None,
+                    ),
+                }
+            }
+            if !drivers.is_empty() {
+                drivers.sort();
+                drivers.dedup();
+                self.rule(make(drivers), &format!("spec.{field}"), n);
+            }
+        }
+    }
+
+    fn capabilities(&mut self) {
+        let (allowed, an) = self.string_list("allowedCapabilities");
+        let (default_add, dn) = self.string_list("defaultAddCapabilities");
+        let (drop, rn) = self.string_list("requiredDropCapabilities");
+        for (field, list) in [
+            ("allowedCapabilities", &allowed),
+            ("defaultAddCapabilities", &default_add),
+            ("requiredDropCapabilities", &drop),
+        ] {
+            for (c, node) in list.iter() {
+                if c == "*" && field == "allowedCapabilities" {
+                    continue;
+                }
+                if c.is_empty()
+                    || !c
+                        .chars()
+                        .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_')
+                {
+                    let help = if c.starts_with("CAP_") || c.starts_with("cap_") {
+                        format!("Kubernetes capability names have no `CAP_` prefix: `{}`", c[4..].to_uppercase())
+                    } else {
+                        format!("capability names are upper case, e.g. `{}`", c.to_uppercase())
+                    };
+                    self.warn(
+                        node,
+                        format!("`spec.{field}` entry `{c}` is not a Linux capability name and matches nothing"),
+                        Some(help),
+                    );
+                } else if let Some(rest) = c.strip_prefix("CAP_") {
+                    self.warn(
+                        node,
+                        format!("`spec.{field}` entry `{c}` has a `CAP_` prefix, which Kubernetes does not strip"),
+                        Some(format!("write `{rest}`")),
+                    );
+                }
+            }
+        }
+        // A capability cannot be both required-dropped and allowed/defaulted.
+        for (c, node) in allowed.iter().chain(default_add.iter()) {
+            if drop.iter().any(|(d, _)| d == c) {
+                self.error(
+                    node,
+                    format!("capability `{c}` is both in `spec.requiredDropCapabilities` and allowed to be added"),
+                    Some("remove it from one of the lists".into()),
+                );
+            }
+        }
+        let drops: Vec<String> = drop.iter().map(|(c, _)| c.clone()).collect();
+        let adds = allowed
+            .iter()
+            .chain(default_add.iter())
+            .map(|(c, _)| c.clone());
+        let mut set = NameSet::only(adds);
+        if set == NameSet::Any && !drops.is_empty() {
+            set = NameSet::any_except(drops.iter().cloned());
+        }
+        let field = if an.is_some() || dn.is_none() {
+            "spec.allowedCapabilities"
+        } else {
+            "spec.defaultAddCapabilities"
+        };
+        self.rule(
+            Constraint::AddCapabilities { allowed: set },
+            field,
+            an.or(dn),
+        );
+        if !default_add.is_empty() {
+            let mut caps: Vec<String> = default_add.iter().map(|(c, _)| c.clone()).collect();
+            caps.sort();
+            caps.dedup();
+            self.default(
+                DefaultAction::AddCapabilities { capabilities: caps },
+                "spec.defaultAddCapabilities",
+                dn,
+            );
+        }
+        if !drops.is_empty() {
+            let mut caps = drops;
+            caps.sort();
+            caps.dedup();
+            self.default(
+                DefaultAction::DropCapabilities { capabilities: caps },
+                "spec.requiredDropCapabilities",
+                rn,
+            );
+        }
+    }
+
+    /// Reads `spec.<name>.rule` and `.ranges`; reports a missing required strategy.
+    fn strategy(
+        &mut self,
+        name: &str,
+        rules: &[&str],
+        required: bool,
+    ) -> Option<(String, Vec<IdRange>, &'a Node)> {
+        let path = format!("spec.{name}");
+        let Some(n) = self.node(&[name]) else {
+            if required && self.options.lenient {
+                let at = self.spec().unwrap_or(&self.o.node);
+                self.warn(
+                    at,
+                    format!("`{path}` is missing; read as `RunAsAny` (`--lenient`)"),
+                    Some("the API server rejects a PSP without it".into()),
+                );
+            } else if required {
+                let at = self.spec().unwrap_or(&self.o.node);
+                self.error(
+                    at,
+                    format!("`{path}` is required"),
+                    Some(format!(
+                        "add `{name}: {{rule: RunAsAny}}` to allow any value, or `MustRunAs` with ranges; `--lenient` reads a missing strategy as `RunAsAny`"
+                    )),
+                );
+            }
+            return None;
+        };
+        if n.as_map().is_none() {
+            self.type_error(n, &path, "a mapping");
+            return None;
+        }
+        let Some(rn) = n.get("rule") else {
+            self.error(
+                n,
+                format!("`{path}.rule` is required"),
+                Some(format!("one of {}", quote_list(rules))),
+            );
+            return None;
+        };
+        let Some(rule) = rn.as_str() else {
+            self.type_error(rn, &format!("{path}.rule"), "a string");
+            return None;
+        };
+        if !rules.contains(&rule) {
+            let help = suggest(rule, rules)
+                .map(|s| format!("PSP rules are case-sensitive; did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("found `{rule}`"));
+            self.error(
+                rn,
+                format!("`{path}.rule` must be one of {}", quote_list(rules)),
+                Some(help),
+            );
+            return None;
+        }
+        let lo = 0;
+        let ranges = self.range_list(&format!("{path}.ranges"), n.get("ranges"), lo, i64::from(i32::MAX));
+        let no_ranges_given = n
+            .get("ranges")
+            .is_none_or(|r| r.as_seq().is_some_and(|s| s.is_empty()));
+        if rule == "MustRunAs" && no_ranges_given {
+            self.error(
+                n,
+                format!("`{path}.ranges` must not be empty when `rule` is `MustRunAs`"),
+                Some("give at least one `{min: …, max: …}` range".into()),
+            );
+            return None;
+        }
+        Some((rule.to_string(), ranges, n))
+    }
+
+    fn run_as_user(&mut self) {
+        let Some((rule, ranges, n)) =
+            self.strategy("runAsUser", &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"], true)
+        else {
+            return;
+        };
+        match rule.as_str() {
+            "MustRunAs" => {
+                let first = ranges_first_min(&ranges);
+                self.rule(
+                    Constraint::RunAsUser {
+                        ranges,
+                        required: true,
+                        scope: Scope::Effective,
+                    },
+                    "spec.runAsUser",
+                    Some(n),
+                );
+                self.default(
+                    DefaultAction::RunAsUser { value: first },
+                    "spec.runAsUser",
+                    Some(n),
+                );
+            }
+            "MustRunAsNonRoot" => {
+                self.rule(
+                    Constraint::RunAsNonRoot {
+                        nonzero_uid_suffices: true,
+                        scope: Scope::Effective,
+                    },
+                    "spec.runAsUser",
+                    Some(n),
+                );
+                self.default(DefaultAction::RunAsNonRoot, "spec.runAsUser", Some(n));
+            }
+            _ => {}
+        }
+    }
+
+    fn group_strategy(&mut self, field: GroupField) {
+        let name = field.as_str();
+        let required = field != GroupField::RunAsGroup;
+        let Some((rule, ranges, n)) =
+            self.strategy(name, &["MustRunAs", "MayRunAs", "RunAsAny"], required)
+        else {
+            return;
+        };
+        let path = format!("spec.{name}");
+        match rule.as_str() {
+            "MustRunAs" => {
+                let first = ranges_first_min(&ranges);
+                self.rule(
+                    Constraint::GroupIds {
+                        field,
+                        ranges,
+                        required: true,
+                    },
+                    &path,
+                    Some(n),
+                );
+                self.default(DefaultAction::GroupId { field, value: first }, &path, Some(n));
+            }
+            "MayRunAs" => {
+                let no_ranges_given = n
+                    .get("ranges")
+                    .is_none_or(|r| r.as_seq().is_some_and(|s| s.is_empty()));
+                if no_ranges_given {
+                    self.error(
+                        n,
+                        format!("`{path}.ranges` must not be empty when `rule` is `MayRunAs`"),
+                        None,
+                    );
+                    return;
+                }
+                self.rule(
+                    Constraint::GroupIds {
+                        field,
+                        ranges,
+                        required: false,
+                    },
+                    &path,
+                    Some(n),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn selinux(&mut self) {
+        let path = "spec.seLinux";
+        let Some(n) = self.node(&["seLinux"]) else {
+            let at = self.spec().unwrap_or(&self.o.node);
+            if self.options.lenient {
+                self.warn(
+                    at,
+                    format!("`{path}` is missing; read as `RunAsAny` (`--lenient`)"),
+                    Some("the API server rejects a PSP without it".into()),
+                );
+            } else {
+                self.error(
+                    at,
+                    format!("`{path}` is required"),
+                    Some("add `seLinux: {rule: RunAsAny}` to allow any SELinux options; `--lenient` reads a missing strategy as `RunAsAny`".into()),
+                );
+            }
+            return;
+        };
+        let rules = ["MustRunAs", "RunAsAny"];
+        let Some(rule) = n.get("rule").and_then(Node::as_str) else {
+            self.error(
+                n,
+                format!("`{path}.rule` is required"),
+                Some(format!("one of {}", quote_list(&rules))),
+            );
+            return;
+        };
+        if !rules.contains(&rule) {
+            let help = suggest(rule, &rules)
+                .map(|s| format!("PSP rules are case-sensitive; did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("found `{rule}`"));
+            self.error(
+                n.get("rule").unwrap_or(n),
+                format!("`{path}.rule` must be one of {}", quote_list(&rules)),
+                Some(help),
+            );
+            return;
+        }
+        if rule == "RunAsAny" {
+            return;
+        }
+        let Some(opts) = n.get("seLinuxOptions") else {
+            self.error(
+                n,
+                format!("`{path}.seLinuxOptions` is required when `rule` is `MustRunAs`"),
+                None,
+            );
+            return;
+        };
+        let part = |k: &str| {
+            opts.get(k)
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (user, role, type_, level) = (part("user"), part("role"), part("type"), part("level"));
+        self.rule(
+            Constraint::SeLinux {
+                user: Some(vec![user.clone()]),
+                role: Some(vec![role.clone()]),
+                type_: Some(vec![type_.clone()]),
+                level: Some(vec![level.clone()]),
+                scope: Scope::Effective,
+            },
+            path,
+            Some(n),
+        );
+        self.default(
+            DefaultAction::SeLinuxOptions {
+                user,
+                role,
+                type_,
+                level,
+            },
+            path,
+            Some(n),
+        );
+    }
+
+    fn read_only_and_escalation(&mut self) {
+        let (ro, n) = self.bool_field("readOnlyRootFilesystem");
+        if ro == Some(true) {
+            self.rule(
+                Constraint::ReadOnlyRootFilesystem,
+                "spec.readOnlyRootFilesystem",
+                n,
+            );
+            self.default(
+                DefaultAction::ReadOnlyRootFilesystem,
+                "spec.readOnlyRootFilesystem",
+                n,
+            );
+        }
+        let (allow, an) = self.bool_field("allowPrivilegeEscalation");
+        let (default, dn) = self.bool_field("defaultAllowPrivilegeEscalation");
+        if allow == Some(false) && default == Some(true) {
+            self.error(
+                dn.or(an).unwrap_or(&self.o.node),
+                "`spec.defaultAllowPrivilegeEscalation` cannot be `true` when `spec.allowPrivilegeEscalation` is `false`".into(),
+                Some("set `defaultAllowPrivilegeEscalation: false` or allow escalation".into()),
+            );
+            return;
+        }
+        if allow == Some(false) {
+            self.rule(
+                Constraint::NoPrivilegeEscalation,
+                "spec.allowPrivilegeEscalation",
+                an,
+            );
+        }
+        match default {
+            Some(v) => self.default(
+                DefaultAction::AllowPrivilegeEscalation { value: v },
+                "spec.defaultAllowPrivilegeEscalation",
+                dn,
+            ),
+            None if allow == Some(false) => self.default(
+                DefaultAction::AllowPrivilegeEscalation { value: false },
+                "spec.allowPrivilegeEscalation",
+                an,
+            ),
+            None => {}
+        }
+    }
+
+    fn proc_mount(&mut self) {
+        let (types, n) = self.string_list("allowedProcMountTypes");
+        for (t, node) in &types {
+            if t != "Default" && t != "Unmasked" {
+                let help = suggest(t, &["Default", "Unmasked"])
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.error(
+                    node,
+                    "`spec.allowedProcMountTypes` entries must be one of `Default`, `Unmasked`".into(),
+                    help.or(Some(format!("found `{t}`"))),
+                );
+            }
+        }
+        let mut names: Vec<String> = types.into_iter().map(|(t, _)| t).collect();
+        names.push("Default".into());
+        self.rule(
+            Constraint::ProcMount {
+                allowed: NameSet::only(names),
+            },
+            "spec.allowedProcMountTypes",
+            n,
+        );
+    }
+
+    fn sysctls(&mut self) {
+        let (allowed, an) = self.string_list("allowedUnsafeSysctls");
+        let (forbidden, fnode) = self.string_list("forbiddenSysctls");
+        for (field, list) in [
+            ("allowedUnsafeSysctls", &allowed),
+            ("forbiddenSysctls", &forbidden),
+        ] {
+            for (s, node) in list.iter() {
+                if !valid_sysctl_pattern(s) {
+                    self.error(
+                        node,
+                        format!("`spec.{field}` entry `{s}` is not a sysctl name or pattern"),
+                        Some("a sysctl name like `net.core.somaxconn`, a prefix pattern like `kernel.msg*`, or `*`".into()),
+                    );
+                }
+            }
+        }
+        for (a, node) in &allowed {
+            if let Some((f, _)) = forbidden.iter().find(|(f, _)| sysctl_overlap(a, f)) {
+                self.error(
+                    node,
+                    format!("sysctl `{a}` in `spec.allowedUnsafeSysctls` overlaps `{f}` in `spec.forbiddenSysctls`"),
+                    Some("a sysctl cannot be both allowed and forbidden".into()),
+                );
+            }
+        }
+        if allowed.is_empty() && forbidden.is_empty() {
+            // Only safe sysctls: still a constraint, unsafe ones are rejected.
+        }
+        let mut names: Vec<String> = PSP_SAFE_SYSCTLS.iter().map(|s| s.to_string()).collect();
+        names.extend(allowed.iter().map(|(s, _)| s.clone()));
+        let mut forb: Vec<String> = forbidden.iter().map(|(s, _)| s.clone()).collect();
+        forb.sort();
+        forb.dedup();
+        let field = if an.is_some() || fnode.is_none() {
+            "spec.allowedUnsafeSysctls"
+        } else {
+            "spec.forbiddenSysctls"
+        };
+        self.rule(
+            Constraint::Sysctls {
+                allowed: NameSet::only(names),
+                forbidden: forb,
+            },
+            field,
+            an.or(fnode),
+        );
+    }
+
+    fn runtime_class(&mut self) {
+        let Some(n) = self.node(&["runtimeClass"]) else {
+            return;
+        };
+        let items = self.seq_field(
+            "spec.runtimeClass.allowedRuntimeClassNames",
+            n.get("allowedRuntimeClassNames"),
+        );
+        if n.get("allowedRuntimeClassNames").is_none() {
+            self.error(
+                n,
+                "`spec.runtimeClass.allowedRuntimeClassNames` is required".into(),
+                Some("list the runtime class names pods may use, or `*`".into()),
+            );
+            return;
+        }
+        let names: Vec<String> = items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect();
+        let set = NameSet::only(names.iter().cloned());
+        if let Some(dn) = n.get("defaultRuntimeClassName") {
+            match dn.as_str() {
+                Some(d) => {
+                    if !set.contains(d) {
+                        self.error(
+                            dn,
+                            format!("`spec.runtimeClass.defaultRuntimeClassName` `{d}` is not in `allowedRuntimeClassNames`"),
+                            None,
+                        );
+                    }
+                    self.default(
+                        DefaultAction::RuntimeClass { name: d.to_string() },
+                        "spec.runtimeClass.defaultRuntimeClassName",
+                        Some(dn),
+                    );
+                }
+                None => self.type_error(dn, "spec.runtimeClass.defaultRuntimeClassName", "a string"),
+            }
+        }
+        self.rule(
+            Constraint::RuntimeClass { allowed: set },
+            "spec.runtimeClass.allowedRuntimeClassNames",
+            Some(n),
+        );
+    }
+
+    fn profile_annotation(&mut self, key: &str, valid: fn(&str) -> bool, what: &str) -> Option<(Vec<String>, &'a Node)> {
+        let (v, n) = annotation(self.o, key)?;
+        let names: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for name in &names {
+            if !valid(name) {
+                self.error(
+                    n,
+                    format!("annotation `{key}` has invalid {what} profile `{name}`"),
+                    Some("profiles are `runtime/default`, `docker/default` (seccomp), `unconfined`, `localhost/<path>`, or `*`".into()),
+                );
+            }
+        }
+        Some((names, n))
+    }
+
+    fn seccomp(&mut self) {
+        let field = format!("metadata.annotations[{SECCOMP_ALLOWED}]");
+        let allowed = self.profile_annotation(SECCOMP_ALLOWED, valid_seccomp, "seccomp");
+        let default = self.profile_annotation(SECCOMP_DEFAULT, valid_seccomp, "seccomp");
+        let (names, n) = match &allowed {
+            Some((names, n)) => (names.clone(), Some(*n)),
+            None => (vec![], None),
+        };
+        let set = NameSet::only(names.iter().cloned());
+        let unset_allowed = names.is_empty() || set == NameSet::Any;
+        self.rule(
+            Constraint::Seccomp {
+                allowed: set.clone(),
+                unset_allowed,
+                source: ProfileSource::Both,
+                scope: Scope::Effective,
+            },
+            &field,
+            n,
+        );
+        if let Some((d, dn)) = default {
+            if let Some(p) = d.first() {
+                if !names.is_empty() && !set.contains(p) {
+                    self.warn(
+                        dn,
+                        format!("default seccomp profile `{p}` is not in `{SECCOMP_ALLOWED}`; pods defaulted to it are rejected"),
+                        None,
+                    );
+                }
+                self.default(
+                    DefaultAction::SeccompProfile { profile: p.clone() },
+                    &format!("metadata.annotations[{SECCOMP_DEFAULT}]"),
+                    Some(dn),
+                );
+            }
+        }
+    }
+
+    fn apparmor(&mut self) {
+        let allowed = self.profile_annotation(APPARMOR_ALLOWED, valid_apparmor, "AppArmor");
+        let default = self.profile_annotation(APPARMOR_DEFAULT, valid_apparmor, "AppArmor");
+        if let Some((names, n)) = allowed {
+            let set = NameSet::only(names.iter().cloned());
+            self.rule(
+                Constraint::AppArmor {
+                    unset_allowed: names.is_empty(),
+                    allowed: set,
+                    scope: Scope::Effective,
+                },
+                &format!("metadata.annotations[{APPARMOR_ALLOWED}]"),
+                Some(n),
+            );
+        }
+        if let Some((d, dn)) = default {
+            if let Some(p) = d.first() {
+                self.default(
+                    DefaultAction::AppArmorProfile { profile: p.clone() },
+                    &format!("metadata.annotations[{APPARMOR_DEFAULT}]"),
+                    Some(dn),
+                );
+            }
+        }
+    }
+}
+
+fn ranges_first_min(r: &[IdRange]) -> i64 {
+    r.first().map(|r| r.min).unwrap_or(0)
+}
+
+fn valid_seccomp(p: &str) -> bool {
+    matches!(p, "*" | "runtime/default" | "docker/default" | "unconfined")
+        || p.strip_prefix("localhost/").is_some_and(|r| !r.is_empty())
+}
+
+fn valid_apparmor(p: &str) -> bool {
+    matches!(p, "*" | "runtime/default" | "unconfined")
+        || p.strip_prefix("localhost/").is_some_and(|r| !r.is_empty())
+}
+
+fn article(type_name: &str) -> &'static str {
+    match type_name.as_bytes().first() {
+        Some(b'a' | b'e' | b'i' | b'o' | b'u') => "an",
+        _ => "a",
+    }
+}
+
+fn quote_list(items: &[&str]) -> String {
+    let q: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    q.join(", ")
+}
+
+/// The closest candidate, if close enough to be a typo.
+pub fn suggest<'b>(word: &str, candidates: &[&'b str]) -> Option<&'b str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()), *c))
+        .filter(|(s, _)| *s > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// A sysctl name (`net.core.somaxconn`) or pattern (`kernel.msg*`, `*`).
+pub fn valid_sysctl_pattern(s: &str) -> bool {
+    if s == "*" {
+        return true;
+    }
+    let (body, pattern) = match s.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    if body.is_empty() {
+        return false;
+    }
+    let segs: Vec<&str> = body.split(['.', '/']).collect();
+    segs.iter().enumerate().all(|(i, seg)| {
+        let last = i == segs.len() - 1;
+        if seg.is_empty() {
+            return pattern && last;
+        }
+        let ok_chars = seg
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        ok_chars && alnum(seg.chars().next()) && (pattern && last || alnum(seg.chars().last()))
+    })
+}
+
+/// Whether two sysctl names/patterns can match a common sysctl.
+fn sysctl_overlap(a: &str, b: &str) -> bool {
+    let pa = a.strip_suffix('*');
+    let pb = b.strip_suffix('*');
+    match (pa, pb) {
+        (None, None) => a == b,
+        (Some(p), None) => b.starts_with(p),
+        (None, Some(p)) => a.starts_with(p),
+        (Some(p), Some(q)) => p.starts_with(q) || q.starts_with(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_patterns() {
+        assert!(valid_sysctl_pattern("net.core.somaxconn"));
+        assert!(valid_sysctl_pattern("kernel.msg*"));
+        assert!(valid_sysctl_pattern("kernel.*"));
+        assert!(valid_sysctl_pattern("*"));
+        assert!(!valid_sysctl_pattern("Kernel.x"));
+        assert!(!valid_sysctl_pattern("a..b"));
+        assert!(!valid_sysctl_pattern(""));
+        assert!(sysctl_overlap("kernel.*", "kernel.msgmax"));
+        assert!(!sysctl_overlap("net.*", "kernel.msgmax"));
+    }
+
+    #[test]
+    fn images() {
+        assert_eq!(parse_image_list("[nginx, 'busybox']"), vec!["nginx", "busybox"]);
+        assert!(parse_image_list("[]").is_empty());
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("mustrunasnonroot", &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"]), Some("MustRunAsNonRoot"));
+        assert_eq!(suggest("hostpath", VOLUME_TYPES), Some("hostPath"));
+    }
+}

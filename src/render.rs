@@ -1,0 +1,69 @@
+//! The minijinja environment every backend renders through.
+//!
+//! Templates under `templates/<target>/` are embedded at build time; `--templates DIR` loads
+//! files from `DIR` first, so a user can override any of them. Undefined variables are errors
+//! (strict), output is never HTML-escaped, and templates only lay out what the backend computed:
+//! they never compute policy.
+
+use minijinja::{Environment, UndefinedBehavior};
+use std::path::{Path, PathBuf};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+pub use embedded::TEMPLATES;
+
+/// Builds the environment. `override_dir` takes precedence over the embedded templates.
+pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    let dir: Option<PathBuf> = override_dir.map(Path::to_path_buf);
+    env.set_loader(move |name| {
+        if let Some(d) = &dir {
+            let p = d.join(name);
+            if p.is_file() {
+                return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("cannot read template `{}`: {e}", p.display()),
+                    )
+                });
+            }
+        }
+        Ok(TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.to_string()))
+    });
+    env.add_filter("yaml_string", yaml_string);
+    env.add_filter("json", json_string);
+    env
+}
+
+/// Renders `name` with `ctx`.
+pub fn render<S: serde::Serialize>(
+    env: &Environment<'_>,
+    name: &str,
+    ctx: S,
+) -> Result<String, crate::Error> {
+    let tmpl = env
+        .get_template(name)
+        .map_err(|e| crate::Error::Template(format!("{name}: {e:#}")))?;
+    tmpl.render(ctx)
+        .map_err(|e| crate::Error::Template(format!("{name}: {e:#}")))
+}
+
+/// A YAML double-quoted scalar: safe for any input string (quotes, newlines, document markers).
+pub fn yaml_string(s: &str) -> String {
+    json_string(s)
+}
+
+/// A JSON string literal (also a valid YAML double-quoted scalar).
+pub fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}

@@ -1,0 +1,208 @@
+//! The golden test: every `golden/<case>/` is run through the CLI and each expected file it
+//! holds is compared with fresh output. `BLESS=1 cargo test --test golden` rewrites them (refused
+//! under `CI=true`); blessing also writes the outputs of every target that succeeds, so a new
+//! backend fills in every case (review each blessed diff as a PR).
+//!
+//! A case folder holds:
+//! - inputs: `psp.yaml` and `*.input.yaml` files, and/or `inputs.txt` naming upstream data read
+//!   in place (`shared <path under the shared folder>`, or `seed <file> <n>` for the n-th fenced
+//!   block of a seed document, fed through stdin);
+//! - `args.txt` (optional): extra arguments for every command of the case;
+//! - expected outputs: the files registered by the backends (`polytrans::backend::golden_files`).
+//!
+//! A case with no input or no expected output, or a file of no known role, fails the test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const META_FILES: &[&str] = &["inputs.txt", "args.txt", "README.md"];
+
+fn is_local_input(name: &str) -> bool {
+    name == "psp.yaml" || name.ends_with(".input.yaml")
+}
+
+/// The n-th (1-based) fenced code block of a text.
+fn fenced_block(text: &str, n: usize) -> Option<String> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            match cur.take() {
+                Some(b) => blocks.push(b),
+                None => cur = Some(String::new()),
+            }
+        } else if let Some(b) = cur.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks.into_iter().nth(n.checked_sub(1)?)
+}
+
+struct Case {
+    dir: PathBuf,
+    cwd: PathBuf,
+    inputs: Vec<String>,
+    stdin: Option<String>,
+    args: Vec<String>,
+}
+
+fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
+    let mut local = Vec::new();
+    let mut shared_refs = Vec::new();
+    let mut stdin = String::new();
+    if let Ok(refs) = std::fs::read_to_string(dir.join("inputs.txt")) {
+        for line in refs.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["shared", path] => {
+                    if !shared.join(path).exists() {
+                        return Err(format!("inputs.txt: {path} not found under the shared folder"));
+                    }
+                    shared_refs.push(path.to_string());
+                }
+                ["seed", file, n] => {
+                    let text = std::fs::read_to_string(shared.join("seeds").join(file))
+                        .map_err(|e| format!("seed {file}: {e}"))?;
+                    let block = fenced_block(&text, n.parse().map_err(|_| "bad block number")?)
+                        .ok_or_else(|| format!("seed {file} has no block {n}"))?;
+                    if !stdin.is_empty() {
+                        stdin.push_str("---\n");
+                    }
+                    stdin.push_str(&block);
+                }
+                _ => return Err(format!("inputs.txt: cannot read line `{line}`")),
+            }
+        }
+    }
+    let known: Vec<&str> = polytrans::backend::golden_files().iter().map(|(f, _)| *f).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for n in &names {
+        if is_local_input(n) {
+            local.push(n.clone());
+        } else if !META_FILES.contains(&n.as_str()) && !known.contains(&n.as_str()) {
+            return Err(format!("unknown file `{n}` (not an input, not a registered output)"));
+        }
+    }
+    if !local.is_empty() && !shared_refs.is_empty() {
+        return Err("mixes local inputs and shared references".into());
+    }
+    let (cwd, mut inputs) = if shared_refs.is_empty() {
+        (dir.to_path_buf(), local)
+    } else {
+        (shared.to_path_buf(), shared_refs)
+    };
+    if !stdin.is_empty() {
+        inputs.push("-".into());
+    }
+    if inputs.is_empty() {
+        return Err("no input".into());
+    }
+    let args = std::fs::read_to_string(dir.join("args.txt"))
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    Ok(Case {
+        dir: dir.to_path_buf(),
+        cwd,
+        inputs,
+        stdin: (!stdin.is_empty()).then_some(stdin),
+        args,
+    })
+}
+
+fn run(case: &Case, target_args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_polytrans"));
+    cmd.current_dir(&case.cwd)
+        .arg("psp")
+        .args(&case.inputs)
+        .args(&case.args)
+        .args(target_args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run polytrans");
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        if let Some(s) = &case.stdin {
+            si.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn golden_cases() {
+    let Some(shared) = common::shared() else { return };
+    let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!(bless && ci), "BLESS=1 is refused under CI=true");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("golden/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no golden cases found");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let case = match read_case(dir, &shared) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut outputs = 0;
+        for (file, args) in polytrans::backend::golden_files() {
+            let path = case.dir.join(file);
+            if !path.exists() && !bless {
+                continue;
+            }
+            let (code, stdout, stderr) = run(&case, args);
+            if bless {
+                if code == 0 {
+                    std::fs::write(&path, &stdout).unwrap();
+                    outputs += 1;
+                } else if path.exists() {
+                    failures.push(format!("{name}/{file}: exit {code}\n{stderr}"));
+                }
+                continue;
+            }
+            outputs += 1;
+            checked += 1;
+            if code != 0 {
+                failures.push(format!("{name}/{file}: exit {code}\n{stderr}"));
+                continue;
+            }
+            let expected = std::fs::read_to_string(&path).unwrap();
+            if expected != stdout {
+                let diff = similar::TextDiff::from_lines(&expected, &stdout)
+                    .unified_diff()
+                    .header("expected", "actual")
+                    .to_string();
+                failures.push(format!("{name}/{file} differs (BLESS=1 to accept):\n{diff}"));
+            }
+        }
+        if outputs == 0 {
+            failures.push(format!("{name}: no expected output"));
+        }
+    }
+    println!("golden: {} cases, {checked} outputs checked", dirs.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
