@@ -12,8 +12,15 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
         if p.is_dir() {
             walk(&p, root, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-            out.push((rel, p.canonicalize().unwrap().to_string_lossy().into_owned()));
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((
+                rel,
+                p.canonicalize().unwrap().to_string_lossy().into_owned(),
+            ));
         }
     }
 }
@@ -26,7 +33,9 @@ fn main() {
     for (_, abs) in &files {
         println!("cargo:rerun-if-changed={abs}");
     }
-    let mut code = String::from("/// Every template under `templates/`: (name, contents).\npub static TEMPLATES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Every template under `templates/`: (name, contents).\npub static TEMPLATES: &[(&str, &str)] = &[\n",
+    );
     for (rel, abs) in &files {
         code.push_str(&format!("    ({rel:?}, include_str!({abs:?})),\n"));
     }

@@ -73,7 +73,11 @@ pub fn validate(policy: &Policy, pod: &Pod) -> Vec<Violation> {
         // Rules of one PSS check (hostNamespaces, capabilities_restricted) merge into one result.
         if let (Some(check), Some(last)) = (&rule.provenance.check, out.last_mut()) {
             if last.check.as_deref() == Some(check.as_str()) {
-                let sep = if check == "hostNamespaces" { ", " } else { "; " };
+                let sep = if check == "hostNamespaces" {
+                    ", "
+                } else {
+                    "; "
+                };
                 last.detail = format!("{}{sep}{detail}", last.detail);
                 continue;
             }
@@ -223,8 +227,12 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
                 HostNamespace::Pid => spec.host_pid,
                 HostNamespace::Ipc => spec.host_ipc,
             };
-            (!allowed && set == Some(true))
-                .then(|| ("host namespaces".into(), format!("{}=true", namespace.pod_field())))
+            (!allowed && set == Some(true)).then(|| {
+                (
+                    "host namespaces".into(),
+                    format!("{}=true", namespace.pod_field()),
+                )
+            })
         }
         Constraint::HostPorts { allowed } => {
             let mut bad = Vec::new();
@@ -324,7 +332,11 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
                     "{} {} {} {}",
                     containers_phrase(&bad),
                     plural("uses", "use", bad.len()),
-                    plural("probe or lifecycle host", "probe or lifecycle hosts", hosts.len()),
+                    plural(
+                        "probe or lifecycle host",
+                        "probe or lifecycle hosts",
+                        hosts.len()
+                    ),
                     join_quote(&hosts)
                 ),
             )
@@ -409,7 +421,9 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
         Constraint::FlexVolumeDrivers { allowed } => {
             driver_check(spec, allowed, "flexVolume", |v| v.flex_driver())
         }
-        Constraint::CsiDrivers { allowed } => driver_check(spec, allowed, "csi", |v| v.csi_driver()),
+        Constraint::CsiDrivers { allowed } => {
+            driver_check(spec, allowed, "csi", |v| v.csi_driver())
+        }
         Constraint::AddCapabilities { allowed } => {
             let mut bad = Vec::new();
             let mut names = BTreeSet::new();
@@ -1278,7 +1292,9 @@ pub fn apply_default(action: &DefaultAction, pod: &mut Pod) {
         }
         DefaultAction::ReadOnlyRootFilesystem => {
             for c in pod.spec.all_containers_mut() {
-                container_sc(c).read_only_root_filesystem.get_or_insert(true);
+                container_sc(c)
+                    .read_only_root_filesystem
+                    .get_or_insert(true);
             }
         }
         DefaultAction::RunAsNonRoot => {
@@ -1367,7 +1383,9 @@ pub fn apply_default(action: &DefaultAction, pod: &mut Pod) {
             }
         }
         DefaultAction::RuntimeClass { name } => {
-            pod.spec.runtime_class_name.get_or_insert_with(|| name.clone());
+            pod.spec
+                .runtime_class_name
+                .get_or_insert_with(|| name.clone());
         }
     }
 }

@@ -93,15 +93,12 @@ pub fn fit(policy: &Policy, version: Version) -> FitReport {
 pub fn fit_set(policies: &[Policy], version: Version) -> FitReport {
     let minor = version.effective_minor();
     let mut checks = Vec::new();
-    for info in pss::checks_at(Level::Restricted, minor)
-        .into_iter()
-        .chain(
-            // baseline checks that restricted overrides are still reported for baseline
-            pss::checks_at(Level::Baseline, minor)
-                .into_iter()
-                .filter(|c| !pss::checks_at(Level::Restricted, minor).contains(c)),
-        )
-    {
+    for info in pss::checks_at(Level::Restricted, minor).into_iter().chain(
+        // baseline checks that restricted overrides are still reported for baseline
+        pss::checks_at(Level::Baseline, minor)
+            .into_iter()
+            .filter(|c| !pss::checks_at(Level::Restricted, minor).contains(c)),
+    ) {
         let mut worst: Option<CheckFit> = None;
         for p in policies {
             let (relation, field, reason) = compare(p, info.id, minor);
@@ -124,10 +121,7 @@ pub fn fit_set(policies: &[Policy], version: Version) -> FitReport {
             checks.push(w);
         }
     }
-    checks.sort_by(|a, b| {
-        (a.level, a.check.as_str())
-            .cmp(&(b.level, b.check.as_str()))
-    });
+    checks.sort_by(|a, b| (a.level, a.check.as_str()).cmp(&(b.level, b.check.as_str())));
     let level_ok = |level: Level, ok: &dyn Fn(Relation) -> bool| {
         pss::checks_at(level, minor).iter().all(|c| {
             checks
@@ -144,7 +138,8 @@ pub fn fit_set(policies: &[Policy], version: Version) -> FitReport {
     };
     let strict = |r: Relation| r <= Relation::Equal;
     let ignoring = |r: Relation| r <= Relation::Equal || r == Relation::NotExpressible;
-    let with_defaults = |r: Relation| r <= Relation::EqualByDefaulting || r == Relation::NotExpressible;
+    let with_defaults =
+        |r: Relation| r <= Relation::EqualByDefaulting || r == Relation::NotExpressible;
     let at_least = |r: Relation| r <= Relation::EqualByDefaulting;
     let mut defaulting = Vec::new();
     for p in policies {
@@ -186,11 +181,21 @@ pub fn fit_set(policies: &[Policy], version: Version) -> FitReport {
 fn default_affects(action: &DefaultAction, check: &str) -> bool {
     matches!(
         (action, check),
-        (DefaultAction::AllowPrivilegeEscalation { .. }, "allowPrivilegeEscalation")
-            | (DefaultAction::DropCapabilities { .. }, "capabilities_restricted")
-            | (DefaultAction::RunAsNonRoot, "runAsNonRoot")
-            | (DefaultAction::RunAsUser { .. }, "runAsNonRoot" | "runAsUser")
-            | (DefaultAction::SeccompProfile { .. }, "seccompProfile_restricted")
+        (
+            DefaultAction::AllowPrivilegeEscalation { .. },
+            "allowPrivilegeEscalation"
+        ) | (
+            DefaultAction::DropCapabilities { .. },
+            "capabilities_restricted"
+        ) | (DefaultAction::RunAsNonRoot, "runAsNonRoot")
+            | (
+                DefaultAction::RunAsUser { .. },
+                "runAsNonRoot" | "runAsUser"
+            )
+            | (
+                DefaultAction::SeccompProfile { .. },
+                "seccompProfile_restricted"
+            )
             | (DefaultAction::AppArmorProfile { .. }, "appArmorProfile")
             | (DefaultAction::SeLinuxOptions { .. }, "seLinuxOptions")
     )
@@ -229,7 +234,7 @@ pub fn describe_default(a: &DefaultAction) -> String {
     }
 }
 
-fn find<'a>(p: &'a Policy, pred: impl Fn(&Constraint) -> bool) -> Option<&'a crate::ir::Rule> {
+fn find(p: &Policy, pred: impl Fn(&Constraint) -> bool) -> Option<&crate::ir::Rule> {
     p.rules.iter().find(|r| pred(&r.constraint))
 }
 
@@ -264,30 +269,58 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
         "privileged" => {
             let r = find(p, |c| matches!(c, Constraint::Privileged { .. }));
             match r.map(|r| &r.constraint) {
-                Some(Constraint::Privileged { allowed: false }) | None => {
-                    (Equal, field_of(r, "spec.privileged"), "privileged containers are not allowed".into())
-                }
-                _ => (Looser, field_of(r, "spec.privileged"), "privileged: true allows privileged containers".into()),
+                Some(Constraint::Privileged { allowed: false }) | None => (
+                    Equal,
+                    field_of(r, "spec.privileged"),
+                    "privileged containers are not allowed".into(),
+                ),
+                _ => (
+                    Looser,
+                    field_of(r, "spec.privileged"),
+                    "privileged: true allows privileged containers".into(),
+                ),
             }
         }
         "hostNamespaces" => {
             let open: Vec<&crate::ir::Rule> = p
                 .rules
                 .iter()
-                .filter(|r| matches!(r.constraint, Constraint::HostNamespace { allowed: true, .. }))
+                .filter(|r| {
+                    matches!(
+                        r.constraint,
+                        Constraint::HostNamespace { allowed: true, .. }
+                    )
+                })
                 .collect();
             if open.is_empty() {
-                (Equal, "spec.hostNetwork, spec.hostPID, spec.hostIPC".into(), "host namespaces are not allowed".into())
+                (
+                    Equal,
+                    "spec.hostNetwork, spec.hostPID, spec.hostIPC".into(),
+                    "host namespaces are not allowed".into(),
+                )
             } else {
                 let fields: Vec<String> = open.iter().map(|r| r.provenance.field.clone()).collect();
-                (Looser, fields.join(", "), format!("{} allowed", fields.iter().map(|f| f.trim_start_matches("spec.")).collect::<Vec<_>>().join(", ")))
+                (
+                    Looser,
+                    fields.join(", "),
+                    format!(
+                        "{} allowed",
+                        fields
+                            .iter()
+                            .map(|f| f.trim_start_matches("spec."))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
             }
         }
         "hostPorts" => match find(p, |c| matches!(c, Constraint::HostPorts { .. })) {
             Some(r) => match &r.constraint {
-                Constraint::HostPorts { allowed } if !allowed.is_empty() => {
-                    (Looser, r.provenance.field.clone(), "host ports are allowed".into())
-                }
+                Constraint::HostPorts { allowed } if !allowed.is_empty() => (
+                    Looser,
+                    r.provenance.field.clone(),
+                    "host ports are allowed".into(),
+                ),
                 _ => (Equal, r.provenance.field.clone(), "no host ports".into()),
             },
             None => (Equal, "spec.hostPorts".into(), "no host ports".into()),
@@ -320,11 +353,21 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
             } else {
                 let extra = set_minus(&allowed, pss::RESTRICTED_VOLUMES);
                 if !extra.is_empty() {
-                    (Looser, field, format!("allows volume types {}", extra.join(", ")))
-                } else if NameSet::only(pss::RESTRICTED_VOLUMES.iter().copied()).is_subset_of(&allowed) {
+                    (
+                        Looser,
+                        field,
+                        format!("allows volume types {}", extra.join(", ")),
+                    )
+                } else if NameSet::only(pss::RESTRICTED_VOLUMES.iter().copied())
+                    .is_subset_of(&allowed)
+                {
                     (Equal, field, "the restricted volume types".into())
                 } else {
-                    (Stricter, field, "a subset of the restricted volume types".into())
+                    (
+                        Stricter,
+                        field,
+                        "a subset of the restricted volume types".into(),
+                    )
                 }
             }
         }
@@ -348,77 +391,168 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 return if NameSet::only(base.iter().copied()).is_subset_of(&allowed) {
                     (Equal, field, "the default capabilities".into())
                 } else {
-                    (Stricter, field, "a subset of the default capabilities".into())
+                    (
+                        Stricter,
+                        field,
+                        "a subset of the default capabilities".into(),
+                    )
                 };
             }
-            match has_default(p, |d| matches!(d, DefaultAction::DropCapabilities { capabilities } if capabilities.iter().any(|c| c == "ALL"))) {
-                Some(f) => (EqualByDefaulting, f, "PSP adds ALL to capabilities.drop; pods must now drop ALL themselves".into()),
-                None => (Looser, "spec.requiredDropCapabilities".into(), "pods need not drop ALL capabilities".into()),
+            match has_default(
+                p,
+                |d| matches!(d, DefaultAction::DropCapabilities { capabilities } if capabilities.iter().any(|c| c == "ALL")),
+            ) {
+                Some(f) => (
+                    EqualByDefaulting,
+                    f,
+                    "PSP adds ALL to capabilities.drop; pods must now drop ALL themselves".into(),
+                ),
+                None => (
+                    Looser,
+                    "spec.requiredDropCapabilities".into(),
+                    "pods need not drop ALL capabilities".into(),
+                ),
             }
         }
         "appArmorProfile" => match find(p, |c| matches!(c, Constraint::AppArmor { .. })) {
             Some(r) => {
-                let Constraint::AppArmor { allowed, .. } = &r.constraint else { unreachable!() };
+                let Constraint::AppArmor { allowed, .. } = &r.constraint else {
+                    unreachable!()
+                };
                 let extra = set_minus(allowed, &["runtime/default", "localhost/*"]);
                 if extra.is_empty() {
-                    (Stricter, r.provenance.field.clone(), "only runtime/default or localhost profiles".into())
+                    (
+                        Stricter,
+                        r.provenance.field.clone(),
+                        "only runtime/default or localhost profiles".into(),
+                    )
                 } else {
-                    (Looser, r.provenance.field.clone(), format!("allows AppArmor profiles {}", extra.join(", ")))
+                    (
+                        Looser,
+                        r.provenance.field.clone(),
+                        format!("allows AppArmor profiles {}", extra.join(", ")),
+                    )
                 }
             }
             None => (
                 Looser,
-                format!("metadata.annotations[{}]", crate::front::psp::APPARMOR_ALLOWED),
+                format!(
+                    "metadata.annotations[{}]",
+                    crate::front::psp::APPARMOR_ALLOWED
+                ),
                 "no AppArmor annotation: any profile, including unconfined".into(),
             ),
         },
         "seLinuxOptions" => match find(p, |c| matches!(c, Constraint::SeLinux { .. })) {
             Some(r) => {
-                let Constraint::SeLinux { user, role, type_, .. } = &r.constraint else { unreachable!() };
+                let Constraint::SeLinux {
+                    user, role, type_, ..
+                } = &r.constraint
+                else {
+                    unreachable!()
+                };
                 let types = pss::selinux_types(minor);
-                let ok_type = type_.as_ref().is_some_and(|t| t.iter().all(|x| types.contains(&x.as_str())));
-                let empty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| v.iter().all(String::is_empty));
+                let ok_type = type_
+                    .as_ref()
+                    .is_some_and(|t| t.iter().all(|x| types.contains(&x.as_str())));
+                let empty = |v: &Option<Vec<String>>| {
+                    v.as_ref().is_some_and(|v| v.iter().all(String::is_empty))
+                };
                 if ok_type && empty(user) && empty(role) {
-                    (Stricter, r.provenance.field.clone(), "fixed SELinux options within the allowed types".into())
+                    (
+                        Stricter,
+                        r.provenance.field.clone(),
+                        "fixed SELinux options within the allowed types".into(),
+                    )
                 } else {
-                    (Looser, r.provenance.field.clone(), "MustRunAs options outside what baseline allows".into())
+                    (
+                        Looser,
+                        r.provenance.field.clone(),
+                        "MustRunAs options outside what baseline allows".into(),
+                    )
                 }
             }
-            None => (Looser, "spec.seLinux".into(), "RunAsAny allows any SELinux user, role and type".into()),
+            None => (
+                Looser,
+                "spec.seLinux".into(),
+                "RunAsAny allows any SELinux user, role and type".into(),
+            ),
         },
         "procMount" | "procMount_restricted" => {
             let r = find(p, |c| matches!(c, Constraint::ProcMount { .. }));
             match r.map(|r| &r.constraint) {
-                Some(Constraint::ProcMount { allowed }) if allowed.contains("Unmasked") => {
-                    (Looser, field_of(r, "spec.allowedProcMountTypes"), "Unmasked procMount is allowed".into())
-                }
-                _ => (Equal, field_of(r, "spec.allowedProcMountTypes"), "only the Default procMount".into()),
+                Some(Constraint::ProcMount { allowed }) if allowed.contains("Unmasked") => (
+                    Looser,
+                    field_of(r, "spec.allowedProcMountTypes"),
+                    "Unmasked procMount is allowed".into(),
+                ),
+                _ => (
+                    Equal,
+                    field_of(r, "spec.allowedProcMountTypes"),
+                    "only the Default procMount".into(),
+                ),
             }
         }
         "seccompProfile_baseline" | "seccompProfile_restricted" => {
             let r = find(p, |c| matches!(c, Constraint::Seccomp { .. }));
             let (allowed, unset_allowed) = match r.map(|r| &r.constraint) {
-                Some(Constraint::Seccomp { allowed, unset_allowed, .. }) => (allowed.clone(), *unset_allowed),
+                Some(Constraint::Seccomp {
+                    allowed,
+                    unset_allowed,
+                    ..
+                }) => (allowed.clone(), *unset_allowed),
                 _ => (NameSet::Only(vec![]), true),
             };
-            let field = field_of(r, &format!("metadata.annotations[{}]", crate::front::psp::SECCOMP_ALLOWED));
-            let extra = set_minus(&allowed, &["runtime/default", "docker/default", "localhost/*"]);
+            let field = field_of(
+                r,
+                &format!(
+                    "metadata.annotations[{}]",
+                    crate::front::psp::SECCOMP_ALLOWED
+                ),
+            );
+            let extra = set_minus(
+                &allowed,
+                &["runtime/default", "docker/default", "localhost/*"],
+            );
             if !extra.is_empty() {
-                return (Looser, field, format!("allows seccomp profiles {}", extra.join(", ")));
+                return (
+                    Looser,
+                    field,
+                    format!("allows seccomp profiles {}", extra.join(", ")),
+                );
             }
             if check == "seccompProfile_baseline" {
                 return if allowed.is_empty() {
                     (Stricter, field, "no seccomp profile may be set".into())
                 } else {
-                    (Stricter, field, "only runtime/default or localhost profiles".into())
+                    (
+                        Stricter,
+                        field,
+                        "only runtime/default or localhost profiles".into(),
+                    )
                 };
             }
             if !unset_allowed {
-                return (Equal, field, "a runtime/default or localhost profile is required".into());
+                return (
+                    Equal,
+                    field,
+                    "a runtime/default or localhost profile is required".into(),
+                );
             }
-            match has_default(p, |d| matches!(d, DefaultAction::SeccompProfile { profile } if profile != "unconfined")) {
-                Some(f) => (EqualByDefaulting, f, "PSP sets the default profile; pods must now set it themselves".into()),
-                None => (Looser, field, "pods may run without a seccomp profile".into()),
+            match has_default(
+                p,
+                |d| matches!(d, DefaultAction::SeccompProfile { profile } if profile != "unconfined"),
+            ) {
+                Some(f) => (
+                    EqualByDefaulting,
+                    f,
+                    "PSP sets the default profile; pods must now set it themselves".into(),
+                ),
+                None => (
+                    Looser,
+                    field,
+                    "pods may run without a seccomp profile".into(),
+                ),
             }
         }
         "sysctls" => {
@@ -431,46 +565,95 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
             let extra = set_minus(&allowed, &safe);
             let field = field_of(r, "spec.allowedUnsafeSysctls");
             if !extra.is_empty() {
-                (Looser, field, format!("allows sysctls {}", extra.join(", ")))
+                (
+                    Looser,
+                    field,
+                    format!("allows sysctls {}", extra.join(", ")),
+                )
             } else if NameSet::only(safe.iter().copied()).is_subset_of(&allowed) {
                 (Equal, field, "only safe sysctls".into())
             } else {
                 (Stricter, field, "a subset of the safe sysctls".into())
             }
         }
-        "allowPrivilegeEscalation" => match find(p, |c| matches!(c, Constraint::NoPrivilegeEscalation)) {
-            Some(r) => {
-                if has_default(p, |d| matches!(d, DefaultAction::AllowPrivilegeEscalation { value: false })).is_some() {
-                    (EqualByDefaulting, r.provenance.field.clone(), "PSP sets allowPrivilegeEscalation=false; pods must now set it themselves".into())
-                } else {
-                    (Equal, r.provenance.field.clone(), "privilege escalation is not allowed".into())
+        "allowPrivilegeEscalation" => {
+            match find(p, |c| matches!(c, Constraint::NoPrivilegeEscalation)) {
+                Some(r) => {
+                    if has_default(p, |d| {
+                        matches!(d, DefaultAction::AllowPrivilegeEscalation { value: false })
+                    })
+                    .is_some()
+                    {
+                        (EqualByDefaulting, r.provenance.field.clone(), "PSP sets allowPrivilegeEscalation=false; pods must now set it themselves".into())
+                    } else {
+                        (
+                            Equal,
+                            r.provenance.field.clone(),
+                            "privilege escalation is not allowed".into(),
+                        )
+                    }
                 }
+                None => (
+                    Looser,
+                    "spec.allowPrivilegeEscalation".into(),
+                    "privilege escalation is allowed (unset means true)".into(),
+                ),
             }
-            None => (Looser, "spec.allowPrivilegeEscalation".into(), "privilege escalation is allowed (unset means true)".into()),
-        },
+        }
         "runAsNonRoot" => {
             if let Some(r) = find(p, |c| matches!(c, Constraint::RunAsNonRoot { .. })) {
-                return (Looser, r.provenance.field.clone(), "MustRunAsNonRoot also admits a non-zero runAsUser without runAsNonRoot=true".into());
+                return (
+                    Looser,
+                    r.provenance.field.clone(),
+                    "MustRunAsNonRoot also admits a non-zero runAsUser without runAsNonRoot=true"
+                        .into(),
+                );
             }
             match find(p, |c| matches!(c, Constraint::RunAsUser { .. })) {
-                Some(r) => (Looser, r.provenance.field.clone(), "MustRunAs admits pods that do not set runAsNonRoot=true".into()),
-                None => (Looser, "spec.runAsUser".into(), "RunAsAny allows running as root".into()),
+                Some(r) => (
+                    Looser,
+                    r.provenance.field.clone(),
+                    "MustRunAs admits pods that do not set runAsNonRoot=true".into(),
+                ),
+                None => (
+                    Looser,
+                    "spec.runAsUser".into(),
+                    "RunAsAny allows running as root".into(),
+                ),
             }
         }
         "runAsUser" => {
             if let Some(r) = find(p, |c| matches!(c, Constraint::RunAsNonRoot { .. })) {
-                return (Equal, r.provenance.field.clone(), "MustRunAsNonRoot rejects runAsUser=0".into());
+                return (
+                    Equal,
+                    r.provenance.field.clone(),
+                    "MustRunAsNonRoot rejects runAsUser=0".into(),
+                );
             }
             match find(p, |c| matches!(c, Constraint::RunAsUser { .. })) {
                 Some(r) => {
-                    let Constraint::RunAsUser { ranges, .. } = &r.constraint else { unreachable!() };
+                    let Constraint::RunAsUser { ranges, .. } = &r.constraint else {
+                        unreachable!()
+                    };
                     if ranges.iter().any(|x| x.contains(0)) {
-                        (Looser, r.provenance.field.clone(), "the ranges include uid 0".into())
+                        (
+                            Looser,
+                            r.provenance.field.clone(),
+                            "the ranges include uid 0".into(),
+                        )
                     } else {
-                        (Stricter, r.provenance.field.clone(), "the ranges exclude uid 0".into())
+                        (
+                            Stricter,
+                            r.provenance.field.clone(),
+                            "the ranges exclude uid 0".into(),
+                        )
                     }
                 }
-                None => (Looser, "spec.runAsUser".into(), "RunAsAny allows runAsUser=0".into()),
+                None => (
+                    Looser,
+                    "spec.runAsUser".into(),
+                    "RunAsAny allows runAsUser=0".into(),
+                ),
             }
         }
         _ => (NotExpressible, none(), "unknown check".into()),
@@ -484,18 +667,48 @@ pub fn render_text(reports: &[FitReport]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("PodSecurityPolicy `{}` against Pod Security Standards {}\n", r.policy, r.version));
-        out.push_str(&format!("  safe to enforce (strict):                 {}\n", r.safe_level));
-        out.push_str(&format!("  ignoring controls PSP cannot express:     {}\n", r.safe_level_ignoring_not_expressible));
-        out.push_str(&format!("  and keeping PSP defaulting by mutation:   {}\n", r.safe_level_with_defaulting_kept));
+        out.push_str(&format!(
+            "PodSecurityPolicy `{}` against Pod Security Standards {}\n",
+            r.policy, r.version
+        ));
+        out.push_str(&format!(
+            "  safe to enforce (strict):                 {}\n",
+            r.safe_level
+        ));
+        out.push_str(&format!(
+            "  ignoring controls PSP cannot express:     {}\n",
+            r.safe_level_ignoring_not_expressible
+        ));
+        out.push_str(&format!(
+            "  and keeping PSP defaulting by mutation:   {}\n",
+            r.safe_level_with_defaulting_kept
+        ));
         out.push_str(&format!(
             "  PSP at least as strict as baseline: {}, restricted: {}\n",
             yes_no(r.at_least_baseline),
             yes_no(r.at_least_restricted)
         ));
-        let w_check = r.checks.iter().map(|c| c.check.len()).max().unwrap_or(5).max(5);
-        let w_rel = r.checks.iter().map(|c| c.relation.as_str().len()).max().unwrap_or(8).max(8);
-        let w_field = r.checks.iter().map(|c| c.field.len()).max().unwrap_or(5).max(5);
+        let w_check = r
+            .checks
+            .iter()
+            .map(|c| c.check.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let w_rel = r
+            .checks
+            .iter()
+            .map(|c| c.relation.as_str().len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        let w_field = r
+            .checks
+            .iter()
+            .map(|c| c.field.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         out.push_str(&format!(
             "\n  {:<w_check$}  {:<10}  {:<w_rel$}  {:<w_field$}  why\n",
             "check", "level", "relation", "field"

@@ -42,7 +42,11 @@ pub struct Policy {
 
 /// Where a policy comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Origin {
     /// A `PodSecurityPolicy` object.
     Psp {
@@ -245,7 +249,9 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// An inclusive range of ids or ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct IdRange {
     pub min: i64,
     pub max: i64,
@@ -277,7 +283,9 @@ pub fn ranges_subset(a: &[IdRange], b: &[IdRange]) -> bool {
 }
 
 /// The host namespaces a pod can share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum HostNamespace {
     /// `spec.hostNetwork`.
@@ -289,8 +297,11 @@ pub enum HostNamespace {
 }
 
 impl HostNamespace {
-    pub const ALL: [HostNamespace; 3] =
-        [HostNamespace::Network, HostNamespace::Pid, HostNamespace::Ipc];
+    pub const ALL: [HostNamespace; 3] = [
+        HostNamespace::Network,
+        HostNamespace::Pid,
+        HostNamespace::Ipc,
+    ];
 
     /// The pod spec field.
     pub fn pod_field(self) -> &'static str {
@@ -314,7 +325,9 @@ pub enum Scope {
 }
 
 /// Group-id settings constrained by PSP strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum GroupField {
     /// `securityContext.runAsGroup` (pod and containers).
@@ -351,7 +364,11 @@ pub enum ProfileSource {
 /// (`runtime/default`, `docker/default`, `localhost/<path>`, `unconfined`) so that PSP and PSS
 /// constraints compare directly; the evaluator maps pod fields onto that form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Constraint {
     /// `securityContext.privileged: true` on a container (PSP `privileged`, PSS `privileged`).
     Privileged { allowed: bool },
@@ -601,7 +618,10 @@ mod tests {
             IdRange { min: 6, max: 8 },
             IdRange { min: 15, max: 30 },
         ]);
-        assert_eq!(r, vec![IdRange { min: 1, max: 8 }, IdRange { min: 10, max: 30 }]);
+        assert_eq!(
+            r,
+            vec![IdRange { min: 1, max: 8 }, IdRange { min: 10, max: 30 }]
+        );
     }
 
     #[test]

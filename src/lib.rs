@@ -7,6 +7,9 @@
 //! The library never prints: [`run`] writes the command's output to the writer it is given and
 //! returns diagnostics for the caller to render.
 
+// Diagnostics travel by value on the (cold) error path; boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod backend;
 pub mod check;
 pub mod cli;
@@ -51,10 +54,11 @@ impl Error {
         match self {
             Error::Input(d) => d.clone(),
             Error::Usage(m) => Diagnostics(vec![Diagnostic::error(m.clone())]),
-            Error::Unimplemented(_) => Diagnostics(vec![
-                Diagnostic::error(self.to_string())
-                    .with_help("see the open issues; `polytrans psp --help` lists the targets"),
-            ]),
+            Error::Unimplemented(_) => {
+                Diagnostics(vec![Diagnostic::error(self.to_string()).with_help(
+                    "see the open issues; `polytrans psp --help` lists the targets",
+                )])
+            }
             other => Diagnostics(vec![Diagnostic::error(other.to_string())]),
         }
     }
@@ -136,7 +140,10 @@ pub fn load_policies(
 ) -> Result<(Vec<ir::Policy>, Vec<load::Object>, Diagnostics), Error> {
     let (objects, mut diags) = load_inputs(inputs, limits)?;
     if verbose {
-        for o in objects.iter().filter(|o| !KNOWN_KINDS.contains(&o.kind.as_str())) {
+        for o in objects
+            .iter()
+            .filter(|o| !KNOWN_KINDS.contains(&o.kind.as_str()))
+        {
             diags.push(
                 Diagnostic::note(format!("ignoring {} (not used by polytrans)", o.describe()))
                     .at(o.location()),
@@ -149,9 +156,10 @@ pub fn load_policies(
     if policies.is_empty() {
         let mut d = diags.clone();
         d.push(
-            Diagnostic::error("no PodSecurityPolicy found in the input")
-                .with_help("`kubectl get psp -o yaml > psp.yaml` exports them; kinds found: ".to_string()
-                    + &kinds_found(&objects)),
+            Diagnostic::error("no PodSecurityPolicy found in the input").with_help(
+                "`kubectl get psp -o yaml > psp.yaml` exports them; kinds found: ".to_string()
+                    + &kinds_found(&objects),
+            ),
         );
         return Err(Error::Input(d));
     }

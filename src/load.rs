@@ -266,9 +266,13 @@ fn expand_path(path: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
         Ok(_) => vec![path.to_path_buf()],
         Err(e) => {
             diags.push(
-                Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
-                    .at(Location::file(path.display().to_string()))
-                    .with_help("check the path; use `-` to read stdin"),
+                Diagnostic::error(format!(
+                    "cannot read `{}`: {}",
+                    path.display(),
+                    io_reason(&e)
+                ))
+                .at(Location::file(path.display().to_string()))
+                .with_help("check the path; use `-` to read stdin"),
             );
             vec![]
         }
@@ -370,9 +374,8 @@ fn read_input(path: &Path, limits: &Limits) -> Result<String, Diagnostic> {
         file.take(limits.max_file_bytes + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| {
-                let mut d =
-                    Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
-                        .at(Location::file(name.clone()));
+                let mut d = Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+                    .at(Location::file(name.clone()));
                 if e.raw_os_error() == Some(21) {
                     d = d.with_help("a folder was given where a file is needed");
                 }
@@ -419,7 +422,9 @@ pub fn parse_stream(
                             source.name, limits.max_documents
                         ))
                         .at(Location::file(source.name.clone()))
-                        .with_help("raise the limit with `--max-documents` if this input is genuine"),
+                        .with_help(
+                            "raise the limit with `--max-documents` if this input is genuine",
+                        ),
                     );
                     return;
                 }
@@ -460,9 +465,15 @@ fn explain_parse_error(msg: String, limits: &Limits) -> (String, String) {
     } else if msg.starts_with("duplicate key") {
         (msg, "Kubernetes rejects duplicate keys; keep one".into())
     } else if msg.starts_with("YAML aliases") {
-        (msg, "raise `--max-alias-nodes` if this input is genuine".into())
+        (
+            msg,
+            "raise `--max-alias-nodes` if this input is genuine".into(),
+        )
     } else {
-        (msg, "fix the syntax; `yamllint` or `jq` show the exact spot".into())
+        (
+            msg,
+            "fix the syntax; `yamllint` or `jq` show the exact spot".into(),
+        )
     }
 }
 
@@ -527,7 +538,12 @@ struct Builder<'a> {
 fn count_nodes(n: &Node) -> usize {
     match &n.value {
         Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + count_nodes(v)).sum::<usize>(),
+        Value::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(_, v)| 1 + count_nodes(v))
+                .sum::<usize>()
+        }
         _ => 1,
     }
 }
@@ -568,10 +584,7 @@ impl Builder<'_> {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= self.limits.max_depth {
                     return Err((
-                        format!(
-                            "nesting deeper than {} levels",
-                            self.limits.max_depth
-                        ),
+                        format!("nesting deeper than {} levels", self.limits.max_depth),
                         mark,
                     ));
                 }
@@ -795,8 +808,9 @@ fn emit_objects(
         return;
     }
     if kind == "List" || (kind.ends_with("List") && root.get("items").is_some()) {
-        match root.get("items") {
-            Some(items) => match items.as_seq() {
+        // An absent `items` is an empty list.
+        if let Some(items) = root.get("items") {
+            match items.as_seq() {
                 Some(seq) => {
                     for (i, item) in seq.iter().enumerate() {
                         if let Some(o) = make_object(item.clone(), source, document, Some(i), diags)
@@ -812,8 +826,7 @@ fn emit_objects(
                     ))
                     .at(loc(items)),
                 ),
-            },
-            None => {} // an empty list
+            }
         }
         return;
     }
@@ -850,12 +863,15 @@ fn make_object(
         match node.get(key) {
             None => Ok(String::new()),
             Some(n) => n.as_str().map(str::to_string).ok_or_else(|| {
-                Diagnostic::error(format!("`{key}` must be a string, found a {}", n.type_name()))
-                    .at(Location {
-                        line: n.line,
-                        column: n.column,
-                        ..loc.clone()
-                    })
+                Diagnostic::error(format!(
+                    "`{key}` must be a string, found a {}",
+                    n.type_name()
+                ))
+                .at(Location {
+                    line: n.line,
+                    column: n.column,
+                    ..loc.clone()
+                })
             }),
         }
     };

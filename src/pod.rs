@@ -167,7 +167,10 @@ impl Profile {
         match self.type_.as_str() {
             "RuntimeDefault" => "runtime/default".into(),
             "Unconfined" => "unconfined".into(),
-            "Localhost" => format!("localhost/{}", self.localhost_profile.as_deref().unwrap_or("")),
+            "Localhost" => format!(
+                "localhost/{}",
+                self.localhost_profile.as_deref().unwrap_or("")
+            ),
             other => other.to_string(),
         }
     }
@@ -411,7 +414,11 @@ pub const POD_KINDS: &[&str] = &[
 pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &[],
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
         | "ReplicationController" => &["spec", "template"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template"],
         "PodTemplate" => &["template"],

@@ -19,11 +19,14 @@ use std::fmt;
 pub const LATEST_MINOR: u32 = 37;
 
 /// A PSS policy version: `v1.N`, or `latest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum Version {
     /// `v1.N`.
     Minor(u32),
     /// `latest`.
+    #[default]
     Latest,
 }
 
@@ -53,12 +56,6 @@ impl Version {
     /// `v1.N` of the effective version.
     pub fn resolved(self) -> String {
         format!("v1.{}", self.effective_minor())
-    }
-}
-
-impl Default for Version {
-    fn default() -> Self {
-        Version::Latest
     }
 }
 

@@ -61,9 +61,9 @@ fn bad_input_corpus() {
         }
         match std::fs::read_to_string(&path) {
             Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "{name}: expected\n{expected}\nactual\n{actual}"
-            )),
+            Ok(expected) => {
+                failures.push(format!("{name}: expected\n{expected}\nactual\n{actual}"))
+            }
             Err(_) => failures.push(format!("{name}: no expected.txt (BLESS=1 to write)")),
         }
     }

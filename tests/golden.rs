@@ -54,12 +54,17 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
     let mut shared_refs = Vec::new();
     let mut stdin = String::new();
     if let Ok(refs) = std::fs::read_to_string(dir.join("inputs.txt")) {
-        for line in refs.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in refs
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["shared", path] => {
                     if !shared.join(path).exists() {
-                        return Err(format!("inputs.txt: {path} not found under the shared folder"));
+                        return Err(format!(
+                            "inputs.txt: {path} not found under the shared folder"
+                        ));
                     }
                     shared_refs.push(path.to_string());
                 }
@@ -77,7 +82,10 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
             }
         }
     }
-    let known: Vec<&str> = polytrans::backend::golden_files().iter().map(|(f, _)| *f).collect();
+    let known: Vec<&str> = polytrans::backend::golden_files()
+        .iter()
+        .map(|(f, _)| *f)
+        .collect();
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -87,7 +95,9 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
         if is_local_input(n) {
             local.push(n.clone());
         } else if !META_FILES.contains(&n.as_str()) && !known.contains(&n.as_str()) {
-            return Err(format!("unknown file `{n}` (not an input, not a registered output)"));
+            return Err(format!(
+                "unknown file `{n}` (not an input, not a registered output)"
+            ));
         }
     }
     if !local.is_empty() && !shared_refs.is_empty() {
@@ -145,7 +155,9 @@ fn run(case: &Case, target_args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn golden_cases() {
-    let Some(shared) = common::shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(!(bless && ci), "BLESS=1 is refused under CI=true");
@@ -196,7 +208,9 @@ fn golden_cases() {
                     .unified_diff()
                     .header("expected", "actual")
                     .to_string();
-                failures.push(format!("{name}/{file} differs (BLESS=1 to accept):\n{diff}"));
+                failures.push(format!(
+                    "{name}/{file} differs (BLESS=1 to accept):\n{diff}"
+                ));
             }
         }
         if outputs == 0 {

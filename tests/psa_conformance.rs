@@ -10,7 +10,9 @@ const KNOWN_FAILURES: &[&str] = &[];
 
 #[test]
 fn psa_testdata_levels() {
-    let Some(shared) = common::shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let cases = common::psa_cases(&shared);
     assert_eq!(cases.len(), 4537, "PSA testdata should hold 4537 pods");
     let mut agree = 0;
@@ -22,7 +24,10 @@ fn psa_testdata_levels() {
         if v.is_empty() == case.pass {
             agree += 1;
         } else {
-            let rel = case.path.strip_prefix(shared.join("conformance/psa/testdata")).unwrap();
+            let rel = case
+                .path
+                .strip_prefix(shared.join("conformance/psa/testdata"))
+                .unwrap();
             failures.push(format!("{} -> {:?}", rel.display(), v));
         }
     }
@@ -34,5 +39,9 @@ fn psa_testdata_levels() {
         .iter()
         .filter(|f| !KNOWN_FAILURES.iter().any(|k| f.starts_with(k)))
         .collect();
-    assert!(unexpected.is_empty(), "{} unexpected mismatches", unexpected.len());
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected mismatches",
+        unexpected.len()
+    );
 }

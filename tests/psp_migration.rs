@@ -10,7 +10,9 @@ const KNOWN_FAILURES: &[&str] = &[];
 
 #[test]
 fn psp_migration_cases() {
-    let Some(shared) = common::shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let root = shared.join("conformance/psp-migration/tests");
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
@@ -25,7 +27,8 @@ fn psp_migration_cases() {
         let name = dir.file_name().unwrap().to_str().unwrap().to_string();
         let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
             .unwrap_or_else(|d| panic!("{d}"));
-        let (policies, _) = polytrans::front::psp::lower_all(&objs).unwrap_or_else(|d| panic!("{name}: {d}"));
+        let (policies, _) =
+            polytrans::front::psp::lower_all(&objs).unwrap_or_else(|d| panic!("{name}: {d}"));
         assert_eq!(policies.len(), 1, "{name}");
         for (file, expect_admit) in [("allowed.yaml", true), ("disallowed.yaml", false)] {
             total += 1;
@@ -46,5 +49,9 @@ fn psp_migration_cases() {
         .iter()
         .filter(|f| !KNOWN_FAILURES.iter().any(|k| f.starts_with(k)))
         .collect();
-    assert!(unexpected.is_empty(), "{} unexpected mismatches", unexpected.len());
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected mismatches",
+        unexpected.len()
+    );
 }

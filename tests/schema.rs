@@ -16,16 +16,19 @@ fn ir_schema_is_current() {
             std::fs::write(&path, fresh).unwrap();
             return;
         }
-        panic!("schemas/ir.schema.json drifted from src/ir.rs: run `polytrans schema ir > schemas/ir.schema.json` (or BLESS=1)");
+        panic!(
+            "schemas/ir.schema.json drifted from src/ir.rs: run `polytrans schema ir > schemas/ir.schema.json` (or BLESS=1)"
+        );
     }
 }
 
 #[test]
 fn golden_ir_validates_against_schema() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("schemas/ir.schema.json")).unwrap())
-            .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/ir.schema.json")).unwrap(),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let mut n = 0;
     for f in common::files_under(&root.join("golden"), &["yaml"]) {

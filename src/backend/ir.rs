@@ -15,7 +15,11 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
             s
         }
         None | Some("yaml") => crate::load::to_yaml(&doc),
-        Some(f) => return Err(crate::Error::Usage(format!("`--to ir` supports `--format yaml|json`, not `{f}`"))),
+        Some(f) => {
+            return Err(crate::Error::Usage(format!(
+                "`--to ir` supports `--format yaml|json`, not `{f}`"
+            )));
+        }
     };
     let files = input
         .policies

@@ -111,7 +111,9 @@ pub fn fidelity_comment(entries: &[FidelityEntry], prefix: &str) -> String {
         .filter(|e| e.fidelity != Fidelity::Exact)
         .collect();
     if lossy.is_empty() {
-        out.push_str(&format!("{prefix}fidelity: every constraint is expressed exactly\n"));
+        out.push_str(&format!(
+            "{prefix}fidelity: every constraint is expressed exactly\n"
+        ));
         return out;
     }
     out.push_str(&format!("{prefix}fidelity: not expressed exactly:\n"));
@@ -129,9 +131,22 @@ pub fn fidelity_comment(entries: &[FidelityEntry], prefix: &str) -> String {
 
 /// Renders a fidelity report as a table for `--explain`.
 pub fn fidelity_table(entries: &[FidelityEntry]) -> String {
-    let w_pol = entries.iter().map(|e| e.policy.len()).max().unwrap_or(6).max(6);
-    let w_field = entries.iter().map(|e| e.field.len()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:<w_pol$}  {:<w_field$}  {:<12}  note\n", "policy", "field", "fidelity");
+    let w_pol = entries
+        .iter()
+        .map(|e| e.policy.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_field = entries
+        .iter()
+        .map(|e| e.field.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut out = format!(
+        "{:<w_pol$}  {:<w_field$}  {:<12}  note\n",
+        "policy", "field", "fidelity"
+    );
     for e in entries {
         out.push_str(&format!(
             "{:<w_pol$}  {:<w_field$}  {:<12}  {}\n",

@@ -479,7 +479,9 @@ impl<'a> Lowerer<'a> {
             if !VOLUME_TYPES.contains(&v.as_str()) {
                 let help = suggest(v, VOLUME_TYPES)
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("volume types are {}", VOLUME_TYPES[1..].join(", ")));
+                    .unwrap_or_else(|| {
+                        format!("volume types are {}", VOLUME_TYPES[1..].join(", "))
+                    });
                 self.error(
                     node,
                     format!("`spec.volumes` has unknown volume type `{v}`"),
@@ -493,7 +495,13 @@ impl<'a> Lowerer<'a> {
             .filter(|v| v != "none")
             .collect();
         let allowed = NameSet::only(names.iter().cloned());
-        self.rule(Constraint::Volumes { allowed: allowed.clone() }, "spec.volumes", n);
+        self.rule(
+            Constraint::Volumes {
+                allowed: allowed.clone(),
+            },
+            "spec.volumes",
+            n,
+        );
 
         // allowedHostPaths
         let hp = self.node(&["allowedHostPaths"]);
@@ -511,11 +519,7 @@ impl<'a> Lowerer<'a> {
                     None => self.type_error(pn, &format!("{p}.pathPrefix"), "a string"),
                     Some(prefix) => {
                         if prefix.split('/').any(|seg| seg == "..") {
-                            self.error(
-                                pn,
-                                format!("`{p}.pathPrefix` must not contain `..`"),
-                                None,
-                            );
+                            self.error(pn, format!("`{p}.pathPrefix` must not contain `..`"), None);
                             continue;
                         }
                         let read_only = match it.get("readOnly") {
@@ -597,9 +601,15 @@ impl<'a> Lowerer<'a> {
                         .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_')
                 {
                     let help = if c.starts_with("CAP_") || c.starts_with("cap_") {
-                        format!("Kubernetes capability names have no `CAP_` prefix: `{}`", c[4..].to_uppercase())
+                        format!(
+                            "Kubernetes capability names have no `CAP_` prefix: `{}`",
+                            c[4..].to_uppercase()
+                        )
                     } else {
-                        format!("capability names are upper case, e.g. `{}`", c.to_uppercase())
+                        format!(
+                            "capability names are upper case, e.g. `{}`",
+                            c.to_uppercase()
+                        )
                     };
                     self.warn(
                         node,
@@ -722,7 +732,12 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         let lo = 0;
-        let ranges = self.range_list(&format!("{path}.ranges"), n.get("ranges"), lo, i64::from(i32::MAX));
+        let ranges = self.range_list(
+            &format!("{path}.ranges"),
+            n.get("ranges"),
+            lo,
+            i64::from(i32::MAX),
+        );
         let no_ranges_given = n
             .get("ranges")
             .is_none_or(|r| r.as_seq().is_some_and(|s| s.is_empty()));
@@ -738,9 +753,11 @@ impl<'a> Lowerer<'a> {
     }
 
     fn run_as_user(&mut self) {
-        let Some((rule, ranges, n)) =
-            self.strategy("runAsUser", &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"], true)
-        else {
+        let Some((rule, ranges, n)) = self.strategy(
+            "runAsUser",
+            &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"],
+            true,
+        ) else {
             return;
         };
         match rule.as_str() {
@@ -797,7 +814,14 @@ impl<'a> Lowerer<'a> {
                     &path,
                     Some(n),
                 );
-                self.default(DefaultAction::GroupId { field, value: first }, &path, Some(n));
+                self.default(
+                    DefaultAction::GroupId {
+                        field,
+                        value: first,
+                    },
+                    &path,
+                    Some(n),
+                );
             }
             "MayRunAs" => {
                 let no_ranges_given = n
@@ -875,12 +899,7 @@ impl<'a> Lowerer<'a> {
             );
             return;
         };
-        let part = |k: &str| {
-            opts.get(k)
-                .and_then(Node::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let part = |k: &str| opts.get(k).and_then(Node::as_str).unwrap_or("").to_string();
         let (user, role, type_, level) = (part("user"), part("role"), part("type"), part("level"));
         self.rule(
             Constraint::SeLinux {
@@ -955,11 +974,12 @@ impl<'a> Lowerer<'a> {
         let (types, n) = self.string_list("allowedProcMountTypes");
         for (t, node) in &types {
             if t != "Default" && t != "Unmasked" {
-                let help = suggest(t, &["Default", "Unmasked"])
-                    .map(|s| format!("did you mean `{s}`?"));
+                let help =
+                    suggest(t, &["Default", "Unmasked"]).map(|s| format!("did you mean `{s}`?"));
                 self.error(
                     node,
-                    "`spec.allowedProcMountTypes` entries must be one of `Default`, `Unmasked`".into(),
+                    "`spec.allowedProcMountTypes` entries must be one of `Default`, `Unmasked`"
+                        .into(),
                     help.or(Some(format!("found `{t}`"))),
                 );
             }
@@ -1056,12 +1076,16 @@ impl<'a> Lowerer<'a> {
                         );
                     }
                     self.default(
-                        DefaultAction::RuntimeClass { name: d.to_string() },
+                        DefaultAction::RuntimeClass {
+                            name: d.to_string(),
+                        },
                         "spec.runtimeClass.defaultRuntimeClassName",
                         Some(dn),
                     );
                 }
-                None => self.type_error(dn, "spec.runtimeClass.defaultRuntimeClassName", "a string"),
+                None => {
+                    self.type_error(dn, "spec.runtimeClass.defaultRuntimeClassName", "a string")
+                }
             }
         }
         self.rule(
@@ -1071,7 +1095,12 @@ impl<'a> Lowerer<'a> {
         );
     }
 
-    fn profile_annotation(&mut self, key: &str, valid: fn(&str) -> bool, what: &str) -> Option<(Vec<String>, &'a Node)> {
+    fn profile_annotation(
+        &mut self,
+        key: &str,
+        valid: fn(&str) -> bool,
+        what: &str,
+    ) -> Option<(Vec<String>, &'a Node)> {
         let (v, n) = annotation(self.o, key)?;
         let names: Vec<String> = v
             .split(',')
@@ -1185,7 +1214,12 @@ fn quote_list(items: &[&str]) -> String {
 pub fn suggest<'b>(word: &str, candidates: &[&'b str]) -> Option<&'b str> {
     candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()), *c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
+                *c,
+            )
+        })
         .filter(|(s, _)| *s > 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -1212,7 +1246,8 @@ pub fn valid_sysctl_pattern(s: &str) -> bool {
         let ok_chars = seg
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let alnum =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         ok_chars && alnum(seg.chars().next()) && (pattern && last || alnum(seg.chars().last()))
     })
 }
@@ -1248,13 +1283,22 @@ mod tests {
 
     #[test]
     fn images() {
-        assert_eq!(parse_image_list("[nginx, 'busybox']"), vec!["nginx", "busybox"]);
+        assert_eq!(
+            parse_image_list("[nginx, 'busybox']"),
+            vec!["nginx", "busybox"]
+        );
         assert!(parse_image_list("[]").is_empty());
     }
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("mustrunasnonroot", &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"]), Some("MustRunAsNonRoot"));
+        assert_eq!(
+            suggest(
+                "mustrunasnonroot",
+                &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"]
+            ),
+            Some("MustRunAsNonRoot")
+        );
         assert_eq!(suggest("hostpath", VOLUME_TYPES), Some("hostPath"));
     }
 }
