@@ -667,10 +667,19 @@ pub fn render_text(reports: &[FitReport]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!(
-            "PodSecurityPolicy `{}` against Pod Security Standards {}\n",
-            r.policy, r.version
-        ));
+        if r.policy.contains('+') {
+            // PSP names are DNS subdomains: `+` only joins the names of a set.
+            out.push_str(&format!(
+                "All PodSecurityPolicies together (`{}`), as for a namespace allowed to use each, against Pod Security Standards {}\n",
+                r.policy.replace('+', "`, `"),
+                r.version
+            ));
+        } else {
+            out.push_str(&format!(
+                "PodSecurityPolicy `{}` against Pod Security Standards {}\n",
+                r.policy, r.version
+            ));
+        }
         out.push_str(&format!(
             "  safe to enforce (strict):                 {}\n",
             r.safe_level

@@ -220,3 +220,31 @@ fn golden_cases() {
     println!("golden: {} cases, {checked} outputs checked", dirs.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn harness_rejects_malformed_cases() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("polytrans-golden-{}", std::process::id()));
+    let empty = tmp.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_eq!(
+        read_case(&empty, &shared).err().as_deref(),
+        Some("no input")
+    );
+    let stray = tmp.join("stray");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("psp.yaml"), "kind: PodSecurityPolicy\n").unwrap();
+    std::fs::write(stray.join("notes.txt"), "hello").unwrap();
+    assert!(
+        read_case(&stray, &shared)
+            .err()
+            .is_some_and(|e| e.contains("unknown file `notes.txt`"))
+    );
+    let bad_ref = tmp.join("bad-ref");
+    std::fs::create_dir_all(&bad_ref).unwrap();
+    std::fs::write(bad_ref.join("inputs.txt"), "shared no/such/file.yaml\n").unwrap();
+    assert!(read_case(&bad_ref, &shared).is_err());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

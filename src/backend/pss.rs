@@ -1,17 +1,22 @@
 //! `--to pss`: the level-fit report (text, YAML or JSON).
 
 use super::{Emitted, Input, OutputFile};
-use crate::fit::{FitReport, fit, render_text};
+use crate::fit::{FitReport, fit, fit_set, render_text};
 
 /// Golden files of this backend (see [`super::golden_files`]).
 pub const GOLDEN_FILES: &[(&str, &[&str])] = &[("pss.txt", &["--to", "pss"])];
 
 pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
-    let reports: Vec<FitReport> = input
+    let mut reports: Vec<FitReport> = input
         .policies
         .iter()
         .map(|p| fit(p, input.common.pss_version))
         .collect();
+    let per_policy = reports.len();
+    if input.policies.len() > 1 {
+        // A namespace allowed to use every PSP admits the union of what they admit.
+        reports.push(fit_set(input.policies, input.common.pss_version));
+    }
     let format = input.common.format.as_deref().unwrap_or("text");
     let render = |r: &[FitReport]| -> Result<String, crate::Error> {
         Ok(match format {
@@ -31,7 +36,7 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
     };
     let ext = if format == "text" { "txt" } else { format };
     let mut files = Vec::new();
-    for r in &reports {
+    for r in &reports[..per_policy] {
         files.push(OutputFile {
             name: format!("pss/{}.{ext}", super::k8s_name(&r.policy)),
             content: render(std::slice::from_ref(r))?,
