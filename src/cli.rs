@@ -70,8 +70,37 @@ pub enum Command {
     },
     /// Check workloads offline against a level, a PSP or their namespaces' PSA labels.
     Check(crate::check::Args),
-    /// Explain what changed between two sets of PSPs.
+    /// Explain what changed between two sets of PSPs: loosened, tightened, PSS fit, outputs.
     Diff(crate::diff::Args),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output written to stdout.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +167,23 @@ pub struct PspArgs {
     /// stdout. Writes are atomic.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+
+    /// Compare the output with what EXISTING holds (a file, or a folder as `-o DIR/` writes it)
+    /// and print a unified diff; YAML equal modulo formatting is reported, not diffed.
+    #[arg(long, value_name = "EXISTING")]
+    pub diff: Option<PathBuf>,
+
+    /// With `--diff` (or `-o`): exit 1 when the output differs from what is there; never writes.
+    #[arg(long)]
+    pub check: bool,
+
+    /// With `--diff EXISTING`: update EXISTING in place.
+    #[arg(long, requires = "diff", conflicts_with = "check")]
+    pub write: bool,
+
+    /// Colour diffs: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// Print what the target cannot express exactly, per policy and field, instead of the output.
     #[arg(long)]

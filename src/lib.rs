@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod diag;
 pub mod diff;
 pub mod eval;
@@ -86,7 +87,32 @@ pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
             Ok(Outcome::default())
         }
         cli::Command::Check(args) => check::run(args, &limits),
-        cli::Command::Diff(args) => diff::run(args, &limits),
+        cli::Command::Diff(args) => diff::run(args, &limits, out),
+        cli::Command::Completions { shell } => {
+            let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "polytrans", &mut buf);
+            out.write_all(&buf).map_err(|e| Error::Io {
+                path: "<stdout>".into(),
+                message: e.to_string(),
+            })?;
+            Ok(Outcome::default())
+        }
+        cli::Command::Man => {
+            let cmd = <cli::Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| Error::Io {
+                    path: "<stdout>".into(),
+                    message: e.to_string(),
+                })?;
+            out.write_all(&buf).map_err(|e| Error::Io {
+                path: "<stdout>".into(),
+                message: e.to_string(),
+            })?;
+            Ok(Outcome::default())
+        }
     }
 }
 
@@ -245,6 +271,45 @@ fn psp_command(
             findings: true,
             diagnostics: diags,
         });
+    }
+    let existing = args.diff.as_ref().or(if args.check {
+        args.output.as_ref()
+    } else {
+        None
+    });
+    if let Some(existing) = existing {
+        let d = diff::drift(&emitted, existing, args.color.enabled());
+        write_out(out, &d.diff)?;
+        for f in &d.formatting_only {
+            write_out(
+                out,
+                &format!("{f}: equal modulo formatting (key order, quoting, comments)\n"),
+            )?;
+        }
+        if args.write {
+            output::write_output(existing, &emitted)?;
+        }
+        if !d.is_clean() && args.check {
+            diags.push(
+                Diagnostic::error(format!(
+                    "generated `--to {}` output differs from `{}` ({} changed, {} missing)",
+                    args.to.name(),
+                    existing.display(),
+                    d.changed.len(),
+                    d.missing.len()
+                ))
+                .with_help("regenerate with `--write` (or `-o`) and commit the result"),
+            );
+        }
+        return Ok(Outcome {
+            findings: args.check && !d.is_clean(),
+            diagnostics: diags,
+        });
+    }
+    if args.check {
+        return Err(Error::Usage(
+            "`--check` needs `--diff EXISTING` or `-o PATH` to compare with".into(),
+        ));
     }
     match &args.output {
         None => write_out(out, &emitted.stdout)?,

@@ -17,7 +17,35 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const META_FILES: &[&str] = &["inputs.txt", "args.txt", "README.md"];
+const META_FILES: &[&str] = &[
+    "inputs.txt",
+    "args.txt",
+    "README.md",
+    "existing.yaml",
+    "old.yaml",
+    "new.yaml",
+];
+
+/// Outputs of `polytrans diff old.yaml new.yaml` for cases holding both.
+const DIFF_FILES: &[(&str, &[&str])] = &[
+    ("diff.txt", &["--format", "text"]),
+    ("diff.md", &["--format", "markdown"]),
+    ("diff.json", &["--format", "json"]),
+];
+
+/// Drift outputs: exit code, stdout and stderr of `--diff existing.yaml --check`.
+const DRIFT_FILES: &[(&str, &[&str])] = &[(
+    "drift.run.txt",
+    &[
+        "--to",
+        "ir",
+        "--diff",
+        "existing.yaml",
+        "--check",
+        "--color",
+        "never",
+    ],
+)];
 
 fn is_local_input(name: &str) -> bool {
     name == "psp.yaml" || name.ends_with(".input.yaml")
@@ -44,6 +72,7 @@ fn fenced_block(text: &str, n: usize) -> Option<String> {
 struct Case {
     dir: PathBuf,
     cwd: PathBuf,
+    is_diff: bool,
     inputs: Vec<String>,
     stdin: Option<String>,
     args: Vec<String>,
@@ -84,6 +113,8 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
     }
     let known: Vec<&str> = polytrans::backend::golden_files()
         .iter()
+        .chain(DIFF_FILES.iter())
+        .chain(DRIFT_FILES.iter())
         .map(|(f, _)| *f)
         .collect();
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -111,6 +142,10 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
     if !stdin.is_empty() {
         inputs.push("-".into());
     }
+    let is_diff = dir.join("old.yaml").exists() && dir.join("new.yaml").exists();
+    if is_diff {
+        inputs = vec!["old.yaml".into(), "new.yaml".into()];
+    }
     if inputs.is_empty() {
         return Err("no input".into());
     }
@@ -120,6 +155,7 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
     Ok(Case {
         dir: dir.to_path_buf(),
         cwd,
+        is_diff,
         inputs,
         stdin: (!stdin.is_empty()).then_some(stdin),
         args,
@@ -129,7 +165,7 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
 fn run(case: &Case, target_args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_polytrans"));
     cmd.current_dir(&case.cwd)
-        .arg("psp")
+        .arg(if case.is_diff { "diff" } else { "psp" })
         .args(&case.inputs)
         .args(&case.args)
         .args(target_args)
@@ -181,12 +217,29 @@ fn golden_cases() {
             }
         };
         let mut outputs = 0;
-        for (file, args) in polytrans::backend::golden_files() {
+        let registry: Vec<(&str, &[&str])> = if case.is_diff {
+            DIFF_FILES.to_vec()
+        } else if case.dir.join("existing.yaml").exists() {
+            DRIFT_FILES.to_vec()
+        } else {
+            polytrans::backend::golden_files()
+        };
+        for (file, args) in registry {
             let path = case.dir.join(file);
             if !path.exists() && !bless {
                 continue;
             }
-            let (code, stdout, stderr) = run(&case, args);
+            let (code, mut stdout, stderr) = run(&case, args);
+            let code = if file.ends_with(".run.txt") {
+                // Commands whose exit code and diagnostics are part of the expectation.
+                stdout = format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+                0
+            } else if case.is_diff {
+                // `--fail-on` is exercised separately; the report is what is compared here.
+                if code == 1 { 0 } else { code }
+            } else {
+                code
+            };
             if bless {
                 if code == 0 {
                     std::fs::write(&path, &stdout).unwrap();
