@@ -176,8 +176,11 @@ pub fn load_policies(
             );
         }
     }
-    let (policies, warnings) =
-        front::psp::lower_all_with(&objects, options).map_err(Error::Input)?;
+    let (policies, warnings) = front::psp::lower_all_with(&objects, options).map_err(|e| {
+        let mut all = diags.clone();
+        all.extend(e);
+        Error::Input(all)
+    })?;
     diags.extend(warnings);
     if policies.is_empty() {
         let mut d = diags.clone();

@@ -323,6 +323,14 @@ impl<'a> Lowerer<'a> {
         match node.value {
             Value::Int(i) => Some(i),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+            Value::Float(f) if f.fract() == 0.0 || f.is_infinite() => {
+                self.error(
+                    node,
+                    format!("`{path}` is out of range"),
+                    Some("ids and ports are at most 2147483647".into()),
+                );
+                None
+            }
             _ => {
                 self.type_error(node, path, "an integer");
                 None
