@@ -69,6 +69,7 @@ fn fenced_block(text: &str, n: usize) -> Option<String> {
     blocks.into_iter().nth(n.checked_sub(1)?)
 }
 
+#[derive(Clone)]
 struct Case {
     dir: PathBuf,
     cwd: PathBuf,
@@ -256,6 +257,18 @@ fn golden_cases() {
                 continue;
             }
             let expected = std::fs::read_to_string(&path).unwrap();
+            if !case.is_diff && case.inputs.len() > 1 {
+                // Deterministic whatever the order of the inputs.
+                let mut shuffled = Case {
+                    inputs: case.inputs.iter().rev().cloned().collect(),
+                    ..case.clone()
+                };
+                shuffled.stdin = case.stdin.clone();
+                let (_, again, _) = run(&shuffled, args);
+                if again != stdout {
+                    failures.push(format!("{name}/{file}: output depends on the input order"));
+                }
+            }
             if expected != stdout {
                 let diff = similar::TextDiff::from_lines(&expected, &stdout)
                     .unified_diff()

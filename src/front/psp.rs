@@ -357,6 +357,22 @@ impl<'a> Lowerer<'a> {
                 "PodSecurityPolicy has no `metadata.name`".into(),
                 None,
             );
+        } else if !is_dns_subdomain(&o.name) {
+            let at = o.node.path(&["metadata", "name"]).unwrap_or(&o.node);
+            let message = format!(
+                "`metadata.name` `{}` is not a valid object name",
+                o.name.escape_debug()
+            );
+            let help = "names are lowercase letters, digits, `-` and `.`, at most 253 characters, starting and ending with a letter or digit";
+            if self.options.lenient {
+                self.warn(
+                    at,
+                    message,
+                    Some(format!("{help}; accepted with `--lenient`")),
+                );
+            } else {
+                self.error(at, message, Some(format!("{help}; `--lenient` accepts it")));
+            }
         }
         let Some(spec) = self.spec() else {
             self.error(
@@ -1190,6 +1206,20 @@ impl<'a> Lowerer<'a> {
             }
         }
     }
+}
+
+/// A Kubernetes object name (RFC 1123 DNS subdomain).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn ranges_first_min(r: &[IdRange]) -> i64 {
