@@ -58,12 +58,54 @@ pub fn render<S: serde::Serialize>(
         .map_err(|e| crate::Error::Template(format!("{name}: {e:#}")))
 }
 
-/// A YAML double-quoted scalar: safe for any input string (quotes, newlines, document markers).
+/// A YAML double-quoted scalar: safe for any input string (quotes, backslashes, newlines,
+/// document markers, YAML's extra line breaks and non-printable characters are escaped).
 pub fn yaml_string(s: &str) -> String {
-    json_string(s)
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A JSON string literal (also a valid YAML double-quoted scalar).
 pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_strings_round_trip() {
+        for s in [
+            "plain",
+            "quote \" and \\ backslash",
+            "new\nline\r\t",
+            "---\n...\n",
+            "{{ x }} ${{ y }}",
+            "nel\u{85} ls\u{2028} ps\u{2029} bom\u{feff} del\u{7f}",
+            "a: b, [c], #d",
+        ] {
+            let doc = format!("k: {}\n", yaml_string(s));
+            let v = crate::load::yaml_documents(&doc).unwrap();
+            assert_eq!(v[0]["k"], serde_json::Value::String(s.into()), "{doc}");
+        }
+    }
 }
