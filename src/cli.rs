@@ -62,6 +62,8 @@ pub enum ErrorFormat {
 pub enum Command {
     /// Translate PodSecurityPolicies (files, folders, `-` for stdin) to a target.
     Psp(PspArgs),
+    /// Emit a Pod Security Standards level through any backend, with exceptions.
+    Pss(PssArgs),
     /// Print a JSON Schema.
     Schema {
         /// Which schema.
@@ -148,7 +150,6 @@ impl Target {
 #[derive(Debug, Args)]
 pub struct PspArgs {
     /// Input files or folders (`*.yaml`, `*.yml`, `*.json`), or `-` for stdin.
-    #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
 
     /// What to produce.
@@ -193,6 +194,10 @@ pub struct PspArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Emit the intersection of each PSP and this level (pods must satisfy both).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub at_least: Option<crate::ir::Level>,
+
     /// Accept PSPs missing a required strategy (read as `RunAsAny`), as falcoctl did.
     #[arg(long)]
     pub lenient: bool,
@@ -211,6 +216,43 @@ pub struct PspArgs {
     pub cel: backend::cel::CelArgs,
     #[command(flatten)]
     pub psa: backend::psa::PsaArgs,
+}
+
+/// Options of `polytrans pss`.
+#[derive(Debug, Args)]
+pub struct PssArgs {
+    /// The level: `baseline` or `restricted` (`privileged` allows everything).
+    #[arg(value_parser = parse_level)]
+    pub level: crate::ir::Level,
+
+    /// The level's version (`v1.N` or `latest`); same as `--pss-version`.
+    #[arg(long = "version", value_parser = parse_version)]
+    pub level_version: Option<crate::pss::Version>,
+
+    /// A check that does not apply (`CHECK_ID`), or extra values it allows
+    /// (`CHECK_ID=v1,v2`, e.g. `capabilities_baseline=NET_RAW`). Repeatable.
+    #[arg(long = "except", value_name = "CHECK_ID[=VALUES]", value_parser = parse_exception)]
+    pub except: Vec<crate::pss::Exception>,
+
+    /// Images whose containers are not judged (comma-separated; `*` suffix matches a prefix).
+    #[arg(long, value_delimiter = ',')]
+    pub images: Vec<String>,
+
+    /// Namespaces whose pods are not judged (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    #[command(flatten)]
+    pub emit: PspArgs,
+}
+
+pub fn parse_level(s: &str) -> Result<crate::ir::Level, String> {
+    crate::ir::Level::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a level (privileged, baseline, restricted)"))
+}
+
+pub fn parse_exception(s: &str) -> Result<crate::pss::Exception, String> {
+    crate::pss::Exception::parse(s)
 }
 
 pub fn parse_version(s: &str) -> Result<crate::pss::Version, String> {

@@ -51,13 +51,32 @@ pub fn join_messages(violations: &[Violation]) -> String {
 
 /// Judges `pod` against `policy`: defaulting first, then every rule. Empty means admitted.
 pub fn admits(policy: &Policy, pod: &Pod) -> Vec<Violation> {
-    if policy.defaults.is_empty() {
-        validate(policy, pod)
-    } else {
-        let mut p = pod.clone();
-        apply_defaults(policy, &mut p);
-        validate(policy, &p)
+    if pod
+        .metadata
+        .namespace
+        .as_ref()
+        .is_some_and(|ns| policy.exempt_namespaces.contains(ns))
+    {
+        return vec![];
     }
+    if policy.defaults.is_empty() && policy.exempt_images.is_empty() {
+        return validate(policy, pod);
+    }
+    let mut p = pod.clone();
+    if !policy.exempt_images.is_empty() {
+        // Containers running an exempt image are not judged.
+        let exempt = |c: &Container| {
+            policy
+                .exempt_images
+                .iter()
+                .any(|i| pattern_matches(i, &c.image))
+        };
+        p.spec.containers.retain(|c| !exempt(c));
+        p.spec.init_containers.retain(|c| !exempt(c));
+        p.spec.ephemeral_containers.retain(|c| !exempt(c));
+    }
+    apply_defaults(policy, &mut p);
+    validate(policy, &p)
 }
 
 /// Checks the rules without applying any defaulting.

@@ -260,6 +260,18 @@ fn set_minus(a: &NameSet, allowed: &[&str]) -> Vec<String> {
 /// Compares one PSP with one check: (relation, deciding field, reason).
 pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String) {
     use Relation::*;
+    // A policy that carries the check itself (a level, or a PSP intersected with one).
+    if let Some(r) = p
+        .rules
+        .iter()
+        .find(|r| r.provenance.check.as_deref() == Some(check))
+    {
+        return (
+            Equal,
+            r.provenance.field.clone(),
+            "the policy includes this check".into(),
+        );
+    }
     let none = || "-".to_string();
     let field_of = |r: Option<&crate::ir::Rule>, default: &str| {
         r.map(|r| r.provenance.field.clone())
@@ -675,8 +687,13 @@ pub fn render_text(reports: &[FitReport]) -> String {
                 r.version
             ));
         } else {
+            let what = if r.policy.contains(':') {
+                "Level"
+            } else {
+                "PodSecurityPolicy"
+            };
             out.push_str(&format!(
-                "PodSecurityPolicy `{}` against Pod Security Standards {}\n",
+                "{what} `{}` against Pod Security Standards {}\n",
                 r.policy, r.version
             ));
         }

@@ -33,6 +33,14 @@ pub struct Policy {
     /// means every container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,
+    /// Namespaces whose pods the policy does not judge (PSA `exemptions.namespaces`, Kyverno
+    /// `exclude`), from `--namespaces`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt_namespaces: Vec<String>,
+    /// Images whose containers the policy does not judge (Kyverno `podSecurity.exclude.images`),
+    /// from `--images`; entries may end in `*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt_images: Vec<String>,
     /// Validating constraints: a pod must satisfy all of them.
     pub rules: Vec<Rule>,
     /// Defaulting (mutating) constraints, applied before validation, in this order.

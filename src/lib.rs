@@ -80,6 +80,7 @@ pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
     let limits = cli.limits();
     match &cli.command {
         cli::Command::Psp(args) => psp_command(args, &limits, cli.verbose, out),
+        cli::Command::Pss(args) => pss_command(args, &limits, out),
         cli::Command::Schema { which } => {
             match which {
                 cli::SchemaKind::Ir => write_out(out, &ir::schema_json())?,
@@ -231,15 +232,63 @@ fn psp_command(
     let options = front::psp::Options {
         lenient: args.lenient,
     };
-    let (policies, objects, mut diags) = load_policies(&args.inputs, limits, &options, verbose)?;
+    let (mut policies, objects, diags) = load_policies(&args.inputs, limits, &options, verbose)?;
+    if let Some(level) = args.at_least {
+        for p in &mut policies {
+            pss::intersect_with_level(p, level, args.pss_version);
+        }
+    }
+    emit_and_write(&policies, &objects, args, args.pss_version, diags, out)
+}
+
+fn pss_command(
+    args: &cli::PssArgs,
+    limits: &load::Limits,
+    out: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let version = args.level_version.unwrap_or(args.emit.pss_version);
+    let mut policy = pss::level_policy(args.level, version);
+    pss::apply_exceptions(&mut policy, &args.except).map_err(Error::Usage)?;
+    if !args.except.is_empty() {
+        let ex: Vec<String> = args
+            .except
+            .iter()
+            .map(|e| {
+                if e.values.is_empty() {
+                    e.check.clone()
+                } else {
+                    format!("{}={}", e.check, e.values.join(","))
+                }
+            })
+            .collect();
+        policy.name = format!("{} except {}", policy.name, ex.join(" "));
+    }
+    policy.exempt_images = args.images.clone();
+    policy.exempt_namespaces = args.namespaces.clone();
+    let (objects, diags) = if args.emit.inputs.is_empty() {
+        (vec![], Diagnostics::default())
+    } else {
+        load_inputs(&args.emit.inputs, limits)?
+    };
+    emit_and_write(&[policy], &objects, &args.emit, version, diags, out)
+}
+
+fn emit_and_write(
+    policies: &[ir::Policy],
+    objects: &[load::Object],
+    args: &cli::PspArgs,
+    pss_version: pss::Version,
+    mut diags: Diagnostics,
+    out: &mut dyn Write,
+) -> Result<Outcome, Error> {
     let common = backend::Common {
         templates: args.templates.clone(),
-        pss_version: args.pss_version,
+        pss_version,
         format: args.format.clone(),
     };
     let input = backend::Input {
-        policies: &policies,
-        objects: &objects,
+        policies,
+        objects,
         common: &common,
     };
     let emitted = emit(args.to, &input, args)?;

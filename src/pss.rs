@@ -490,6 +490,8 @@ pub fn level_policy(level: Level, version: Version) -> Policy {
             version: version.resolved(),
         },
         images: vec![],
+        exempt_namespaces: vec![],
+        exempt_images: vec![],
         rules,
         defaults: vec![],
     }
@@ -701,4 +703,136 @@ mod tests {
         assert_eq!(p.warn.level, Level::Baseline);
         assert_eq!(p.warn.version, Version::Minor(24));
     }
+}
+
+/// An exception to a level: `CHECK_ID` (the check does not apply) or `CHECK_ID=v1,v2` (the check
+/// also allows these values), as Kyverno's `podSecurity.exclude` and PSA exemptions allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exception {
+    pub check: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+impl Exception {
+    /// Parses `CHECK_ID[=v1,v2]`.
+    pub fn parse(s: &str) -> Result<Exception, String> {
+        let (check, values) = match s.split_once('=') {
+            Some((c, v)) => (
+                c.trim(),
+                v.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+            ),
+            None => (s.trim(), vec![]),
+        };
+        if check_info(check).is_none() {
+            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+            let hint = crate::front::psp::suggest(check, &ids)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err(format!("unknown check `{check}`{hint}"));
+        }
+        Ok(Exception {
+            check: check.to_string(),
+            values,
+        })
+    }
+}
+
+/// Applies exceptions to a level policy: drops the check's rules, or widens them by the values.
+pub fn apply_exceptions(policy: &mut Policy, exceptions: &[Exception]) -> Result<(), String> {
+    for ex in exceptions {
+        let of_check = |r: &Rule| r.provenance.check.as_deref() == Some(ex.check.as_str());
+        if !policy.rules.iter().any(of_check) {
+            return Err(format!(
+                "check `{}` does not apply to `{}`",
+                ex.check, policy.name
+            ));
+        }
+        if ex.values.is_empty() {
+            policy.rules.retain(|r| !of_check(r));
+            continue;
+        }
+        let mut widened = false;
+        for rule in policy.rules.iter_mut().filter(|r| of_check(r)) {
+            widened |= widen(&mut rule.constraint, &ex.values)
+                .map_err(|e| format!("`--except {}`: {e}", ex.check))?;
+        }
+        if !widened {
+            return Err(format!(
+                "check `{}` takes no values; use `--except {}` to drop it",
+                ex.check, ex.check
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn widen_set(set: &mut NameSet, values: &[String]) {
+    *set = match std::mem::replace(set, NameSet::Any) {
+        NameSet::Any => NameSet::Any,
+        NameSet::Only(v) => NameSet::only(v.into_iter().chain(values.iter().cloned())),
+        NameSet::AnyExcept(v) => NameSet::any_except(v.into_iter().filter(|x| !values.contains(x))),
+    };
+}
+
+/// Widens one constraint by exception values; `Ok(false)` when the constraint takes none.
+fn widen(c: &mut Constraint, values: &[String]) -> Result<bool, String> {
+    match c {
+        Constraint::AddCapabilities { allowed }
+        | Constraint::Volumes { allowed }
+        | Constraint::ProcMount { allowed }
+        | Constraint::Sysctls { allowed, .. }
+        | Constraint::Seccomp { allowed, .. }
+        | Constraint::AppArmor { allowed, .. } => {
+            widen_set(allowed, values);
+            Ok(true)
+        }
+        Constraint::SeLinux { type_, .. } => {
+            if let Some(t) = type_ {
+                t.extend(values.iter().cloned());
+                t.sort();
+                t.dedup();
+            }
+            Ok(true)
+        }
+        Constraint::HostPorts { allowed } => {
+            for v in values {
+                let (a, b) = v.split_once('-').unwrap_or((v, v));
+                let parse = |x: &str| {
+                    x.parse::<i64>()
+                        .ok()
+                        .filter(|p| (0..=65535).contains(p))
+                        .ok_or_else(|| format!("`{v}` is not a port or port range"))
+                };
+                let (min, max) = (parse(a)?, parse(b)?);
+                allowed.push(IdRange {
+                    min: min.min(max),
+                    max: min.max(max),
+                });
+            }
+            *allowed = crate::ir::normalise_ranges(std::mem::take(allowed));
+            Ok(true)
+        }
+        Constraint::HostNamespace { namespace, allowed } => {
+            if values.iter().any(|v| v == namespace.pod_field()) {
+                *allowed = true;
+            }
+            for v in values {
+                if !HostNamespace::ALL.iter().any(|n| n.pod_field() == v) {
+                    return Err(format!("`{v}` is not hostNetwork, hostPID or hostIPC"));
+                }
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The intersection of a policy and a level: pods must satisfy both (`--at-least`).
+pub fn intersect_with_level(policy: &mut Policy, level: Level, version: Version) {
+    let lp = level_policy(level, version);
+    policy.rules.extend(lp.rules);
 }

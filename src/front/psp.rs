@@ -182,6 +182,8 @@ pub fn lower_with(object: &Object, options: &Options, diags: &mut Diagnostics) -
             location: source_location(object, &object.node),
         },
         images,
+        exempt_namespaces: vec![],
+        exempt_images: vec![],
         rules,
         defaults,
     })
