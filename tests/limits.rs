@@ -13,14 +13,19 @@ fn default_limits_accept_a_100k_object_dump() {
             i % 100
         ));
     }
-    let src = Arc::new(Source { name: "dump.yaml".into() });
+    let src = Arc::new(Source {
+        name: "dump.yaml".into(),
+    });
     let mut n = 0usize;
     let mut diags = Default::default();
     parse_stream(&text, &src, &Limits::default(), &mut |_| n += 1, &mut diags);
     assert!(!diags.has_errors(), "{diags}");
     assert_eq!(n, 100_000);
     assert!((text.len() as u64) < Limits::default().max_file_bytes);
-    println!("limits: a 100k-object dump ({} bytes) loads with the default limits", text.len());
+    println!(
+        "limits: a 100k-object dump ({} bytes) loads with the default limits",
+        text.len()
+    );
 }
 
 #[test]
@@ -38,6 +43,13 @@ fn limits_stop_hostile_input() {
         diags.to_string()
     };
     assert!(run("kind: A\n---\nkind: A\n---\nkind: A\n").contains("more than 2 documents"));
-    assert!(run(&format!("kind: List\nitems: {}{}\n", "[".repeat(20), "]".repeat(20))).contains("nesting deeper than 8"));
+    assert!(
+        run(&format!(
+            "kind: List\nitems: {}{}\n",
+            "[".repeat(20),
+            "]".repeat(20)
+        ))
+        .contains("nesting deeper than 8")
+    );
     assert!(run("a: &a [x, x, x, x]\nb: [*a, *a, *a, *a]\nkind: X\n").contains("alias bomb"));
 }
