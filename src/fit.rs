@@ -447,12 +447,12 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 }
             }
             None => (
-                Looser,
+                NotExpressible,
                 format!(
                     "metadata.annotations[{}]",
                     crate::front::psp::APPARMOR_ALLOWED
                 ),
-                "no AppArmor annotation: any profile, including unconfined".into(),
+                "no AppArmor annotation: any profile, including unconfined (PSP cannot allow unset profiles and forbid unconfined without defaulting them)".into(),
             ),
         },
         "seLinuxOptions" => match find(p, |c| matches!(c, Constraint::SeLinux { .. })) {
@@ -485,9 +485,9 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 }
             }
             None => (
-                Looser,
+                NotExpressible,
                 "spec.seLinux".into(),
-                "RunAsAny allows any SELinux user, role and type".into(),
+                "RunAsAny allows any SELinux user, role and type (PSP cannot express baseline's set of types, only one fixed value)".into(),
             ),
         },
         "procMount" | "procMount_restricted" => {
@@ -526,6 +526,14 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 &allowed,
                 &["runtime/default", "docker/default", "localhost/*"],
             );
+            if allowed == NameSet::Any && check == "seccompProfile_baseline" {
+                // `*` is the only way to let pods leave the profile unset without defaulting it.
+                return (
+                    NotExpressible,
+                    field,
+                    "`*` allows unconfined (PSP cannot allow unset profiles and forbid unconfined without defaulting them)".into(),
+                );
+            }
             if !extra.is_empty() {
                 return (
                     Looser,

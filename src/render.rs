@@ -20,8 +20,6 @@ pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
     let dir: Option<PathBuf> = override_dir.map(Path::to_path_buf);
     env.set_loader(move |name| {
         if let Some(d) = &dir {
@@ -42,6 +40,7 @@ pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
     });
     env.add_filter("yaml_string", yaml_string);
     env.add_filter("json", json_string);
+    env.add_filter("shell_quote", shell_quote);
     env
 }
 
@@ -81,6 +80,17 @@ pub fn yaml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// A POSIX shell word: single-quoted, with embedded quotes escaped.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// A JSON string literal (also a valid YAML double-quoted scalar).

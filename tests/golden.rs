@@ -1,6 +1,6 @@
 //! The golden test: every `golden/<case>/` is run through the CLI and each expected file it
 //! holds is compared with fresh output. `BLESS=1 cargo test --test golden` rewrites them (refused
-//! under `CI=true`); blessing also writes the outputs of every target that succeeds, so a new
+//! under `CI=true`); `BLESS=new` also writes the outputs of every target that succeeds, so a new
 //! backend fills in every case (review each blessed diff as a PR).
 //!
 //! A case folder holds:
@@ -195,7 +195,10 @@ fn golden_cases() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
+    // BLESS=1 rewrites the expected files a case holds; BLESS=new also creates the missing ones
+    // for every target that succeeds.
+    let bless_new = std::env::var("BLESS").is_ok_and(|v| v == "new");
+    let bless = bless_new || std::env::var("BLESS").is_ok_and(|v| v == "1");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(!(bless && ci), "BLESS=1 is refused under CI=true");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
@@ -227,7 +230,7 @@ fn golden_cases() {
         };
         for (file, args) in registry {
             let path = case.dir.join(file);
-            if !path.exists() && !bless {
+            if !path.exists() && !bless_new {
                 continue;
             }
             let (code, mut stdout, stderr) = run(&case, args);

@@ -1,3 +1,4 @@
 //! Front ends: Kubernetes objects → policy IR.
 
 pub mod psp;
+pub mod rbac;
