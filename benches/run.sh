@@ -23,8 +23,9 @@ measure() {
   for _ in 1 2 3; do
     local t0 t1 r
     t0=$(date +%s.%N)
-    if command -v /usr/bin/time >/dev/null; then
-      r=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 || true)
+    if [ -x /usr/bin/time ]; then
+      /usr/bin/time -f '%M' -o "$out/rss" "$@" >/dev/null 2>&1 || true
+      r=$(tail -1 "$out/rss")
     else
       "$@" >/dev/null 2>&1 || true
       r=0
@@ -42,10 +43,13 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname 
 echo
 echo "| workload | objects | parse-only s | polytrans s | ratio | objects/s | peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|"
+[ -f "$out/pods-10000.yaml" ] || "$bin/examples/gen-pods" --count 10000 --seed 1 > "$out/pods-10000.yaml"
+read -r t rss10k < <(measure "$bin/polytrans" check "$out/pods-10000.yaml" --level restricted)
+printf '| check --level restricted (yaml, memory baseline) | 10000 | | %s | | | %s |\n' "$t" "$((rss10k / 1024))"
 for fmt in yaml json; do
   f="$out/pods-$pods.$fmt"
   read -r base _ < <(measure "$bin/examples/parse-only" "$f")
-  read -r t rss < <(measure "$bin/polytrans" check "$f" --level restricted --format json)
+  read -r t rss < <(measure "$bin/polytrans" check "$f" --level restricted)
   printf '| check --level restricted (%s) | %s | %s | %s | %.2f | %.0f | %s |\n' "$fmt" "$pods" "$base" "$t" "$(echo "$t / $base" | bc -l)" "$(echo "$pods / $t" | bc -l)" "$((rss / 1024))"
 done
 f="$out/psps-$psps.yaml"

@@ -225,9 +225,18 @@ pub fn for_each_object(
             let source = Arc::new(Source {
                 name: display_path(&file),
             });
-            match read_input(&file, limits) {
-                Ok(text) => parse_stream(&text, &source, limits, f, diags),
-                Err(d) => diags.push(d),
+            let is_json = file.extension().is_some_and(|e| e == "json");
+            if file.as_os_str() == "-" || is_json {
+                match read_input(&file, limits) {
+                    Ok(text) => parse_stream(&text, &source, limits, f, diags),
+                    Err(d) => diags.push(d),
+                }
+            } else {
+                // YAML is parsed as it is read: memory stays flat however large the file.
+                match open_input(&file, limits) {
+                    Ok(reader) => parse_reader(reader, &source, limits, f, diags),
+                    Err(d) => diags.push(d),
+                }
             }
         }
     }
@@ -399,6 +408,278 @@ fn read_input(path: &Path, limits: &Limits) -> Result<String, Diagnostic> {
     })
 }
 
+/// A fast path for JSON input (a `.json` file or text starting with `{`/`[`): a direct parser
+/// that keeps positions, much faster than the YAML event parser on large dumps.
+struct JsonParser<'t> {
+    bytes: &'t [u8],
+    text: &'t str,
+    pos: usize,
+    line: u32,
+    line_start: usize,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl<'t> JsonParser<'t> {
+    fn err(&self, msg: impl Into<String>) -> (String, u32, u32) {
+        (
+            msg.into(),
+            self.line,
+            (self.pos.saturating_sub(self.line_start) + 1) as u32,
+        )
+    }
+
+    fn ws(&mut self) {
+        while let Some(&c) = self.bytes.get(self.pos) {
+            match c {
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                _ => break,
+            }
+        }
+    }
+
+    fn here(&self) -> (u32, u32) {
+        (self.line, (self.pos - self.line_start + 1) as u32)
+    }
+
+    fn value(&mut self) -> Result<Node, (String, u32, u32)> {
+        self.ws();
+        let (line, column) = self.here();
+        let node = |value| Node {
+            value,
+            line,
+            column,
+        };
+        match self.bytes.get(self.pos) {
+            None => Err(self.err("invalid JSON: unexpected end of input")),
+            Some(b'{') => {
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    return Err(self.err(format!("nesting deeper than {} levels", self.max_depth)));
+                }
+                self.pos += 1;
+                let mut entries: Vec<(String, Node)> = Vec::new();
+                self.ws();
+                if self.bytes.get(self.pos) == Some(&b'}') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        if self.bytes.get(self.pos) != Some(&b'"') {
+                            return Err(self.err("invalid JSON: expected a string key"));
+                        }
+                        let key = self.string()?;
+                        if entries.iter().any(|(k, _)| *k == key) {
+                            return Err(self.err(format!("duplicate key `{key}` in mapping")));
+                        }
+                        self.ws();
+                        if self.bytes.get(self.pos) != Some(&b':') {
+                            return Err(self.err("invalid JSON: expected `:`"));
+                        }
+                        self.pos += 1;
+                        let v = self.value()?;
+                        entries.push((key, v));
+                        self.ws();
+                        match self.bytes.get(self.pos) {
+                            Some(b',') => self.pos += 1,
+                            Some(b'}') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("invalid JSON: expected `,` or `}`")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(node(Value::Map(entries)))
+            }
+            Some(b'[') => {
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    return Err(self.err(format!("nesting deeper than {} levels", self.max_depth)));
+                }
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.bytes.get(self.pos) == Some(&b']') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        items.push(self.value()?);
+                        self.ws();
+                        match self.bytes.get(self.pos) {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("invalid JSON: expected `,` or `]`")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Ok(node(Value::Seq(items)))
+            }
+            Some(b'"') => Ok(node(Value::String(self.string()?))),
+            Some(b't') if self.text[self.pos..].starts_with("true") => {
+                self.pos += 4;
+                Ok(node(Value::Bool(true)))
+            }
+            Some(b'f') if self.text[self.pos..].starts_with("false") => {
+                self.pos += 5;
+                Ok(node(Value::Bool(false)))
+            }
+            Some(b'n') if self.text[self.pos..].starts_with("null") => {
+                self.pos += 4;
+                Ok(node(Value::Null))
+            }
+            Some(c) if *c == b'-' || c.is_ascii_digit() => {
+                let start = self.pos;
+                while self
+                    .bytes
+                    .get(self.pos)
+                    .is_some_and(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+                {
+                    self.pos += 1;
+                }
+                let t = &self.text[start..self.pos];
+                if let Ok(i) = t.parse::<i64>() {
+                    Ok(node(Value::Int(i)))
+                } else if let Ok(f) = t.parse::<f64>() {
+                    Ok(node(Value::Float(f)))
+                } else {
+                    Err(self.err(format!("invalid JSON: bad number `{t}`")))
+                }
+            }
+            Some(_) => Err(self.err("invalid JSON: unexpected character")),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, (String, u32, u32)> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while self
+                .bytes
+                .get(self.pos)
+                .is_some_and(|c| *c != b'"' && *c != b'\\' && *c >= 0x20)
+            {
+                self.pos += 1;
+            }
+            out.push_str(&self.text[start..self.pos]);
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = *self
+                        .bytes
+                        .get(self.pos)
+                        .ok_or_else(|| self.err("invalid JSON: unterminated string"))?;
+                    self.pos += 1;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hex = |p: &mut Self| -> Result<u32, (String, u32, u32)> {
+                                let h = p
+                                    .text
+                                    .get(p.pos..p.pos + 4)
+                                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                    .ok_or_else(|| p.err("invalid JSON: bad `\\u` escape"))?;
+                                p.pos += 4;
+                                Ok(h)
+                            };
+                            let mut cp = hex(self)?;
+                            if (0xd800..0xdc00).contains(&cp)
+                                && self.text[self.pos..].starts_with("\\u")
+                            {
+                                self.pos += 2;
+                                let lo = hex(self)?;
+                                cp = 0x10000
+                                    + ((cp - 0xd800) << 10)
+                                    + (lo.wrapping_sub(0xdc00) & 0x3ff);
+                            }
+                            out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                        }
+                        _ => return Err(self.err("invalid JSON: bad escape")),
+                    }
+                }
+                _ => return Err(self.err("invalid JSON: unterminated string")),
+            }
+        }
+    }
+}
+
+fn looks_like_json(source: &Source, text: &str) -> bool {
+    source.name.ends_with(".json") || matches!(text.trim_start().as_bytes().first(), Some(b'{'))
+}
+
+fn parse_json(
+    text: &str,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) -> bool {
+    let mut p = JsonParser {
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        depth: 0,
+        max_depth: limits.max_depth,
+    };
+    let result = p.value().and_then(|v| {
+        p.ws();
+        if p.pos < text.len() {
+            Err(p.err("invalid JSON: trailing characters"))
+        } else {
+            Ok(v)
+        }
+    });
+    match result {
+        Ok(root) => {
+            if !matches!(root.value, Value::Null) {
+                emit_objects(root, source, 1, f, diags);
+            }
+            true
+        }
+        // Not JSON after all (YAML may start with `{` too): let the YAML parser decide.
+        Err(_) if !source.name.ends_with(".json") => false,
+        Err((msg, line, column)) => {
+            let (msg, help) = explain_parse_error(msg, limits);
+            diags.push(
+                Diagnostic::error(msg)
+                    .at(Location {
+                        file: source.name.clone(),
+                        line,
+                        column,
+                        document: Some(1),
+                        object: None,
+                    })
+                    .with_help(help),
+            );
+            true
+        }
+    }
+}
+
 /// Parses one input text (all its documents) and calls `f` for every object.
 pub fn parse_stream(
     text: &str,
@@ -408,7 +689,189 @@ pub fn parse_stream(
     diags: &mut Diagnostics,
 ) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut parser = Parser::new_from_str(text);
+    if looks_like_json(source, text) && parse_json(text, source, limits, f, diags) {
+        return;
+    }
+    parse_yaml(Parser::new_from_str(text), source, limits, f, diags);
+}
+
+/// Opens a file for streaming, after the size check.
+fn open_input(
+    path: &Path,
+    limits: &Limits,
+) -> Result<std::io::BufReader<std::fs::File>, Diagnostic> {
+    let name = display_path(path);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+            .at(Location::file(name.clone()))
+    })?;
+    if meta.len() > limits.max_file_bytes {
+        return Err(Diagnostic::error(format!(
+            "`{name}` is larger than the input limit ({} bytes > {} bytes)",
+            meta.len(),
+            limits.max_file_bytes
+        ))
+        .at(Location::file(name.clone()))
+        .with_help("raise the limit with `--max-input-bytes` if this input is genuine"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
+            .at(Location::file(name.clone()))
+    })?;
+    Ok(std::io::BufReader::with_capacity(1 << 16, file))
+}
+
+/// Characters decoded from a reader as they are needed; invalid UTF-8 ends the stream and is
+/// reported with its position.
+struct StreamChars<R> {
+    reader: R,
+    chunk: String,
+    pos: usize,
+    carry: Vec<u8>,
+    offset: usize,
+    line: usize,
+    column: usize,
+    started: bool,
+    failed: std::rc::Rc<std::cell::Cell<Option<(usize, usize, usize)>>>,
+    error: std::rc::Rc<std::cell::RefCell<Option<String>>>,
+    eof: bool,
+}
+
+impl<R: Read> Iterator for StreamChars<R> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        loop {
+            if let Some(c) = self.chunk[self.pos..].chars().next() {
+                self.pos += c.len_utf8();
+                self.offset += c.len_utf8();
+                if c == '\n' {
+                    self.line += 1;
+                    self.column = 1;
+                } else {
+                    self.column += 1;
+                }
+                if !self.started {
+                    self.started = true;
+                    if c == '\u{feff}' {
+                        continue;
+                    }
+                }
+                return Some(c);
+            }
+            if self.eof {
+                return None;
+            }
+            let mut bytes = std::mem::take(&mut self.carry);
+            let mut buf = [0u8; 1 << 16];
+            let n = match self.reader.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    *self.error.borrow_mut() = Some(io_reason(&e));
+                    self.eof = true;
+                    return None;
+                }
+            };
+            if n == 0 {
+                self.eof = true;
+                if !bytes.is_empty() {
+                    self.failed.set(Some((self.offset, self.line, self.column)));
+                }
+                return None;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            match std::str::from_utf8(&bytes) {
+                Ok(s) => self.chunk = s.to_string(),
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    self.chunk = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+                    if e.error_len().is_none() {
+                        // An incomplete character at the end of the block: keep it for the next.
+                        self.carry = bytes[valid..].to_vec();
+                    } else {
+                        let consumed = self.chunk.len();
+                        let (line, column) = self
+                            .chunk
+                            .chars()
+                            .fold((self.line, self.column), |(l, c), ch| {
+                                if ch == '\n' { (l + 1, 1) } else { (l, c + 1) }
+                            });
+                        self.failed
+                            .set(Some((self.offset + consumed, line, column)));
+                        self.eof = true;
+                    }
+                }
+            }
+            self.pos = 0;
+        }
+    }
+}
+
+/// Parses YAML from a reader, document by document.
+pub fn parse_reader<R: Read>(
+    reader: R,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
+    let failed = std::rc::Rc::new(std::cell::Cell::new(None));
+    let error = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let chars = StreamChars {
+        reader,
+        chunk: String::new(),
+        pos: 0,
+        carry: Vec::new(),
+        offset: 0,
+        line: 1,
+        column: 1,
+        started: false,
+        failed: failed.clone(),
+        error: error.clone(),
+        eof: false,
+    };
+    let mut local = Diagnostics::default();
+    parse_yaml(Parser::new(chars), source, limits, f, &mut local);
+    if let Some((offset, line, column)) = failed.get() {
+        // What the parser said about the truncated text is noise.
+        diags.push(
+            Diagnostic::error(format!(
+                "`{}` is not UTF-8 text (invalid byte at offset {offset})",
+                source.name
+            ))
+            .at(Location {
+                file: source.name.clone(),
+                line: line as u32,
+                column: column as u32,
+                ..Default::default()
+            })
+            .with_help("Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?"),
+        );
+        diags.extend(Diagnostics(
+            local
+                .0
+                .into_iter()
+                .filter(|d| d.severity != crate::diag::Severity::Error)
+                .collect(),
+        ));
+        return;
+    }
+    if let Some(e) = error.borrow().as_ref() {
+        diags.push(
+            Diagnostic::error(format!("cannot read `{}`: {e}", source.name))
+                .at(Location::file(source.name.clone())),
+        );
+    }
+    diags.extend(local);
+}
+
+fn parse_yaml<I: Iterator<Item = char>>(
+    mut parser: Parser<I>,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
     let mut doc_index = 0usize;
     loop {
         match next_document(&mut parser, limits) {
@@ -478,8 +941,8 @@ fn explain_parse_error(msg: String, limits: &Limits) -> (String, String) {
 }
 
 /// Reads the next document. `Ok(None)`: end of stream; `Ok(Some(None))`: an empty document.
-fn next_document(
-    parser: &mut Parser<std::str::Chars<'_>>,
+fn next_document<I: Iterator<Item = char>>(
+    parser: &mut Parser<I>,
     limits: &Limits,
 ) -> Result<Option<Option<Node>>, ParseError> {
     let scan = |e: yaml_rust2::ScanError| (format!("invalid YAML: {}", e.info()), *e.marker());
@@ -808,23 +1271,29 @@ fn emit_objects(
         return;
     }
     if kind == "List" || (kind.ends_with("List") && root.get("items").is_some()) {
-        // An absent `items` is an empty list.
-        if let Some(items) = root.get("items") {
-            match items.as_seq() {
-                Some(seq) => {
-                    for (i, item) in seq.iter().enumerate() {
-                        if let Some(o) = make_object(item.clone(), source, document, Some(i), diags)
-                        {
+        // An absent `items` is an empty list; items are moved out, not copied.
+        let kind = kind.to_string();
+        let Value::Map(entries) = root.value else {
+            return;
+        };
+        if let Some((_, items)) = entries
+            .into_iter()
+            .find(|(k, v)| k == "items" && !matches!(v.value, Value::Null))
+        {
+            match items.value {
+                Value::Seq(seq) => {
+                    for (i, item) in seq.into_iter().enumerate() {
+                        if let Some(o) = make_object(item, source, document, Some(i), diags) {
                             f(o);
                         }
                     }
                 }
-                None => diags.push(
+                _ => diags.push(
                     Diagnostic::error(format!(
                         "`items` of a `{kind}` must be a list, found a {}",
                         items.type_name()
                     ))
-                    .at(loc(items)),
+                    .at(loc(&items)),
                 ),
             }
         }
@@ -891,26 +1360,31 @@ fn make_object(
             }),
         }
     };
-    let result = (|| -> Result<Object, Diagnostic> {
+    let result = (|| -> Result<(String, String, String, Option<String>), Diagnostic> {
         let kind = text("kind")?;
         if kind.is_empty() {
             return Err(Diagnostic::error("object has no `kind`")
                 .at(loc.clone())
                 .with_help("every Kubernetes object names its `apiVersion` and `kind`"));
         }
-        Ok(Object {
+        Ok((
+            kind,
+            text("apiVersion")?,
+            meta_text("name")?.unwrap_or_default(),
+            meta_text("namespace")?,
+        ))
+    })();
+    match result {
+        Ok((kind, api_version, name, namespace)) => Some(Object {
             source: source.clone(),
             document,
             item,
-            api_version: text("apiVersion")?,
+            api_version,
             kind,
-            name: meta_text("name")?.unwrap_or_default(),
-            namespace: meta_text("namespace")?,
-            node: node.clone(),
-        })
-    })();
-    match result {
-        Ok(o) => Some(o),
+            name,
+            namespace,
+            node,
+        }),
         Err(d) => {
             diags.push(d);
             None
@@ -949,4 +1423,48 @@ pub fn by_kind(objects: &[Object]) -> BTreeMap<&str, Vec<&Object>> {
         m.entry(o.kind.as_str()).or_default().push(o);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, text: &str) -> (Vec<serde_json::Value>, Diagnostics) {
+        let src = Arc::new(Source { name: name.into() });
+        let mut out = Vec::new();
+        let mut d = Diagnostics::default();
+        parse_stream(
+            text,
+            &src,
+            &Limits::default(),
+            &mut |o| out.push(o.node.to_json()),
+            &mut d,
+        );
+        (out, d)
+    }
+
+    #[test]
+    fn json_fast_path_agrees_with_yaml() {
+        let text = r#"{"kind": "List", "items": [
+  {"kind": "Pod", "metadata": {"name": "a\"b\\c\u00e9\n"}, "spec": {"n": -12, "f": 1.5e3, "t": true, "z": null, "e": [], "o": {}}}
+]}"#;
+        let (json, d1) = parse("x.json", text);
+        let (yaml, d2) = parse("x.yaml-as-text", &format!("# yaml\n{text}"));
+        assert!(d1.is_empty() && d2.is_empty(), "{d1} {d2}");
+        assert_eq!(json, yaml);
+        assert_eq!(json[0]["metadata"]["name"], "a\"b\\cé\n");
+        let (json, _) = parse("y.json", r#"{"kind": "Pod", "s": "\ud83d\ude00"}"#);
+        assert_eq!(json[0]["s"], "😀");
+    }
+
+    #[test]
+    fn json_errors_have_positions() {
+        let (_, d) = parse("x.json", "{\"kind\": \"Pod\",\n \"a\": 1,\n \"a\": 2}");
+        assert!(d.to_string().contains("duplicate key `a`"), "{d}");
+        assert!(d.to_string().contains("x.json:3:"), "{d}");
+        let (_, d) = parse("x.json", &format!("{}{}", "[".repeat(500), "]".repeat(500)));
+        assert!(d.to_string().contains("nesting deeper than"), "{d}");
+        let (_, d) = parse("x.json", "{\"kind\": \"Pod\"} trailing");
+        assert!(d.to_string().contains("trailing"), "{d}");
+    }
 }
