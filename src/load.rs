@@ -790,12 +790,12 @@ impl<R: Read> Iterator for StreamChars<R> {
                         self.carry = bytes[valid..].to_vec();
                     } else {
                         let consumed = self.chunk.len();
-                        let (line, column) = self
-                            .chunk
-                            .chars()
-                            .fold((self.line, self.column), |(l, c), ch| {
-                                if ch == '\n' { (l + 1, 1) } else { (l, c + 1) }
-                            });
+                        let (line, column) =
+                            self.chunk
+                                .chars()
+                                .fold((self.line, self.column), |(l, c), ch| {
+                                    if ch == '\n' { (l + 1, 1) } else { (l, c + 1) }
+                                });
                         self.failed
                             .set(Some((self.offset + consumed, line, column)));
                         self.eof = true;

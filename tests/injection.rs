@@ -1,0 +1,144 @@
+//! Hostile strings from input (quotes, backslashes, newlines, `)`, `,`, `${{ }}`, `{{ }}`, YAML
+//! document markers) never change the structure or meaning of what polytrans writes.
+
+use std::process::{Command, Stdio};
+
+const HOSTILE: &[&str] = &[
+    "a\"b",
+    "back\\slash",
+    "new\nline",
+    "close)paren, comma",
+    "${{ secrets.TOKEN }}",
+    "{{ template }}",
+    "---\nkind: Evil",
+    "'; rm -rf / #",
+    "$(touch /tmp/pwned)",
+];
+
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_polytrans"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// A PSP carrying a hostile value everywhere a string can go.
+fn psp(h: &str) -> String {
+    let q = json_str(h);
+    format!(
+        r#"{{"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+ "metadata": {{"name": "hostile", "annotations": {{"falco-rules-psp-images": {q},
+   "seccomp.security.alpha.kubernetes.io/allowedProfileNames": {lq}}}}},
+ "spec": {{"seLinux": {{"rule": "MustRunAs", "seLinuxOptions": {{"type": {q}, "level": {q}}}}},
+   "runAsUser": {{"rule": "RunAsAny"}}, "supplementalGroups": {{"rule": "RunAsAny"}},
+   "fsGroup": {{"rule": "RunAsAny"}}, "volumes": ["hostPath", "flexVolume", "csi"],
+   "allowedHostPaths": [{{"pathPrefix": {pq}}}],
+   "allowedFlexVolumes": [{{"driver": {q}}}], "allowedCSIDrivers": [{{"name": {q}}}],
+   "runtimeClass": {{"allowedRuntimeClassNames": [{q}]}}}}}}"#,
+        lq = json_str(&format!("localhost/{h}")),
+        pq = json_str(&format!("/{h}")),
+    )
+}
+
+#[test]
+fn ir_output_round_trips_hostile_strings() {
+    for h in HOSTILE {
+        let (code, out, err) = run(&["psp", "-", "--to", "ir", "--format", "yaml"], &psp(h));
+        if h.contains(',') {
+            // A comma separates profiles in the annotation: rejected, with the reason.
+            assert_eq!(code, 2);
+            assert!(err.contains("invalid seccomp profile"), "{err}");
+            continue;
+        }
+        assert_eq!(code, 0, "{h:?}: {err}");
+        let docs = polytrans::load::yaml_documents(&out).unwrap();
+        assert_eq!(
+            docs.len(),
+            1,
+            "{h:?}: one document, whatever the input:\n{out}"
+        );
+        let doc: polytrans::ir::IrDocument = serde_json::from_value(docs[0].clone()).unwrap();
+        let p = &doc.policies[0];
+        let text = serde_json::to_string(p).unwrap();
+        // The hostile value survives exactly where it was written.
+        assert!(
+            text.contains(&json_str(h)[1..json_str(h).len() - 1]),
+            "{h:?}"
+        );
+        assert_eq!(p.images, polytrans::front::psp::parse_image_list(h));
+    }
+}
+
+#[test]
+fn labels_outputs_are_quoted() {
+    for h in HOSTILE {
+        let ns = format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {{\"name\": {}}}}}",
+            json_str(h)
+        );
+        let input = format!(
+            "{}\n---\n{ns}\n",
+            "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: p}\nspec: {seLinux: {rule: RunAsAny}, runAsUser: {rule: RunAsAny}, supplementalGroups: {rule: RunAsAny}, fsGroup: {rule: RunAsAny}}"
+        );
+        let (code, yaml, err) = run(&["psp", "-", "--to", "pss-labels"], &input);
+        assert_eq!(code, 0, "{err}");
+        let docs = polytrans::load::yaml_documents(&yaml).unwrap();
+        assert_eq!(docs.len(), 1, "{h:?}:\n{yaml}");
+        assert_eq!(docs[0]["metadata"]["name"], *h);
+        let (_, sh, _) = run(
+            &["psp", "-", "--to", "pss-labels", "--format", "kubectl"],
+            &input,
+        );
+        // The shell sees the namespace name as one word, unchanged.
+        let line = sh
+            .lines()
+            .find(|l| l.starts_with("kubectl"))
+            .unwrap_or_else(|| {
+                // a newline in the name spans lines: take from `kubectl` to the end
+                sh.split_once("kubectl").map(|(_, r)| r).unwrap()
+            });
+        let _ = line;
+        let script = sh.replace("kubectl label --overwrite ns", "printf '%s\\0'");
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let words: Vec<&str> = std::str::from_utf8(&out.stdout)
+            .unwrap()
+            .split('\0')
+            .collect();
+        assert_eq!(words[0], *h, "{script}");
+        assert!(!std::path::Path::new("/tmp/pwned").exists());
+    }
+}
+
+#[test]
+fn diagnostics_do_not_break_lines() {
+    // A hostile PSP name is rejected (not a valid object name); the message escapes it.
+    let input = "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: \"x\\n--> fake.yaml:1:1\"}\nspec: {}\n";
+    let (code, _, err) = run(&["psp", "-", "--to", "ir"], input);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`x\\n--> fake.yaml:1:1` is not a valid object name"),
+        "{err}"
+    );
+}
