@@ -281,10 +281,13 @@ fn emit_and_write(
     mut diags: Diagnostics,
     out: &mut dyn Write,
 ) -> Result<Outcome, Error> {
+    let dir_like = |p: &std::path::PathBuf| p.to_string_lossy().ends_with('/') || p.is_dir();
     let common = backend::Common {
         templates: args.templates.clone(),
         pss_version,
         format: args.format.clone(),
+        want_files: args.output.as_ref().is_some_and(dir_like)
+            || args.diff.as_ref().is_some_and(dir_like),
     };
     let input = backend::Input {
         policies,

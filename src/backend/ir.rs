@@ -24,6 +24,7 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
     let files = input
         .policies
         .iter()
+        .filter(|_| input.common.want_files)
         .map(|p| OutputFile {
             name: format!("ir/{}.yaml", super::k8s_name(&p.name)),
             content: crate::load::to_yaml(&IrDocument::new(vec![p.clone()])),

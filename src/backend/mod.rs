@@ -49,6 +49,9 @@ pub struct Common {
     pub pss_version: crate::pss::Version,
     /// `--format`, for targets with several (text, yaml, json, markdown, kubectl).
     pub format: Option<String>,
+    /// Whether [`Emitted::files`] is needed (`-o DIR/`, `--diff DIR`); backends may skip
+    /// splitting their output otherwise.
+    pub want_files: bool,
 }
 
 /// One generated file, with a stable name for `-o DIR/`.

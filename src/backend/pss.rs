@@ -36,7 +36,10 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
     };
     let ext = if format == "text" { "txt" } else { format };
     let mut files = Vec::new();
-    for r in &reports[..per_policy] {
+    for r in reports[..per_policy]
+        .iter()
+        .filter(|_| input.common.want_files)
+    {
         files.push(OutputFile {
             name: format!("pss/{}.{ext}", super::k8s_name(&r.policy)),
             content: render(std::slice::from_ref(r))?,

@@ -19,15 +19,6 @@ pub enum Grant {
     Names(BTreeSet<String>),
 }
 
-impl Grant {
-    fn covers(&self, psp: &str) -> bool {
-        match self {
-            Grant::All => true,
-            Grant::Names(n) => n.contains(psp),
-        }
-    }
-}
-
 /// Why a namespace may use a PSP.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Reason {
@@ -128,6 +119,7 @@ pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String,
             _ => {}
         }
     }
+    let known: BTreeSet<&String> = psp_names.iter().collect();
     let mut out: BTreeMap<String, Usage> = BTreeMap::new();
     for b in objects {
         let cluster = match b.kind.as_str() {
@@ -182,7 +174,11 @@ pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String,
                 }
             };
             let usage = out.entry(ns).or_default();
-            for psp in psp_names.iter().filter(|p| grant.covers(p)) {
+            let granted: Vec<&String> = match grant {
+                Grant::All => psp_names.iter().collect(),
+                Grant::Names(names) => names.iter().filter(|n| known.contains(n)).collect(),
+            };
+            for psp in granted {
                 usage.psps.entry(psp.clone()).or_default().insert(Reason {
                     binding: binding.clone(),
                     subject: subject.clone(),
