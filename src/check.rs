@@ -226,10 +226,9 @@ impl Checker<'_> {
         }
         let psa = match &self.judge {
             Judge::Fixed(p) => *p,
-            Judge::Labels { namespaces } => o
-                .namespace
-                .as_ref()
-                .and_then(|ns| namespaces.get(ns))
+            // Objects without a namespace are created in `default`.
+            Judge::Labels { namespaces } => namespaces
+                .get(o.namespace.as_deref().unwrap_or("default"))
                 .copied()
                 .unwrap_or_default(),
             Judge::Psp(_) => unreachable!(),
