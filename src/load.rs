@@ -721,13 +721,14 @@ fn open_input(
     Ok(std::io::BufReader::with_capacity(1 << 16, file))
 }
 
-/// Characters decoded from a reader as they are needed; invalid UTF-8 ends the stream and is
-/// reported with its position.
+/// Characters decoded from a reader as they are needed (a block at a time); invalid UTF-8 ends
+/// the stream and is reported with its position.
 struct StreamChars<R> {
     reader: R,
-    chunk: String,
-    pos: usize,
+    chars: Vec<char>,
+    idx: usize,
     carry: Vec<u8>,
+    /// Bytes, lines and the column reached by the blocks decoded so far.
     offset: usize,
     line: usize,
     column: usize,
@@ -737,20 +738,69 @@ struct StreamChars<R> {
     eof: bool,
 }
 
+impl<R: Read> StreamChars<R> {
+    fn advance_position(&mut self, text: &str) {
+        self.offset += text.len();
+        match text.rfind('\n') {
+            Some(i) => {
+                self.line += text.matches('\n').count();
+                self.column = text[i + 1..].chars().count() + 1;
+            }
+            None => self.column += text.chars().count(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let mut bytes = std::mem::take(&mut self.carry);
+        let mut buf = vec![0u8; 1 << 16];
+        let n = match self.reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                *self.error.borrow_mut() = Some(io_reason(&e));
+                self.eof = true;
+                return;
+            }
+        };
+        if n == 0 {
+            self.eof = true;
+            if !bytes.is_empty() {
+                self.failed.set(Some((self.offset, self.line, self.column)));
+            }
+            return;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let text = std::str::from_utf8(&bytes[..valid]).expect("valid prefix");
+        self.chars.clear();
+        self.chars.extend(text.chars());
+        self.idx = 0;
+        let text = text.to_string();
+        self.advance_position(&text);
+        if valid < bytes.len() {
+            let incomplete = std::str::from_utf8(&bytes[valid..])
+                .err()
+                .is_some_and(|e| e.error_len().is_none());
+            if incomplete && bytes.len() - valid < 4 {
+                // A character cut by the block boundary: keep it for the next block.
+                self.carry = bytes[valid..].to_vec();
+            } else {
+                self.failed.set(Some((self.offset, self.line, self.column)));
+                self.eof = true;
+            }
+        }
+    }
+}
+
 impl<R: Read> Iterator for StreamChars<R> {
     type Item = char;
 
     fn next(&mut self) -> Option<char> {
         loop {
-            if let Some(c) = self.chunk[self.pos..].chars().next() {
-                self.pos += c.len_utf8();
-                self.offset += c.len_utf8();
-                if c == '\n' {
-                    self.line += 1;
-                    self.column = 1;
-                } else {
-                    self.column += 1;
-                }
+            if let Some(&c) = self.chars.get(self.idx) {
+                self.idx += 1;
                 if !self.started {
                     self.started = true;
                     if c == '\u{feff}' {
@@ -762,47 +812,7 @@ impl<R: Read> Iterator for StreamChars<R> {
             if self.eof {
                 return None;
             }
-            let mut bytes = std::mem::take(&mut self.carry);
-            let mut buf = [0u8; 1 << 16];
-            let n = match self.reader.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    *self.error.borrow_mut() = Some(io_reason(&e));
-                    self.eof = true;
-                    return None;
-                }
-            };
-            if n == 0 {
-                self.eof = true;
-                if !bytes.is_empty() {
-                    self.failed.set(Some((self.offset, self.line, self.column)));
-                }
-                return None;
-            }
-            bytes.extend_from_slice(&buf[..n]);
-            match std::str::from_utf8(&bytes) {
-                Ok(s) => self.chunk = s.to_string(),
-                Err(e) => {
-                    let valid = e.valid_up_to();
-                    self.chunk = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-                    if e.error_len().is_none() {
-                        // An incomplete character at the end of the block: keep it for the next.
-                        self.carry = bytes[valid..].to_vec();
-                    } else {
-                        let consumed = self.chunk.len();
-                        let (line, column) =
-                            self.chunk
-                                .chars()
-                                .fold((self.line, self.column), |(l, c), ch| {
-                                    if ch == '\n' { (l + 1, 1) } else { (l, c + 1) }
-                                });
-                        self.failed
-                            .set(Some((self.offset + consumed, line, column)));
-                        self.eof = true;
-                    }
-                }
-            }
-            self.pos = 0;
+            self.refill();
         }
     }
 }
@@ -819,8 +829,8 @@ pub fn parse_reader<R: Read>(
     let error = std::rc::Rc::new(std::cell::RefCell::new(None));
     let chars = StreamChars {
         reader,
-        chunk: String::new(),
-        pos: 0,
+        chars: Vec::new(),
+        idx: 0,
         carry: Vec::new(),
         offset: 0,
         line: 1,
