@@ -204,22 +204,7 @@ pub fn summary(c: &Constraint) -> String {
         NameSet::Only(v) => v.join(", "),
         NameSet::AnyExcept(v) => format!("any except {}", v.join(", ")),
     };
-    let ranges = |r: &[crate::ir::IdRange]| {
-        if r.is_empty() {
-            "none".to_string()
-        } else {
-            r.iter()
-                .map(|r| {
-                    if r.min == r.max {
-                        r.min.to_string()
-                    } else {
-                        format!("{}-{}", r.min, r.max)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
+    let ranges = crate::eval::format_ranges;
     let allowed = |a: bool| if a { "allowed" } else { "not allowed" }.to_string();
     match c {
         Privileged { allowed: a }

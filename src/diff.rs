@@ -213,8 +213,8 @@ pub fn compare_policies(old: &Policy, new: &Policy, version: crate::pss::Version
         });
     }
     // Defaulting changes are neutral for admission but change pods.
-    let (od, nd): (BTreeSet<String>, BTreeSet<String>) = (
-        old.defaults
+    let describe = |p: &Policy| -> BTreeSet<String> {
+        p.defaults
             .iter()
             .map(|d| {
                 format!(
@@ -223,18 +223,9 @@ pub fn compare_policies(old: &Policy, new: &Policy, version: crate::pss::Version
                     crate::fit::describe_default(&d.action)
                 )
             })
-            .collect(),
-        new.defaults
-            .iter()
-            .map(|d| {
-                format!(
-                    "{}: {}",
-                    d.provenance.field,
-                    crate::fit::describe_default(&d.action)
-                )
-            })
-            .collect(),
-    );
+            .collect()
+    };
+    let (od, nd) = (describe(old), describe(new));
     for gone in od.difference(&nd) {
         let (field, what) = gone.split_once(": ").unwrap_or((gone, ""));
         fields.push(FieldChange {

@@ -172,7 +172,8 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-fn format_ranges(ranges: &[IdRange]) -> String {
+/// `1-100, 200`, or `none`.
+pub fn format_ranges(ranges: &[IdRange]) -> String {
     if ranges.is_empty() {
         return "none".into();
     }
@@ -1127,26 +1128,43 @@ fn check_seccomp(
                 )),
                 _ => {}
             }
-            if !bad.is_empty() {
-                let v: Vec<String> = bad_values.into_iter().collect();
-                parts.push(format!(
-                    "{} must not use seccomp {} {} (allowed by {field}: {})",
-                    containers_phrase(&bad),
-                    plural("profile", "profiles", v.len()),
-                    join_quote(&v),
-                    describe_set(allowed)
-                ));
-            }
-            if !unset.is_empty() {
-                parts.push(format!(
-                    "pod or {} must set a seccomp profile (allowed: {})",
-                    containers_phrase(&unset),
-                    describe_set(allowed)
-                ));
-            }
+            parts.extend(profile_problems(
+                "seccomp", &bad, bad_values, &unset, allowed,
+            ));
             (!parts.is_empty()).then(|| (reason, parts.join("; ")))
         }
     }
+}
+
+/// The PSP-style problems of a profile rule: containers using a profile outside the set, and
+/// containers without one where one is required.
+fn profile_problems(
+    what: &str,
+    bad: &[String],
+    bad_values: BTreeSet<String>,
+    unset: &[String],
+    allowed: &NameSet,
+) -> Vec<String> {
+    let mut parts = Vec::new();
+    if !bad.is_empty() {
+        let v: Vec<String> = bad_values.into_iter().collect();
+        parts.push(format!(
+            "{} must not use {what} {} {} (allowed: {})",
+            containers_phrase(bad),
+            plural("profile", "profiles", v.len()),
+            join_quote(&v),
+            describe_set(allowed)
+        ));
+    }
+    if !unset.is_empty() {
+        parts.push(format!(
+            "pod or {} must set a{} {what} profile (allowed: {})",
+            containers_phrase(unset),
+            if what.starts_with('A') { "n" } else { "" },
+            describe_set(allowed)
+        ));
+    }
+    parts
 }
 
 fn check_apparmor(
@@ -1231,24 +1249,7 @@ fn check_apparmor(
                     _ => {}
                 }
             }
-            let mut parts = Vec::new();
-            if !bad.is_empty() {
-                let v: Vec<String> = bad_values.into_iter().collect();
-                parts.push(format!(
-                    "{} must not use AppArmor {} {} (allowed: {})",
-                    containers_phrase(&bad),
-                    plural("profile", "profiles", v.len()),
-                    join_quote(&v),
-                    describe_set(allowed)
-                ));
-            }
-            if !unset.is_empty() {
-                parts.push(format!(
-                    "{} must set an AppArmor profile (allowed: {})",
-                    containers_phrase(&unset),
-                    describe_set(allowed)
-                ));
-            }
+            let parts = profile_problems("AppArmor", &bad, bad_values, &unset, allowed);
             (!parts.is_empty()).then(|| ("AppArmor profile".into(), parts.join("; ")))
         }
     }
