@@ -186,7 +186,8 @@ fn psa_pods_against_psps() {
     };
     let mut policies = Vec::new();
     for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
-        let objs = polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
+        let objs =
+            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
         policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
     }
     let examples = policies.len();
@@ -250,4 +251,302 @@ fn psa_pods_against_levels() {
     }
     assert!(failures.is_empty(), "{} mismatches", failures.len());
     assert_eq!(agree, 4537);
+}
+
+/// With `--cel-workloads`, the variables pick the pod template of each controller kind, and a
+/// workload gets the same verdict as its pod.
+#[test]
+fn workloads_pick_the_pod_template() {
+    let policy = level_policy(Level::Restricted, Version::Minor(37));
+    let compiled = compile_parts(&cel::variables(true), &cel::validations(&policy));
+    let good = serde_json::json!({
+        "metadata": {"annotations": {"a": "b"}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "app", "image": "x", "securityContext": {
+                "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]
+        }
+    });
+    let mut bad = good.clone();
+    bad["spec"]["containers"][0]["securityContext"]["privileged"] = true.into();
+    for (template, ok) in [(&good, true), (&bad, false)] {
+        let pod = {
+            let mut p = template.clone();
+            p["apiVersion"] = "v1".into();
+            p["kind"] = "Pod".into();
+            p
+        };
+        let deployment = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d"}, "spec": {"template": template}});
+        let cronjob = serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": template}}}});
+        for obj in [pod, deployment, cronjob] {
+            let failed = run(&compiled, &obj).unwrap();
+            assert_eq!(failed.is_empty(), ok, "{obj}: {failed:?}");
+        }
+    }
+}
+
+/// Hand-made pods for the fields the PSA testdata does not exercise (golden case `cel-fields`):
+/// CEL and the IR evaluator agree on each.
+#[test]
+fn cel_fields_pods() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/cel-fields");
+    let text = std::fs::read_to_string(root.join("ir.yaml")).unwrap();
+    let doc: IrDocument = serde_yaml::from_str(&text).unwrap();
+    let policy = &doc.policies[0];
+    let compiled = compile(policy);
+    let base = serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {
+            "securityContext": {"runAsUser": 1500, "appArmorProfile": {"type": "RuntimeDefault"}, "seLinuxOptions": {"level": "s0:c123,c456"}},
+            "containers": [{"name": "app", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false,
+                    "capabilities": {"drop": ["NET_RAW"]}},
+                "volumeMounts": [{"name": "logs", "mountPath": "/l", "readOnly": true}]}],
+            "volumes": [{"name": "logs", "hostPath": {"path": "/var/log/app"}}]
+        }
+    });
+    let patch = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("base", base.clone()),
+        (
+            "writable /var/log",
+            patch(&|v| v["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = false.into()),
+        ),
+        (
+            "init container writes /var/log",
+            patch(&|v| {
+                v["spec"]["initContainers"] = serde_json::json!([{"name": "i", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false},
+                "volumeMounts": [{"name": "logs", "mountPath": "/l"}]}])
+            }),
+        ),
+        (
+            "/var/logs is not under /var/log",
+            patch(&|v| v["spec"]["volumes"][0]["hostPath"]["path"] = "/var/logs".into()),
+        ),
+        (
+            "quoted prefix, writable",
+            patch(&|v| {
+                v["spec"]["volumes"][0]["hostPath"]["path"] = "/data/it's/x".into();
+                v["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = false.into()
+            }),
+        ),
+        (
+            "flex driver allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "flexVolume": {"driver": "example/lvm"}}])
+            }),
+        ),
+        (
+            "flex driver not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "flexVolume": {"driver": "other"}}])
+            }),
+        ),
+        (
+            "csi driver not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "csi": {"driver": "other"}}])
+            }),
+        ),
+        (
+            "cephfs allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "cephfs": {"monitors": ["m"]}}])
+            }),
+        ),
+        (
+            "nfs not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "nfs": {"server": "s", "path": "/"}}])
+            }),
+        ),
+        (
+            "runtime class allowed",
+            patch(&|v| v["spec"]["runtimeClassName"] = "kata".into()),
+        ),
+        (
+            "runtime class not allowed",
+            patch(&|v| v["spec"]["runtimeClassName"] = "runc".into()),
+        ),
+        (
+            "sysctl allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["sysctls"] =
+                    serde_json::json!([{"name": "net.core.somaxconn", "value": "1"}])
+            }),
+        ),
+        (
+            "sysctl forbidden",
+            patch(&|v| {
+                v["spec"]["securityContext"]["sysctls"] =
+                    serde_json::json!([{"name": "kernel.msgmax", "value": "1"}])
+            }),
+        ),
+        (
+            "selinux level differs",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] =
+                    serde_json::json!({"level": "s0"})
+            }),
+        ),
+        (
+            "run as user outside",
+            patch(&|v| v["spec"]["containers"][0]["securityContext"]["runAsUser"] = 3000.into()),
+        ),
+        (
+            "ephemeral container runs as root",
+            patch(&|v| {
+                v["spec"]["ephemeralContainers"] = serde_json::json!([{"name": "e", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false, "runAsUser": 0}}])
+            }),
+        ),
+        (
+            "run as group outside",
+            patch(&|v| v["spec"]["securityContext"]["runAsGroup"] = 5.into()),
+        ),
+        (
+            "capability allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+                    serde_json::json!(["CHOWN"])
+            }),
+        ),
+        (
+            "capability not allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+                    serde_json::json!(["SYS_ADMIN"])
+            }),
+        ),
+        (
+            "seccomp localhost allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["seccompProfile"] =
+                    serde_json::json!({"type": "Localhost", "localhostProfile": "profiles/a.json"})
+            }),
+        ),
+        (
+            "seccomp unconfined",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["seccompProfile"] =
+                    serde_json::json!({"type": "Unconfined"})
+            }),
+        ),
+        (
+            "apparmor annotation not allowed",
+            patch(
+                &|v| v["metadata"]["annotations"] = serde_json::json!({"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}),
+            ),
+        ),
+        (
+            "apparmor field not allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["appArmorProfile"] =
+                    serde_json::json!({"type": "Unconfined"})
+            }),
+        ),
+        (
+            "apparmor field allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["appArmorProfile"] =
+                    serde_json::json!({"type": "RuntimeDefault"})
+            }),
+        ),
+        (
+            "host port outside",
+            patch(&|v| {
+                v["spec"]["containers"][0]["ports"] =
+                    serde_json::json!([{"containerPort": 80, "hostPort": 80}])
+            }),
+        ),
+        (
+            "host port inside",
+            patch(&|v| {
+                v["spec"]["containers"][0]["ports"] =
+                    serde_json::json!([{"containerPort": 80, "hostPort": 8080}])
+            }),
+        ),
+    ];
+    let (mut agree, mut admitted) = (0, 0);
+    for (name, json) in &cases {
+        let pod: Pod = serde_json::from_value(json.clone()).unwrap();
+        let why = admits(policy, &pod);
+        let want = why.is_empty();
+        if *name == "base" {
+            assert!(want, "base pod: {why:?}");
+        }
+        let got = cel_admits(policy, &compiled, &pod).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got, want, "{name}: cel {got}, ir {want}");
+        agree += 1;
+        admitted += usize::from(want);
+    }
+    println!(
+        "cel-fields pods (cel vs ir evaluator): {agree}/{} ({admitted} admitted)",
+        cases.len()
+    );
+    assert!(admitted >= 5 && admitted + 5 <= cases.len());
+}
+
+/// Both outputs validate against their schemas: Kyverno's ValidatingPolicy CRD schema and the
+/// structural ValidatingAdmissionPolicy/Binding schema under `schemas/`.
+#[test]
+fn outputs_validate_against_schemas() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vap_schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/vap.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut schemas = vec![("vap.yaml", jsonschema::validator_for(&vap_schema).unwrap())];
+    if let Some(shared) = common::shared() {
+        let k: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                shared.join("conformance/kyverno-schemas/validatingpolicy.v1.schema.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        schemas.push(("kyverno-cel.yaml", jsonschema::validator_for(&k).unwrap()));
+    }
+    let mut n = 0;
+    for (file, validator) in &schemas {
+        for f in common::files_under(&root.join("golden"), &["yaml"]) {
+            if f.file_name().and_then(|x| x.to_str()) != Some(*file) {
+                continue;
+            }
+            let docs =
+                polytrans::load::yaml_documents(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            assert!(!docs.is_empty(), "{}", f.display());
+            for d in docs {
+                let errors: Vec<String> =
+                    validator.iter_errors(&d).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+                n += 1;
+            }
+            // and the expressions compile
+            let text = std::fs::read_to_string(&f).unwrap();
+            let docs = polytrans::load::yaml_documents(&text).unwrap();
+            for d in docs {
+                for key in ["variables", "validations"] {
+                    for item in d["spec"][key].as_array().into_iter().flatten() {
+                        let e = item["expression"].as_str().unwrap();
+                        Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"));
+                    }
+                }
+            }
+        }
+    }
+    println!("cel golden documents valid against their schemas: {n}");
+    assert!(n >= 30);
 }

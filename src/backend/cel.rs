@@ -192,6 +192,9 @@ fn first_set(
     pred: &dyn Fn(&str) -> String,
     unset: &str,
 ) -> String {
+    if unset == "true" && candidates.iter().all(|(_, v)| pred(v) == "true") {
+        return "true".into();
+    }
     let mut out = unset.to_string();
     for (cond, value) in candidates.iter().rev() {
         out = format!("({cond} ? {} : {out})", pred(value));
@@ -611,12 +614,22 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             unset_allowed,
             source,
             scope,
-        } => seccomp(allowed, *unset_allowed, *source, *scope),
+        } => {
+            if matches!(allowed, NameSet::Any) && *unset_allowed {
+                return None;
+            }
+            seccomp(allowed, *unset_allowed, *source, *scope)
+        }
         Constraint::AppArmor {
             allowed,
             unset_allowed,
             scope,
-        } => apparmor(allowed, *unset_allowed, *scope),
+        } => {
+            if matches!(allowed, NameSet::Any) && *unset_allowed {
+                return None;
+            }
+            apparmor(allowed, *unset_allowed, *scope)
+        }
         Constraint::Sysctls { allowed, forbidden } => {
             let mut ok = vec![in_set("s.name", allowed)];
             if !forbidden.is_empty() {
@@ -753,7 +766,7 @@ fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> String {
 
 /// The expression for a rule, with its exemptions.
 pub fn rule_expression(rule: &Rule) -> Option<String> {
-    let expr = constraint_expression(&rule.constraint)?;
+    let expr = constraint_expression(&rule.constraint).filter(|e| e != "true")?;
     let mut exempt = Vec::new();
     for e in &rule.unless {
         exempt.push(match e {
