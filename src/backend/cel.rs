@@ -829,10 +829,10 @@ pub fn validations(policy: &Policy) -> Vec<Validation> {
 fn default_note(action: &DefaultAction) -> String {
     let what = match action {
         DefaultAction::AddCapabilities { capabilities } => {
-            format!("adding capabilities {}", capabilities.join(", "))
+            format!("capabilities.add {}", capabilities.join(", "))
         }
         DefaultAction::DropCapabilities { capabilities } => {
-            format!("dropping capabilities {}", capabilities.join(", "))
+            format!("capabilities.drop {}", capabilities.join(", "))
         }
         DefaultAction::AllowPrivilegeEscalation { value } => {
             format!("allowPrivilegeEscalation={value} on containers that leave it unset")
