@@ -552,3 +552,25 @@ fn outputs_validate_against_schemas() {
     println!("cel golden documents valid against their schemas: {n}");
     assert!(n >= 30);
 }
+
+/// Strings from input reach expressions only as escaped CEL literals that evaluate back to the
+/// same string.
+#[test]
+fn cel_strings_round_trip() {
+    for s in [
+        "plain",
+        "it's",
+        "back\\slash",
+        "new\nline\ttab",
+        "\"dq\"",
+        "ctl\u{1}x",
+        "ünï",
+    ] {
+        let lit = cel::cel_string(s);
+        let v = Program::compile(&lit)
+            .unwrap_or_else(|e| panic!("{lit}: {e:?}"))
+            .execute(&Context::default())
+            .unwrap();
+        assert_eq!(v, Value::String(Arc::new(s.to_string())), "{lit}");
+    }
+}
