@@ -1,0 +1,576 @@
+//! The CEL backend (`--to vap`, `--to kyverno-cel`), measured with a real CEL engine
+//! (`cel-interpreter`): the generated expressions are evaluated with `object` bound to the pod
+//! JSON and `variables` emulated in order, as Kubernetes does, and compared with the IR evaluator.
+//!
+//! CEL validation cannot mutate, so each pod is judged after the policy's defaulting has been
+//! applied (`eval::apply_defaults`); the backend reports those defaulting fields as approximated.
+//!
+//! Differences between `cel-interpreter` 0.10 and Kubernetes CEL, and how this test and the
+//! expressions avoid them:
+//! - JSON numbers: Kubernetes types pod integers as `int`; `cel_interpreter::to_value` would turn
+//!   positive JSON numbers into `uint`. [`to_cel`] converts them to `int` like Kubernetes.
+//! - Absent versus `null`: Kubernetes drops absent fields; the typed pod serialises them as
+//!   `null`, so [`to_cel`] removes nulls before binding `object`.
+//! - Optional syntax (`a.?b`), `orValue` and the strings extension (`join`, `lowerAscii`) are
+//!   not in the crate: the expressions use only `has()`, ternaries, `in`, `startsWith`, `size`
+//!   and the `all` macro, which both implement alike.
+
+mod common;
+
+use cel_interpreter::{Context, Program, Value, objects::Key, objects::Map};
+use polytrans::backend::cel::{self, Validation, Variable};
+use polytrans::eval::{admits, apply_defaults};
+use polytrans::ir::{IrDocument, Level, Policy};
+use polytrans::pod::Pod;
+use polytrans::pss::{Version, level_policy};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Kubernetes-shaped CEL value of a JSON document: nulls dropped, numbers as `int`.
+fn to_cel(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// A policy's compiled variables and validations.
+struct Compiled {
+    variables: Vec<(String, Program)>,
+    validations: Vec<(Validation, Program, Program)>,
+}
+
+fn compile(policy: &Policy) -> Compiled {
+    compile_parts(&cel::variables(false), &cel::validations(policy))
+}
+
+fn compile_parts(vars: &[Variable], vals: &[Validation]) -> Compiled {
+    let c = |e: &str| Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"));
+    Compiled {
+        variables: vars
+            .iter()
+            .map(|v| (v.name.clone(), c(&v.expression)))
+            .collect(),
+        validations: vals
+            .iter()
+            .map(|v| (v.clone(), c(&v.expression), c(&v.message_expression)))
+            .collect(),
+    }
+}
+
+/// The fields of the failed validations; `Err` on an evaluation error.
+fn run(compiled: &Compiled, object: &serde_json::Value) -> Result<Vec<String>, String> {
+    let mut ctx = Context::default();
+    ctx.add_variable_from_value("object", to_cel(object));
+    let mut vars: HashMap<Key, Value> = HashMap::new();
+    for (name, prog) in &compiled.variables {
+        ctx.add_variable_from_value(
+            "variables",
+            Value::Map(Map {
+                map: Arc::new(vars.clone()),
+            }),
+        );
+        let v = prog
+            .execute(&ctx)
+            .map_err(|e| format!("variable {name}: {e:?}"))?;
+        vars.insert(Key::String(Arc::new(name.clone())), v);
+    }
+    ctx.add_variable_from_value(
+        "variables",
+        Value::Map(Map {
+            map: Arc::new(vars),
+        }),
+    );
+    let mut failed = Vec::new();
+    for (val, prog, msg) in &compiled.validations {
+        match prog.execute(&ctx) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => {
+                match msg.execute(&ctx) {
+                    Ok(Value::String(_)) => {}
+                    other => return Err(format!("{}: message: {other:?}", val.field)),
+                }
+                failed.push(val.field.clone());
+            }
+            other => return Err(format!("{}: {other:?}\n  {}", val.field, val.expression)),
+        }
+    }
+    Ok(failed)
+}
+
+fn pod_json(pod: &Pod) -> serde_json::Value {
+    let mut v = serde_json::to_value(pod).unwrap();
+    v["apiVersion"] = "v1".into();
+    v["kind"] = "Pod".into();
+    v
+}
+
+/// CEL verdict on the pod after the policy's defaulting.
+fn cel_admits(policy: &Policy, compiled: &Compiled, pod: &Pod) -> Result<bool, String> {
+    let mut p = pod.clone();
+    apply_defaults(policy, &mut p);
+    run(compiled, &pod_json(&p)).map(|f| f.is_empty())
+}
+
+#[test]
+fn psp_migration_cases() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let root = shared.join("conformance/psp-migration/tests");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let (mut agree, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
+            .unwrap_or_else(|d| panic!("{d}"));
+        let (policies, _) = polytrans::front::psp::lower_all(&objs).unwrap();
+        let compiled = compile(&policies[0]);
+        for (file, expect) in [("allowed.yaml", true), ("disallowed.yaml", false)] {
+            total += 1;
+            let pod = common::load_pod(&dir.join(file));
+            match cel_admits(&policies[0], &compiled, &pod.pod) {
+                Ok(v) if v == expect => agree += 1,
+                other => failures.push(format!("{name}/{file}: {other:?}")),
+            }
+        }
+    }
+    println!("psp-migration cases (cel): {agree}/{total}");
+    for f in &failures {
+        println!("  mismatch: {f}");
+    }
+    assert!(failures.is_empty(), "{} mismatches", failures.len());
+    assert!(agree >= 48);
+}
+
+/// Every golden case's IR (Kubernetes example PSPs at several upstream versions, seeds).
+fn golden_policies() -> Vec<Policy> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    let mut out = Vec::new();
+    for f in common::files_under(&root, &["yaml"]) {
+        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let doc: IrDocument =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        out.extend(doc.policies);
+    }
+    out
+}
+
+#[test]
+fn psa_pods_against_psps() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let mut policies = Vec::new();
+    for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
+        let objs =
+            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
+        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
+    }
+    let examples = policies.len();
+    policies.extend(golden_policies());
+    let pods: Vec<_> = common::psa_cases(&shared)
+        .iter()
+        .map(|c| (c.path.clone(), common::load_pod(&c.path).pod))
+        .collect();
+    let (mut agree, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for policy in &policies {
+        let compiled = compile(policy);
+        for (path, pod) in &pods {
+            total += 1;
+            let want = admits(policy, pod).is_empty();
+            match cel_admits(policy, &compiled, pod) {
+                Ok(got) if got == want => agree += 1,
+                other => failures.push(format!(
+                    "{} {}: ir {want}, cel {other:?}",
+                    policy.name,
+                    path.display()
+                )),
+            }
+        }
+    }
+    println!(
+        "cel vs ir evaluator, psa testdata pods x {} PSPs ({examples} examples, {} golden): {agree}/{total}",
+        policies.len(),
+        policies.len() - examples
+    );
+    for f in failures.iter().take(20) {
+        println!("  mismatch: {f}");
+    }
+    assert!(failures.is_empty(), "{} mismatches", failures.len());
+    // Ratchet: 4537 pods x 25 PSPs when measured (grows with golden cases).
+    assert!(agree >= 113_425, "agreement fell to {agree}");
+}
+
+#[test]
+fn psa_pods_against_levels() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let cases = common::psa_cases(&shared);
+    let mut cache: HashMap<(Level, u32), (Policy, Compiled)> = HashMap::new();
+    let mut agree = 0;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (policy, compiled) = cache.entry((case.level, case.minor)).or_insert_with(|| {
+            let p = level_policy(case.level, Version::Minor(case.minor));
+            let c = compile(&p);
+            (p, c)
+        });
+        let pod = common::load_pod(&case.path).pod;
+        match cel_admits(policy, compiled, &pod) {
+            Ok(got) if got == case.pass => agree += 1,
+            other => failures.push(format!("{}: {other:?}", case.path.display())),
+        }
+    }
+    println!("psa testdata (cel): {agree}/{}", cases.len());
+    for f in failures.iter().take(20) {
+        println!("  mismatch: {f}");
+    }
+    assert!(failures.is_empty(), "{} mismatches", failures.len());
+    assert_eq!(agree, 4537);
+}
+
+/// With `--cel-workloads`, the variables pick the pod template of each controller kind, and a
+/// workload gets the same verdict as its pod.
+#[test]
+fn workloads_pick_the_pod_template() {
+    let policy = level_policy(Level::Restricted, Version::Minor(37));
+    let compiled = compile_parts(&cel::variables(true), &cel::validations(&policy));
+    let good = serde_json::json!({
+        "metadata": {"annotations": {"a": "b"}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "app", "image": "x", "securityContext": {
+                "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]
+        }
+    });
+    let mut bad = good.clone();
+    bad["spec"]["containers"][0]["securityContext"]["privileged"] = true.into();
+    for (template, ok) in [(&good, true), (&bad, false)] {
+        let pod = {
+            let mut p = template.clone();
+            p["apiVersion"] = "v1".into();
+            p["kind"] = "Pod".into();
+            p
+        };
+        let deployment = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d"}, "spec": {"template": template}});
+        let cronjob = serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": template}}}});
+        for obj in [pod, deployment, cronjob] {
+            let failed = run(&compiled, &obj).unwrap();
+            assert_eq!(failed.is_empty(), ok, "{obj}: {failed:?}");
+        }
+    }
+}
+
+/// Hand-made pods for the fields the PSA testdata does not exercise (golden case `cel-fields`):
+/// CEL and the IR evaluator agree on each.
+#[test]
+fn cel_fields_pods() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/cel-fields");
+    let text = std::fs::read_to_string(root.join("ir.yaml")).unwrap();
+    let doc: IrDocument = serde_yaml::from_str(&text).unwrap();
+    let policy = &doc.policies[0];
+    let compiled = compile(policy);
+    let base = serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {
+            "securityContext": {"runAsUser": 1500, "appArmorProfile": {"type": "RuntimeDefault"}, "seLinuxOptions": {"level": "s0:c123,c456"}},
+            "containers": [{"name": "app", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false,
+                    "capabilities": {"drop": ["NET_RAW"]}},
+                "volumeMounts": [{"name": "logs", "mountPath": "/l", "readOnly": true}]}],
+            "volumes": [{"name": "logs", "hostPath": {"path": "/var/log/app"}}]
+        }
+    });
+    let patch = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("base", base.clone()),
+        (
+            "writable /var/log",
+            patch(&|v| v["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = false.into()),
+        ),
+        (
+            "init container writes /var/log",
+            patch(&|v| {
+                v["spec"]["initContainers"] = serde_json::json!([{"name": "i", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false},
+                "volumeMounts": [{"name": "logs", "mountPath": "/l"}]}])
+            }),
+        ),
+        (
+            "/var/logs is not under /var/log",
+            patch(&|v| v["spec"]["volumes"][0]["hostPath"]["path"] = "/var/logs".into()),
+        ),
+        (
+            "quoted prefix, writable",
+            patch(&|v| {
+                v["spec"]["volumes"][0]["hostPath"]["path"] = "/data/it's/x".into();
+                v["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = false.into()
+            }),
+        ),
+        (
+            "flex driver allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "flexVolume": {"driver": "example/lvm"}}])
+            }),
+        ),
+        (
+            "flex driver not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "flexVolume": {"driver": "other"}}])
+            }),
+        ),
+        (
+            "csi driver not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "csi": {"driver": "other"}}])
+            }),
+        ),
+        (
+            "cephfs allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "cephfs": {"monitors": ["m"]}}])
+            }),
+        ),
+        (
+            "nfs not allowed",
+            patch(&|v| {
+                v["spec"]["volumes"] =
+                    serde_json::json!([{"name": "f", "nfs": {"server": "s", "path": "/"}}])
+            }),
+        ),
+        (
+            "runtime class allowed",
+            patch(&|v| v["spec"]["runtimeClassName"] = "kata".into()),
+        ),
+        (
+            "runtime class not allowed",
+            patch(&|v| v["spec"]["runtimeClassName"] = "runc".into()),
+        ),
+        (
+            "sysctl allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["sysctls"] =
+                    serde_json::json!([{"name": "net.core.somaxconn", "value": "1"}])
+            }),
+        ),
+        (
+            "sysctl forbidden",
+            patch(&|v| {
+                v["spec"]["securityContext"]["sysctls"] =
+                    serde_json::json!([{"name": "kernel.msgmax", "value": "1"}])
+            }),
+        ),
+        (
+            "selinux level differs",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] =
+                    serde_json::json!({"level": "s0"})
+            }),
+        ),
+        (
+            "run as user outside",
+            patch(&|v| v["spec"]["containers"][0]["securityContext"]["runAsUser"] = 3000.into()),
+        ),
+        (
+            "ephemeral container runs as root",
+            patch(&|v| {
+                v["spec"]["ephemeralContainers"] = serde_json::json!([{"name": "e", "image": "x",
+                "securityContext": {"allowPrivilegeEscalation": false, "runAsUser": 0}}])
+            }),
+        ),
+        (
+            "run as group outside",
+            patch(&|v| v["spec"]["securityContext"]["runAsGroup"] = 5.into()),
+        ),
+        (
+            "capability allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+                    serde_json::json!(["CHOWN"])
+            }),
+        ),
+        (
+            "capability not allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+                    serde_json::json!(["SYS_ADMIN"])
+            }),
+        ),
+        (
+            "seccomp localhost allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["seccompProfile"] =
+                    serde_json::json!({"type": "Localhost", "localhostProfile": "profiles/a.json"})
+            }),
+        ),
+        (
+            "seccomp unconfined",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["seccompProfile"] =
+                    serde_json::json!({"type": "Unconfined"})
+            }),
+        ),
+        (
+            "apparmor annotation not allowed",
+            patch(
+                &|v| v["metadata"]["annotations"] = serde_json::json!({"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}),
+            ),
+        ),
+        (
+            "apparmor field not allowed",
+            patch(&|v| {
+                v["spec"]["containers"][0]["securityContext"]["appArmorProfile"] =
+                    serde_json::json!({"type": "Unconfined"})
+            }),
+        ),
+        (
+            "apparmor field allowed",
+            patch(&|v| {
+                v["spec"]["securityContext"]["appArmorProfile"] =
+                    serde_json::json!({"type": "RuntimeDefault"})
+            }),
+        ),
+        (
+            "host port outside",
+            patch(&|v| {
+                v["spec"]["containers"][0]["ports"] =
+                    serde_json::json!([{"containerPort": 80, "hostPort": 80}])
+            }),
+        ),
+        (
+            "host port inside",
+            patch(&|v| {
+                v["spec"]["containers"][0]["ports"] =
+                    serde_json::json!([{"containerPort": 80, "hostPort": 8080}])
+            }),
+        ),
+    ];
+    let (mut agree, mut admitted) = (0, 0);
+    for (name, json) in &cases {
+        let pod: Pod = serde_json::from_value(json.clone()).unwrap();
+        let why = admits(policy, &pod);
+        let want = why.is_empty();
+        if *name == "base" {
+            assert!(want, "base pod: {why:?}");
+        }
+        let got = cel_admits(policy, &compiled, &pod).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got, want, "{name}: cel {got}, ir {want}");
+        agree += 1;
+        admitted += usize::from(want);
+    }
+    println!(
+        "cel-fields pods (cel vs ir evaluator): {agree}/{} ({admitted} admitted)",
+        cases.len()
+    );
+    assert!(admitted >= 5 && admitted + 5 <= cases.len());
+}
+
+/// Both outputs validate against their schemas: Kyverno's ValidatingPolicy CRD schema and the
+/// structural ValidatingAdmissionPolicy/Binding schema under `schemas/`.
+#[test]
+fn outputs_validate_against_schemas() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vap_schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/vap.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut schemas = vec![("vap.yaml", jsonschema::validator_for(&vap_schema).unwrap())];
+    if let Some(shared) = common::shared() {
+        let k: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                shared.join("conformance/kyverno-schemas/validatingpolicy.v1.schema.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        schemas.push(("kyverno-cel.yaml", jsonschema::validator_for(&k).unwrap()));
+    }
+    let mut n = 0;
+    for (file, validator) in &schemas {
+        for f in common::files_under(&root.join("golden"), &["yaml"]) {
+            if f.file_name().and_then(|x| x.to_str()) != Some(*file) {
+                continue;
+            }
+            let docs =
+                polytrans::load::yaml_documents(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            assert!(!docs.is_empty(), "{}", f.display());
+            for d in docs {
+                let errors: Vec<String> =
+                    validator.iter_errors(&d).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+                n += 1;
+            }
+            // and the expressions compile
+            let text = std::fs::read_to_string(&f).unwrap();
+            let docs = polytrans::load::yaml_documents(&text).unwrap();
+            for d in docs {
+                for key in ["variables", "validations"] {
+                    for item in d["spec"][key].as_array().into_iter().flatten() {
+                        let e = item["expression"].as_str().unwrap();
+                        Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"));
+                    }
+                }
+            }
+        }
+    }
+    println!("cel golden documents valid against their schemas: {n}");
+    assert!(n >= 30);
+}
+
+/// Strings from input reach expressions only as escaped CEL literals that evaluate back to the
+/// same string.
+#[test]
+fn cel_strings_round_trip() {
+    for s in [
+        "plain",
+        "it's",
+        "back\\slash",
+        "new\nline\ttab",
+        "\"dq\"",
+        "ctl\u{1}x",
+        "ünï",
+    ] {
+        let lit = cel::cel_string(s);
+        let v = Program::compile(&lit)
+            .unwrap_or_else(|e| panic!("{lit}: {e:?}"))
+            .execute(&Context::default())
+            .unwrap();
+        assert_eq!(v, Value::String(Arc::new(s.to_string())), "{lit}");
+    }
+}
