@@ -20,6 +20,8 @@ pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
     let dir: Option<PathBuf> = override_dir.map(Path::to_path_buf);
     env.set_loader(move |name| {
         if let Some(d) = &dir {
