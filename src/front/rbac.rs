@@ -6,7 +6,8 @@
 //! name (`resourceNames`) or for all. A ClusterRoleBinding grants it in every namespace, a
 //! RoleBinding only for pods in its own namespace. Subjects: service accounts, the groups
 //! `system:serviceaccounts:<ns>`, `system:serviceaccounts` and `system:authenticated`, and other
-//! users and groups (who may create pods directly).
+//! users and groups (who may create pods directly). The `system:masters` group (cluster admins)
+//! is not counted: it may use everything, everywhere, by design.
 
 use crate::load::{Node, Object};
 use serde::Serialize;
@@ -157,6 +158,12 @@ pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String,
             } else {
                 Some(bns.as_str())
             });
+            // Cluster admins (`cluster-admin` is bound to `system:masters` in every cluster) may
+            // use every PSP everywhere; counting them would make every namespace privileged.
+            // Their pods are the exception PSA exemptions (usernames) are for.
+            if kind == "Group" && name == "system:masters" {
+                continue;
+            }
             let Some(scope) = subject_scope(kind, name, sns) else {
                 continue;
             };
