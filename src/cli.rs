@@ -235,11 +235,15 @@ pub struct PssArgs {
     pub except: Vec<crate::pss::Exception>,
 
     /// Images whose containers are not judged (comma-separated; `*` suffix matches a prefix).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long = "images", id = "level_exempt_images", value_delimiter = ',')]
     pub images: Vec<String>,
 
     /// Namespaces whose pods are not judged (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long = "namespaces",
+        id = "level_exempt_namespaces",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
 
     #[command(flatten)]

@@ -269,7 +269,11 @@ fn run_constraints(
 }
 
 /// psp-migration cases the generated constraints cannot decide as PSP did, with the reason.
-const KNOWN_MIGRATION_FAILURES: &[(&str, &str)] = &[];
+const KNOWN_MIGRATION_FAILURES: &[(&str, &str)] = &[(
+    "defaultAllowPrivilegeEscalation/allowed.yaml",
+    "the allowed pod leaves allowPrivilegeEscalation unset and passes only once the generated \
+     Assign mutator sets it to false; this harness evaluates constraints, not mutators",
+)];
 
 #[test]
 fn psp_migration_cases() {
@@ -305,6 +309,7 @@ fn psp_migration_cases() {
         }
     }
     println!("gatekeeper psp-migration cases: {agree}/{total}");
+    assert!(agree >= 47, "ratchet: 47/48 reached");
     for f in &failures {
         println!("  mismatch: {f}");
     }
