@@ -241,12 +241,15 @@ fn psp_command(
     emit_and_write(&policies, &objects, args, args.pss_version, diags, out)
 }
 
-fn pss_command(
-    args: &cli::PssArgs,
-    limits: &load::Limits,
-    out: &mut dyn Write,
-) -> Result<Outcome, Error> {
-    let version = args.level_version.unwrap_or(args.emit.pss_version);
+/// The version `polytrans pss` pins: `--version`, else `--pss-version`.
+pub fn pss_version(args: &cli::PssArgs) -> pss::Version {
+    args.level_version.unwrap_or(args.emit.pss_version)
+}
+
+/// The policy `polytrans pss LEVEL …` emits: the level at its version, with `--except`,
+/// `--images` and `--namespaces` applied.
+pub fn level_policy_from_args(args: &cli::PssArgs) -> Result<ir::Policy, Error> {
+    let version = pss_version(args);
     let mut policy = pss::level_policy(args.level, version);
     pss::apply_exceptions(&mut policy, &args.except).map_err(Error::Usage)?;
     if !args.except.is_empty() {
@@ -265,6 +268,16 @@ fn pss_command(
     }
     policy.exempt_images = args.images.clone();
     policy.exempt_namespaces = args.namespaces.clone();
+    Ok(policy)
+}
+
+fn pss_command(
+    args: &cli::PssArgs,
+    limits: &load::Limits,
+    out: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let version = pss_version(args);
+    let policy = level_policy_from_args(args)?;
     let (objects, diags) = if args.emit.inputs.is_empty() {
         (vec![], Diagnostics::default())
     } else {

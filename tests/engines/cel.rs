@@ -1,0 +1,194 @@
+//! Test-only CEL engine for the CEL backend's output (`--to vap`, `--to kyverno-cel`), on
+//! `cel-interpreter`: the policy's `matchConditions`, `variables` (in order, as Kubernetes binds
+//! them) and `validations` are compiled from the emitted YAML and run with `object` bound to a
+//! pod.
+//!
+//! Differences between `cel-interpreter` and Kubernetes CEL that this engine bridges:
+//! - JSON numbers: Kubernetes types pod integers as `int`; [`to_cel`] converts them so.
+//! - Absent versus `null`: Kubernetes drops absent fields; [`to_cel`] removes nulls.
+#![allow(dead_code)]
+
+use cel_interpreter::{Context, Program, Value, objects::Key, objects::Map};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Kubernetes-shaped CEL value of a JSON document: nulls dropped, numbers as `int`.
+pub fn to_cel(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// One compiled validation: a label (its message or field), the expression and its program.
+pub struct CompiledValidation {
+    pub label: String,
+    pub expression: String,
+    pub program: Program,
+    pub message: Option<Program>,
+}
+
+/// A policy's compiled match conditions, variables and validations.
+pub struct Compiled {
+    pub match_conditions: Vec<(String, Program)>,
+    pub variables: Vec<(String, Program)>,
+    pub validations: Vec<CompiledValidation>,
+}
+
+fn compile_expr(e: &str) -> Program {
+    Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"))
+}
+
+impl Compiled {
+    /// Compiles `(name, expression)` variables and `(label, expression, messageExpression)`
+    /// validations.
+    pub fn new(
+        match_conditions: &[(String, String)],
+        variables: &[(String, String)],
+        validations: &[(String, String, Option<String>)],
+    ) -> Compiled {
+        Compiled {
+            match_conditions: match_conditions
+                .iter()
+                .map(|(n, e)| (n.clone(), compile_expr(e)))
+                .collect(),
+            variables: variables
+                .iter()
+                .map(|(n, e)| (n.clone(), compile_expr(e)))
+                .collect(),
+            validations: validations
+                .iter()
+                .map(|(label, e, m)| CompiledValidation {
+                    label: label.clone(),
+                    expression: e.clone(),
+                    program: compile_expr(e),
+                    message: m.as_deref().map(compile_expr),
+                })
+                .collect(),
+        }
+    }
+
+    /// Every `ValidatingAdmissionPolicy` (or Kyverno `ValidatingPolicy`) in the emitted YAML.
+    pub fn from_output(text: &str) -> Vec<Compiled> {
+        let docs = polytrans::load::yaml_documents(text).expect("backend output is YAML");
+        docs.iter()
+            .filter(|d| {
+                matches!(
+                    d["kind"].as_str(),
+                    Some("ValidatingAdmissionPolicy" | "ValidatingPolicy")
+                )
+            })
+            .map(|d| {
+                let spec = &d["spec"];
+                let pairs = |key: &str| -> Vec<(String, String)> {
+                    spec[key]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|v| {
+                                    (
+                                        v["name"].as_str().unwrap_or_default().to_string(),
+                                        v["expression"].as_str().unwrap().to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let validations: Vec<(String, String, Option<String>)> = spec["validations"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| {
+                                (
+                                    v["message"]
+                                        .as_str()
+                                        .or(v["messageExpression"].as_str())
+                                        .unwrap_or_default()
+                                        .to_string(),
+                                    v["expression"].as_str().unwrap().to_string(),
+                                    v["messageExpression"].as_str().map(str::to_string),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Compiled::new(&pairs("matchConditions"), &pairs("variables"), &validations)
+            })
+            .collect()
+    }
+
+    /// The labels of the failed validations (empty: admitted; a false match condition: not
+    /// judged); `Err` on an evaluation error.
+    pub fn run(&self, object: &serde_json::Value) -> Result<Vec<String>, String> {
+        let mut ctx = Context::default();
+        ctx.add_variable_from_value("object", to_cel(object));
+        for (name, prog) in &self.match_conditions {
+            match prog.execute(&ctx) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => return Ok(vec![]),
+                other => return Err(format!("matchCondition {name}: {other:?}")),
+            }
+        }
+        let mut vars: HashMap<Key, Value> = HashMap::new();
+        for (name, prog) in &self.variables {
+            ctx.add_variable_from_value(
+                "variables",
+                Value::Map(Map {
+                    map: Arc::new(vars.clone()),
+                }),
+            );
+            let v = prog
+                .execute(&ctx)
+                .map_err(|e| format!("variable {name}: {e:?}"))?;
+            vars.insert(Key::String(Arc::new(name.clone())), v);
+        }
+        ctx.add_variable_from_value(
+            "variables",
+            Value::Map(Map {
+                map: Arc::new(vars),
+            }),
+        );
+        let mut failed = Vec::new();
+        for v in &self.validations {
+            match v.program.execute(&ctx) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    if let Some(m) = &v.message {
+                        match m.execute(&ctx) {
+                            Ok(Value::String(_)) => {}
+                            other => return Err(format!("{}: message: {other:?}", v.label)),
+                        }
+                    }
+                    failed.push(v.label.clone());
+                }
+                other => return Err(format!("{}: {other:?}\n  {}", v.label, v.expression)),
+            }
+        }
+        Ok(failed)
+    }
+}
+
+/// Whether every policy in the emitted output admits the object.
+pub fn admits(policies: &[Compiled], object: &serde_json::Value) -> Result<bool, String> {
+    for p in policies {
+        if !p.run(object)?.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,255 @@
+//! Levels through every backend (`polytrans pss LEVEL --version V --to TARGET`), judged by each
+//! backend's engine in the test suite over **all** PSA testdata pods of that level and version.
+//!
+//! A pod is *expressible* for a backend when the IR verdict with the checks the backend lists as
+//! lossy in its fidelity note removed equals upstream's verdict; the backend must then agree with
+//! upstream on it. The other pods are counted as "listed": their verdict hinges on a check the
+//! fidelity note names. The printed table is backend × level × version → agreement.
+//!
+//! Adding a backend: an engine under `tests/engines/`, a `#[path]` module here, and an entry in
+//! [`backends`].
+
+mod common;
+
+#[path = "engines/cel.rs"]
+mod cel_engine;
+
+use polytrans::backend::{Emitted, Fidelity};
+use polytrans::cli::{Cli, Command};
+use polytrans::eval::admits;
+use polytrans::ir::{Level, Policy};
+use polytrans::pss::Version;
+use std::collections::BTreeSet;
+
+/// How a backend's emitted text judges a pod object (JSON, as in the fixture file).
+type Judge = Box<dyn Fn(&serde_json::Value) -> Result<bool, String>>;
+
+struct Backend {
+    /// The row label.
+    name: &'static str,
+    /// Arguments after `polytrans pss LEVEL --version V`.
+    args: &'static [&'static str],
+    /// Builds the judge from the emitted stdout.
+    engine: fn(&str) -> Judge,
+}
+
+fn backends() -> Vec<Backend> {
+    vec![
+        Backend {
+            name: "ir",
+            args: &["--to", "ir"],
+            engine: |text| {
+                let doc: polytrans::ir::IrDocument = serde_json::from_value(
+                    polytrans::load::yaml_documents(text).unwrap().remove(0),
+                )
+                .unwrap();
+                let policies = doc.policies;
+                Box::new(move |obj| {
+                    let pod = pod_of_json(obj);
+                    Ok(policies.iter().all(|p| admits(p, &pod).is_empty()))
+                })
+            },
+        },
+        Backend {
+            name: "vap",
+            args: &["--to", "vap"],
+            engine: |text| {
+                let compiled = cel_engine::Compiled::from_output(text);
+                assert!(!compiled.is_empty(), "no ValidatingAdmissionPolicy emitted");
+                Box::new(move |obj| cel_engine::admits(&compiled, obj))
+            },
+        },
+        Backend {
+            name: "kyverno-cel",
+            args: &["--to", "kyverno-cel"],
+            engine: |text| {
+                let compiled = cel_engine::Compiled::from_output(text);
+                assert!(!compiled.is_empty(), "no ValidatingPolicy emitted");
+                Box::new(move |obj| cel_engine::admits(&compiled, obj))
+            },
+        },
+    ]
+}
+
+/// The versions of the table: latest and three pinned ones that straddle catalogue changes
+/// (v1.22: restricted capabilities; v1.25: Windows exemptions; v1.31: `container_engine_t`).
+const VERSIONS: [Version; 4] = [
+    Version::Latest,
+    Version::Minor(22),
+    Version::Minor(25),
+    Version::Minor(31),
+];
+
+/// The typed pod of a pod JSON object, as the IR evaluator sees it.
+fn pod_of_json(obj: &serde_json::Value) -> polytrans::pod::Pod {
+    serde_json::from_value(obj.clone()).unwrap_or_else(|e| panic!("pod: {e}"))
+}
+
+/// What `polytrans pss LEVEL --version V ARGS…` emits, and the policy it emits.
+pub fn emit_level(level: Level, version: Version, args: &[&str]) -> (Policy, Emitted) {
+    let mut argv = vec![
+        "polytrans".to_string(),
+        "pss".into(),
+        level.as_str().into(),
+        "--version".into(),
+        version.to_string(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let cli = <Cli as clap::Parser>::try_parse_from(&argv).unwrap_or_else(|e| panic!("{e}"));
+    let Command::Pss(pss) = &cli.command else {
+        unreachable!()
+    };
+    let policy = polytrans::level_policy_from_args(pss).unwrap_or_else(|e| panic!("{e:?}"));
+    let common = polytrans::backend::Common {
+        pss_version: polytrans::pss_version(pss),
+        ..Default::default()
+    };
+    let policies = [policy.clone()];
+    let input = polytrans::backend::Input {
+        policies: &policies,
+        objects: &[],
+        common: &common,
+    };
+    let emitted =
+        polytrans::emit(pss.emit.to, &input, &pss.emit).unwrap_or_else(|e| panic!("{e:?}"));
+    (policy, emitted)
+}
+
+struct Row {
+    agree: usize,
+    expressible: usize,
+    listed: usize,
+    lossy: BTreeSet<String>,
+    mismatches: Vec<String>,
+}
+
+fn measure(backend: &Backend, level: Level, version: Version, cases: &[Case]) -> Row {
+    let (policy, emitted) = emit_level(level, version, backend.args);
+    let lossy: BTreeSet<String> = emitted
+        .fidelity
+        .iter()
+        .filter(|e| e.fidelity != Fidelity::Exact)
+        .map(|e| e.field.clone())
+        .collect();
+    let mut reduced = policy.clone();
+    reduced.rules.retain(|r| {
+        !lossy.contains(&r.provenance.field)
+            && !r
+                .provenance
+                .check
+                .as_ref()
+                .is_some_and(|c| lossy.contains(c))
+    });
+    let judge = (backend.engine)(&emitted.stdout);
+    let mut row = Row {
+        agree: 0,
+        expressible: 0,
+        listed: 0,
+        lossy,
+        mismatches: vec![],
+    };
+    for case in cases {
+        if admits(&reduced, &case.pod).is_empty() != case.pass {
+            row.listed += 1;
+            continue;
+        }
+        row.expressible += 1;
+        match judge(&case.object) {
+            Ok(got) if got == case.pass => row.agree += 1,
+            other => row.mismatches.push(format!(
+                "{} (expected {}): {other:?}",
+                case.path,
+                if case.pass { "pass" } else { "fail" }
+            )),
+        }
+    }
+    row
+}
+
+struct Case {
+    path: String,
+    pass: bool,
+    /// The pod as admission sees it (API defaults applied), as JSON.
+    object: serde_json::Value,
+    /// The typed pod after API defaulting.
+    pod: polytrans::pod::Pod,
+}
+
+fn cases_of(shared: &std::path::Path, level: Level, version: Version) -> Vec<Case> {
+    let minor = version.effective_minor();
+    common::psa_cases(shared)
+        .into_iter()
+        .filter(|c| c.level == level && c.minor == minor)
+        .map(|c| {
+            let objs =
+                polytrans::load::load_paths(std::slice::from_ref(&c.path), &Default::default())
+                    .unwrap_or_else(|d| panic!("{d}"));
+            let pod = polytrans::pod::pod_of(&objs[0])
+                .unwrap()
+                .unwrap_or_else(|d| panic!("{d}"))
+                .pod;
+            // What admission sees: the object after API defaulting (a volume with no source is
+            // an emptyDir), through the typed pod.
+            let mut object = serde_json::to_value(&pod).unwrap();
+            object["apiVersion"] = "v1".into();
+            object["kind"] = "Pod".into();
+            Case {
+                path: c.path.display().to_string(),
+                pass: c.pass,
+                object,
+                pod,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn backend_level_version_table() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let backends = backends();
+    let mut failures = Vec::new();
+    println!(
+        "levels through backends (agree/expressible; listed = verdict hinges on a check in the fidelity note):"
+    );
+    println!(
+        "  {:<12} {:<10} {:<8} {:>12} {:>7}  lossy checks",
+        "backend", "level", "version", "agreement", "listed"
+    );
+    for level in [Level::Baseline, Level::Restricted] {
+        for version in VERSIONS {
+            let cases = cases_of(&shared, level, version);
+            assert!(!cases.is_empty(), "no PSA testdata for {level:?} {version}");
+            for b in &backends {
+                let row = measure(b, level, version, &cases);
+                println!(
+                    "  {:<12} {:<10} {:<8} {:>12} {:>7}  {}",
+                    b.name,
+                    level.as_str(),
+                    version.to_string(),
+                    format!("{}/{}", row.agree, row.expressible),
+                    row.listed,
+                    if row.lossy.is_empty() {
+                        "-".to_string()
+                    } else {
+                        row.lossy.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                );
+                for m in row.mismatches.iter().take(5) {
+                    println!("    mismatch: {m}");
+                }
+                if !row.mismatches.is_empty() {
+                    failures.push(format!(
+                        "{} {} {}: {} mismatches",
+                        b.name,
+                        level.as_str(),
+                        version,
+                        row.mismatches.len()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
