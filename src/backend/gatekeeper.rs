@@ -21,7 +21,12 @@ pub const LIBRARY_VERSION: &str = "5c441fb645f257b2c428fe9aea22da24a94b5bab";
 #[command(next_help_heading = "Gatekeeper options")]
 pub struct GatekeeperArgs {
     /// `spec.enforcementAction` of every constraint.
-    #[arg(long = "gatekeeper-enforcement", value_name = "ACTION", value_parser = ["deny", "dryrun", "warn"])]
+    #[arg(
+        long = "gatekeeper-enforcement",
+        visible_alias = "enforcement",
+        value_name = "ACTION",
+        value_parser = ["deny", "dryrun", "warn"]
+    )]
     pub enforcement: Option<String>,
     /// Scope constraints and mutators to these namespaces (repeatable, comma-separated).
     #[arg(
@@ -107,7 +112,7 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
             b.params.insert(key.to_string(), v);
         }
     };
-    let mut host_ns: Vec<HostNamespace> = Vec::new();
+    let mut host_ns: Vec<(HostNamespace, String)> = Vec::new();
     for r in &p.rules {
         let field = r.provenance.field.as_str();
         let (f, note): (Fidelity, String) = match &r.constraint {
@@ -131,14 +136,16 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                     )
                 }
                 ns => {
-                    if !allowed {
-                        host_ns.push(*ns);
+                    if *allowed {
+                        (Fidelity::Exact, "allowed: no constraint".into())
+                    } else {
+                        host_ns.push((*ns, field.to_string()));
                         set("K8sPSPHostNamespace", "host-namespace", "", Value::Null);
+                        (
+                            Fidelity::Exact,
+                            "K8sPSPHostNamespace (rejects hostPID and hostIPC)".into(),
+                        )
                     }
-                    (
-                        Fidelity::Exact,
-                        "K8sPSPHostNamespace (rejects hostPID and hostIPC together)".into(),
-                    )
                 }
             },
             Constraint::HostPorts { allowed } => match allowed.as_slice() {
@@ -204,7 +211,13 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
             Constraint::Volumes { allowed } => match allowed {
                 NameSet::Any => (Fidelity::Exact, "every volume type allowed".into()),
                 NameSet::Only(v) => {
-                    set("K8sPSPVolumeTypes", "volume-types", "volumes", json!(v));
+                    // The template compares the pod's volume source keys; PSP's `cephFS` is
+                    // the `cephfs` key.
+                    let keys: Vec<&str> = v
+                        .iter()
+                        .map(|t| if t == "cephFS" { "cephfs" } else { t.as_str() })
+                        .collect();
+                    set("K8sPSPVolumeTypes", "volume-types", "volumes", json!(keys));
                     (Fidelity::Exact, "K8sPSPVolumeTypes `volumes`".into())
                 }
                 NameSet::AnyExcept(_) => (
@@ -261,10 +274,17 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                         "allowedCapabilities",
                         json!(v),
                     );
-                    (
-                        Fidelity::Exact,
-                        "K8sPSPCapabilities `allowedCapabilities`".into(),
-                    )
+                    if v.is_empty() {
+                        (
+                            Fidelity::Exact,
+                            "K8sPSPCapabilities `allowedCapabilities`".into(),
+                        )
+                    } else {
+                        (
+                            Fidelity::Approximated,
+                            "K8sPSPCapabilities `allowedCapabilities`: the library compares capability names case-insensitively, so it also admits e.g. `chown` where PSP allows only `CHOWN`".into(),
+                        )
+                    }
                 }
                 NameSet::AnyExcept(_) => (
                     Fidelity::Unsupported,
@@ -475,18 +495,20 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
         };
         entries.push(fid(field, f, &note));
     }
-    // hostPID and hostIPC: the library rejects both together.
-    if built.contains_key("K8sPSPHostNamespace") && host_ns.len() == 1 {
-        let other = if host_ns[0] == HostNamespace::Pid {
+    // hostPID and hostIPC: the library rejects both together, so forbidding one also forbids
+    // the other.
+    if let [(ns, forbidden)] = host_ns.as_slice() {
+        let other = if *ns == HostNamespace::Pid {
             "hostIPC"
         } else {
             "hostPID"
         };
-        entries.push(fid(
-            &format!("spec.{other}"),
-            Fidelity::Approximated,
-            "K8sPSPHostNamespace also rejects this namespace, which the PSP allows",
-        ));
+        for e in entries.iter_mut().filter(|e| e.1 == *forbidden) {
+            e.2 = Fidelity::Approximated;
+            e.3 = format!(
+                "K8sPSPHostNamespace rejects hostPID and hostIPC together: it also rejects `{other}`, which the PSP allows"
+            );
+        }
     }
     // Mutators.
     for d in &p.defaults {
@@ -540,8 +562,8 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
     out
 }
 
-/// Seccomp and AppArmor: the library's templates reject a container without a profile unless
-/// `allowedProfiles` holds `*`.
+/// Seccomp and AppArmor. A container without a profile: K8sPSPSeccomp rejects it unless
+/// `allowedProfiles` holds `*`; K8sPSPAppArmor reads it as `runtime/default`.
 fn profiles_rule(
     set: &mut impl FnMut(&'static str, &'static str, &str, Value),
     (kind, suffix): (&'static str, &'static str),
@@ -562,15 +584,26 @@ fn profiles_rule(
         ),
         NameSet::Only(v) => {
             set(kind, suffix, "allowedProfiles", json!(v));
-            if unset_allowed {
-                (
+            let apparmor = kind == "K8sPSPAppArmor";
+            let library_admits_unset = apparmor && v.iter().any(|p| p == "runtime/default");
+            match (unset_allowed, library_admits_unset) {
+                (true, false) => (
                     Fidelity::Approximated,
                     format!(
                         "{kind} `allowedProfiles`: the library also rejects containers without a profile, which the PSP allows"
                     ),
-                )
-            } else {
-                (Fidelity::Exact, format!("{kind} `allowedProfiles`"))
+                ),
+                (false, true) => (
+                    Fidelity::Approximated,
+                    format!(
+                        "{kind} `allowedProfiles`: the library reads an unset profile as `runtime/default` and admits it; the PSP requires a profile to be set"
+                    ),
+                ),
+                _ if apparmor => (
+                    Fidelity::Exact,
+                    format!("{kind} `allowedProfiles` (an unset profile reads as `runtime/default`)"),
+                ),
+                _ => (Fidelity::Exact, format!("{kind} `allowedProfiles`")),
             }
         }
     }
@@ -597,7 +630,12 @@ fn match_json(args: &GatekeeperArgs) -> Value {
     m
 }
 
-const CONTAINER_KINDS: [(&str, &str); 2] = [("containers", "c"), ("initContainers", "ic")];
+/// The container lists PSP defaulting applies to, with the mutator name suffix of each.
+const CONTAINER_KINDS: [(&str, &str); 3] = [
+    ("containers", "c"),
+    ("initContainers", "ic"),
+    ("ephemeralContainers", "ec"),
+];
 
 fn assign(name: String, location: String, value: Value) -> Value {
     json!({
