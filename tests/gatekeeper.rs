@@ -345,3 +345,95 @@ fn psa_pods_against_psps() {
     assert!(unexplained.is_empty(), "{} unexplained", unexplained.len());
     assert!(agree >= 8869, "ratchet: 8869 of 10640 reached");
 }
+
+/// The distinct PSA testdata pods (after API defaulting), as typed pods and JSON objects.
+fn psa_pods(shared: &std::path::Path) -> Vec<(String, polytrans::pod::Pod, Value)> {
+    let mut pods: BTreeMap<String, (String, polytrans::pod::Pod, Value)> = BTreeMap::new();
+    for c in common::psa_cases(shared) {
+        let pod = common::load_pod(&c.path).pod;
+        let mut obj = serde_json::to_value(&pod).unwrap();
+        obj["apiVersion"] = "v1".into();
+        obj["kind"] = "Pod".into();
+        let obj = gatekeeper_engine::strip_nulls(&obj);
+        pods.entry(obj.to_string())
+            .or_insert_with(|| (c.path.display().to_string(), pod, obj));
+    }
+    pods.into_values().collect()
+}
+
+/// RBAC scoping (`golden/gatekeeper-rbac`): `restricted` for every service account,
+/// `privileged` (which admits everything `restricted` does) for kube-system's. In kube-system
+/// only `privileged`'s constraints may apply, elsewhere only `restricted`'s: the scoped output
+/// must judge every pod as the single PSP's output does, and PSP's union semantics agree.
+#[test]
+fn rbac_scoping() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let lib = Library::from_shared(&shared);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/gatekeeper-rbac");
+    let objects = polytrans::load::load_paths(
+        &[dir.join("psp.yaml"), dir.join("rbac.input.yaml")],
+        &Default::default(),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let (policies, _) = polytrans::front::psp::lower_all(&objects).unwrap();
+    let by_name: BTreeMap<&str, &Policy> = policies.iter().map(|p| (p.name.as_str(), p)).collect();
+    let emitted = emit(&policies, &objects, &GatekeeperArgs::default());
+    assert!(
+        emitted.stdout.contains("polytrans.io/rbac-scope: 'kube-system: RoleBinding/kube-system/kube-system:privileged"),
+        "{}",
+        emitted.stdout
+    );
+    let scoped = Output::from_text(&emitted.stdout);
+    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
+    let usage = polytrans::front::rbac::usable_psps(&objects, &names);
+    let (mut same, mut union_agree, mut total) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (ns, decides) in [("kube-system", "privileged"), ("default", "restricted"), ("web", "restricted")] {
+        let single = output_of(&[by_name[decides].clone()], &GatekeeperArgs::default());
+        let usable = polytrans::front::rbac::usable_in(&usage, ns);
+        for (path, pod, obj) in psa_pods(&shared) {
+            total += 1;
+            let mut obj = obj.clone();
+            obj["metadata"]["namespace"] = ns.into();
+            let got = scoped.admits(&lib, &obj);
+            if got == single.admits(&lib, &obj) {
+                same += 1;
+            } else {
+                failures.push(format!("{ns} {path}"));
+            }
+            let want = usable
+                .psps
+                .keys()
+                .any(|p| admits(by_name[p.as_str()], &pod).is_empty());
+            union_agree += usize::from(want == got);
+        }
+    }
+    println!(
+        "gatekeeper rbac scoping: scoped output = deciding PSP's output {same}/{total}; agrees with PSP's union of usable PSPs {union_agree}/{total} (the rest hinge on restricted's fidelity entries, measured in psa_pods_against_psps)"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(union_agree >= 944, "ratchet: 944 of 1140 reached");
+
+    // `--gatekeeper-namespaces` overrides the RBAC-derived list.
+    let args = GatekeeperArgs {
+        namespaces: vec!["only-here".into()],
+        ..Default::default()
+    };
+    let o = Output::from_text(&emit(&policies, &objects, &args).stdout);
+    for d in o.constraints.iter().chain(&o.mutators) {
+        assert_eq!(d["spec"]["match"]["namespaces"], json!(["only-here"]), "{d}");
+    }
+    // A PSP nobody may use gets no constraints, and the header says why.
+    let cel_rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/cel-rbac");
+    let objects = polytrans::load::load_paths(
+        &[cel_rbac.join("psp.yaml"), cel_rbac.join("rbac.input.yaml")],
+        &Default::default(),
+    )
+    .unwrap();
+    let (policies, _) = polytrans::front::psp::lower_all(&objects).unwrap();
+    let text = emit(&policies, &objects, &GatekeeperArgs::default()).stdout;
+    assert!(text.contains("# `unused`: no constraints (no RBAC binding"), "{text}");
+    assert!(!text.contains("name: unused-"), "{text}");
+}

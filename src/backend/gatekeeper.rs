@@ -8,7 +8,8 @@
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Policy, Scope,
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
+    Scope,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -94,8 +95,28 @@ fn ranges_json(r: &[IdRange]) -> Value {
     )
 }
 
-/// Translates one policy.
+/// Where one policy's constraints and mutators apply (`spec.match`), from the options, the
+/// policy's own exemptions and, when the input holds RBAC, which namespaces may use the PSP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchScope {
+    /// `None`: every namespace.
+    pub namespaces: Option<Vec<String>>,
+    /// Namespaces left out (where another usable PSP admits everything this one does).
+    pub excluded: Vec<String>,
+    /// Why (RBAC bindings), written as the `polytrans.io/rbac-scope` annotation.
+    pub why: Option<String>,
+}
+
+/// The annotation that says how RBAC scoped a constraint or mutator.
+pub const SCOPE_ANNOTATION: &str = "polytrans.io/rbac-scope";
+
+/// Translates one policy, every namespace in scope (no RBAC).
 pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
+    translate_scoped(p, args, &MatchScope::default())
+}
+
+/// Translates one policy for a [`MatchScope`].
+pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -> PolicyOutput {
     let mut out = PolicyOutput::default();
     let mut built: BTreeMap<&'static str, Built> = BTreeMap::new();
     let fid = |field: &str, f: Fidelity, note: &str| {
@@ -493,7 +514,33 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                 "no gatekeeper-library template checks `runtimeClassName`".into(),
             ),
         };
+        let (f, note) = if r.unless.is_empty() || f != Fidelity::Exact {
+            (f, note)
+        } else {
+            let who: Vec<&str> = r
+                .unless
+                .iter()
+                .map(|e| match e {
+                    Exemption::WindowsPod => "Windows pods",
+                    Exemption::UserNamespacePod => "pods with `hostUsers: false`",
+                })
+                .collect();
+            (
+                Fidelity::Approximated,
+                format!(
+                    "{note}; the check exempts {}, which the library's template also judges",
+                    who.join(" and ")
+                ),
+            )
+        };
         entries.push(fid(field, f, &note));
+    }
+    if !p.images.is_empty() {
+        entries.push(fid(
+            "metadata.annotations[falco-rules-psp-images]",
+            Fidelity::Approximated,
+            "the library cannot limit a constraint to some images: every container is judged",
+        ));
     }
     // hostPID and hostIPC: the library rejects both together, so forbidding one also forbids
     // the other.
@@ -516,38 +563,51 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
         let (f, note) = mutators(p, &d.action, &mut out.mutators);
         entries.push(fid(field, f, &note));
     }
+    let exempt_images: Vec<&String> = {
+        let mut v: Vec<&String> = args.exempt_images.iter().chain(&p.exempt_images).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let m = match_json(args, p, scope);
+    let annotations = scope
+        .why
+        .as_ref()
+        .map(|w| json!({ SCOPE_ANNOTATION: w }));
     for b in built.into_values() {
         let mut params = b.params;
-        if !args.exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
-            params.insert("exemptImages".into(), json!(args.exempt_images));
+        if !exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
+            params.insert("exemptImages".into(), json!(exempt_images));
         }
         let mut spec = serde_json::Map::new();
         if let Some(e) = &args.enforcement {
             spec.insert("enforcementAction".into(), json!(e));
         }
-        spec.insert("match".into(), match_json(args));
+        spec.insert("match".into(), m.clone());
         if !params.is_empty() {
             spec.insert("parameters".into(), Value::Object(params));
         }
         out.templates.push(b.kind);
+        let mut metadata = json!({"name": format!("{}-{}", k8s_name(&p.name), b.suffix)});
+        if let Some(a) = &annotations {
+            metadata["annotations"] = a.clone();
+        }
         out.constraints.push(json!({
             "apiVersion": "constraints.gatekeeper.sh/v1beta1",
             "kind": b.kind,
-            "metadata": {"name": format!("{}-{}", k8s_name(&p.name), b.suffix)},
+            "metadata": metadata,
             "spec": Value::Object(spec),
         }));
     }
-    if !args.namespaces.is_empty() || !args.exempt_namespaces.is_empty() {
-        for m in out.mutators.iter_mut() {
-            let mut mt =
-                json!({"scope": "Namespaced", "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
-            if !args.namespaces.is_empty() {
-                mt["namespaces"] = json!(args.namespaces);
-            }
-            if !args.exempt_namespaces.is_empty() {
-                mt["excludedNamespaces"] = json!(args.exempt_namespaces);
-            }
-            m["spec"]["match"] = mt;
+    let scoped = m.get("namespaces").is_some() || m.get("excludedNamespaces").is_some();
+    for mu in out.mutators.iter_mut() {
+        if scoped {
+            let mut mt = m.clone();
+            mt["scope"] = json!("Namespaced");
+            mu["spec"]["match"] = mt;
+        }
+        if let Some(a) = &annotations {
+            mu["metadata"]["annotations"] = a.clone();
         }
     }
     out.fidelity = entries
@@ -619,13 +679,27 @@ fn scope_fidelity(scope: Scope, what: &str) -> (Fidelity, String) {
     }
 }
 
-fn match_json(args: &GatekeeperArgs) -> Value {
+fn match_json(args: &GatekeeperArgs, p: &Policy, scope: &MatchScope) -> Value {
     let mut m = json!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
-    if !args.namespaces.is_empty() {
-        m["namespaces"] = json!(args.namespaces);
+    // `--gatekeeper-namespaces` overrides the RBAC-derived list.
+    let namespaces = if args.namespaces.is_empty() {
+        scope.namespaces.clone()
+    } else {
+        Some(args.namespaces.clone())
+    };
+    if let Some(ns) = namespaces {
+        m["namespaces"] = json!(ns);
     }
-    if !args.exempt_namespaces.is_empty() {
-        m["excludedNamespaces"] = json!(args.exempt_namespaces);
+    let mut excluded: Vec<&String> = args
+        .exempt_namespaces
+        .iter()
+        .chain(&p.exempt_namespaces)
+        .chain(&scope.excluded)
+        .collect();
+    excluded.sort();
+    excluded.dedup();
+    if !excluded.is_empty() {
+        m["excludedNamespaces"] = json!(excluded);
     }
     m
 }
@@ -770,14 +844,220 @@ fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<Value>) -> (Fidelity, S
     }
 }
 
+/// Whether `outer` admits every pod `inner` admits (rule by rule), with no defaulting of its own
+/// other than `inner`'s: then, where both are usable, `outer`'s constraints alone decide.
+pub fn policy_covers(outer: &Policy, inner: &Policy) -> bool {
+    let kinds: std::collections::BTreeSet<&str> = outer
+        .rules
+        .iter()
+        .chain(&inner.rules)
+        .map(|r| r.constraint.kind_name())
+        .collect();
+    let same_defaults = outer.defaults.is_empty()
+        || outer
+            .defaults
+            .iter()
+            .map(|d| &d.action)
+            .eq(inner.defaults.iter().map(|d| &d.action));
+    same_defaults
+        && outer.images.is_empty()
+        && kinds.into_iter().all(|k| {
+            crate::compare::covers(
+                crate::compare::rule_of(outer, k).map(|r| &r.constraint),
+                crate::compare::rule_of(inner, k).map(|r| &r.constraint),
+            )
+        })
+}
+
+/// What RBAC in the input says about where each PSP applies.
+#[derive(Debug, Default)]
+pub struct RbacScopes {
+    /// Per PSP name; absent: emit nothing for it (usable nowhere, or covered everywhere).
+    pub scopes: BTreeMap<String, MatchScope>,
+    /// PSPs without any constraint, with the reason.
+    pub skipped: Vec<(String, String)>,
+    pub fidelity: Vec<FidelityEntry>,
+}
+
+const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+/// Scopes each PSP to the namespaces whose pods may use it. `None` when the input has no RBAC.
+///
+/// PSP admits a pod when any PSP usable in its namespace admits it (the union); Gatekeeper
+/// requires every matching constraint (the intersection). So in each namespace only one PSP's
+/// constraints may apply: the one that admits everything the others usable there admit. Where
+/// no such PSP exists, all apply (stricter than PSP) and a fidelity entry says so.
+pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Option<RbacScopes> {
+    use crate::front::rbac::{ALL_NAMESPACES, usable_in, usable_psps};
+    if !objects.iter().any(|o| RBAC_KINDS.contains(&o.kind.as_str())) {
+        return None;
+    }
+    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
+    let usage = usable_psps(objects, &names);
+    let by_name: BTreeMap<&str, &Policy> = policies.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut out = RbacScopes::default();
+    // The namespaces with their own grants, and "every other namespace".
+    let mut groups: Vec<(Option<&str>, crate::front::rbac::Usage)> = usage
+        .keys()
+        .filter(|k| k.as_str() != ALL_NAMESPACES)
+        .map(|ns| (Some(ns.as_str()), usable_in(&usage, ns)))
+        .collect();
+    groups.push((None, usage.get(ALL_NAMESPACES).cloned().unwrap_or_default()));
+    // Which PSPs' constraints apply in each group.
+    let mut active: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+    for (ns, u) in &groups {
+        let usable: Vec<&str> = u
+            .psps
+            .keys()
+            .map(String::as_str)
+            .filter(|n| by_name.contains_key(n))
+            .collect();
+        let place = match ns {
+            Some(n) => format!("namespace {n}"),
+            None => "namespaces without their own grant".to_string(),
+        };
+        if usable.is_empty() {
+            // Only "every other namespace" can have none (listed namespaces have a grant).
+            out.fidelity.push(FidelityEntry {
+                policy: place,
+                field: "rbac".into(),
+                fidelity: Fidelity::Unsupported,
+                note: "no PSP is usable there, so PSP admission rejected every pod; no library template rejects every pod (restrict pod creation there another way, e.g. PSA `restricted`)".into(),
+            });
+            active.push((*ns, vec![]));
+            continue;
+        }
+        let dominant = usable.iter().find(|a| {
+            usable
+                .iter()
+                .all(|b| a == &b || policy_covers(by_name[**a], by_name[*b]))
+        });
+        match dominant {
+            Some(d) => active.push((*ns, vec![d.to_string()])),
+            None => {
+                out.fidelity.push(FidelityEntry {
+                    policy: place,
+                    field: "rbac".into(),
+                    fidelity: Fidelity::Approximated,
+                    note: format!(
+                        "PSPs {} are all usable here: PSP admitted a pod any of them admits, Gatekeeper requires every constraint, and none of them admits all the others do",
+                        usable
+                            .iter()
+                            .map(|n| format!("`{}`", super::single_line(n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+                active.push((*ns, usable.iter().map(|s| s.to_string()).collect()));
+            }
+        }
+    }
+    let reasons = |psp: &str, ns: Option<&str>| -> Vec<String> {
+        let key = ns.unwrap_or(ALL_NAMESPACES);
+        usage
+            .get(key)
+            .and_then(|u| u.psps.get(psp))
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| format!("{} ({})", r.binding, r.subject))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for p in policies {
+        let name = p.name.as_str();
+        let everywhere = active
+            .iter()
+            .any(|(ns, a)| ns.is_none() && a.iter().any(|x| x == name));
+        let listed: Vec<String> = active
+            .iter()
+            .filter_map(|(ns, a)| ns.filter(|_| a.iter().any(|x| x == name)))
+            .map(str::to_string)
+            .collect();
+        if everywhere {
+            let excluded: Vec<String> = active
+                .iter()
+                .filter_map(|(ns, a)| ns.filter(|_| !a.iter().any(|x| x == name)))
+                .map(str::to_string)
+                .collect();
+            let mut why = format!(
+                "every namespace: {}",
+                reasons(name, None).join(", ")
+            );
+            if !excluded.is_empty() {
+                why.push_str("; excluded where a looser usable PSP decides");
+            }
+            out.scopes.insert(
+                p.name.clone(),
+                MatchScope {
+                    namespaces: None,
+                    excluded,
+                    why: Some(super::single_line(&why)),
+                },
+            );
+        } else if !listed.is_empty() {
+            let why: Vec<String> = listed
+                .iter()
+                .map(|ns| {
+                    let mut r = reasons(name, Some(ns));
+                    if r.is_empty() {
+                        r = reasons(name, None);
+                    }
+                    format!("{ns}: {}", r.join(", "))
+                })
+                .collect();
+            out.scopes.insert(
+                p.name.clone(),
+                MatchScope {
+                    namespaces: Some(listed),
+                    excluded: vec![],
+                    why: Some(super::single_line(&why.join("; "))),
+                },
+            );
+        } else {
+            let usable_somewhere = groups.iter().any(|(_, u)| u.psps.contains_key(name));
+            out.skipped.push((
+                p.name.clone(),
+                if usable_somewhere {
+                    "wherever it is usable, another usable PSP admits everything it admits".into()
+                } else {
+                    "no RBAC binding lets a service account or user use it".into()
+                },
+            ));
+        }
+    }
+    Some(out)
+}
+
 pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
+    let rbac = rbac_scopes(input.policies, input.objects);
     let mut all_docs = Vec::new();
     let mut all_fid = Vec::new();
     let mut all_templates: Vec<&str> = Vec::new();
+    let mut all_notes = Vec::new();
     let mut files = Vec::new();
     for p in input.policies {
-        let o = translate(p, args);
+        let scope = match &rbac {
+            None => Some(MatchScope::default()),
+            Some(r) => r.scopes.get(&p.name).cloned(),
+        };
+        let (o, notes) = match scope {
+            Some(scope) => (translate_scoped(p, args, &scope), vec![]),
+            None => {
+                let why = rbac
+                    .as_ref()
+                    .and_then(|r| r.skipped.iter().find(|(n, _)| *n == p.name))
+                    .map_or(String::new(), |(_, w)| w.clone());
+                (
+                    PolicyOutput::default(),
+                    vec![format!(
+                        "`{}`: no constraints ({why})",
+                        super::single_line(&p.name)
+                    )],
+                )
+            }
+        };
         let docs: Vec<String> = o
             .constraints
             .iter()
@@ -787,7 +1067,7 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
         let mut templates = o.templates.clone();
         templates.sort();
         templates.dedup();
-        let content = render_file(&env, &[p], &templates, &o.fidelity, &docs)?;
+        let content = render_file(&env, &[p], &templates, &o.fidelity, &notes, &docs)?;
         files.push(OutputFile {
             name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
             content,
@@ -795,11 +1075,15 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
         all_docs.extend(docs);
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
+        all_notes.extend(notes);
+    }
+    if let Some(r) = rbac {
+        all_fid.extend(r.fidelity);
     }
     all_templates.sort();
     all_templates.dedup();
     let refs: Vec<&Policy> = input.policies.iter().collect();
-    let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_docs)?;
+    let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_notes, &all_docs)?;
     Ok(Emitted {
         stdout,
         files,
@@ -813,6 +1097,7 @@ fn render_file(
     policies: &[&Policy],
     templates: &[&str],
     fidelity: &[FidelityEntry],
+    notes: &[String],
     docs: &[String],
 ) -> Result<String, crate::Error> {
     let sources: Vec<String> = policies
@@ -827,6 +1112,7 @@ fn render_file(
             library_version => LIBRARY_VERSION,
             templates => if templates.is_empty() { "none".to_string() } else { templates.join(", ") },
             fidelity => fidelity_comment(fidelity, "# "),
+            notes => notes,
             documents => docs,
         },
     )
