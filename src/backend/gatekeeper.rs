@@ -72,6 +72,7 @@ const EXEMPT_IMAGES: &[&str] = &[
 ];
 
 /// One constraint being built: its kind, name suffix and parameters.
+#[derive(Clone, PartialEq)]
 struct Built {
     kind: &'static str,
     suffix: &'static str,
@@ -118,12 +119,13 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
 /// Translates one policy for a [`MatchScope`].
 pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -> PolicyOutput {
     let mut out = PolicyOutput::default();
-    let mut built: BTreeMap<&'static str, Built> = BTreeMap::new();
+    let built: std::cell::RefCell<BTreeMap<&'static str, Built>> = Default::default();
     let fid = |field: &str, f: Fidelity, note: &str| {
         (p.name.clone(), field.to_string(), f, note.to_string())
     };
     let mut entries = Vec::new();
     let mut set = |kind: &'static str, suffix: &'static str, key: &str, v: Value| {
+        let mut built = built.borrow_mut();
         let b = built.entry(kind).or_insert_with(|| Built {
             kind,
             suffix,
@@ -134,8 +136,10 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
         }
     };
     let mut host_ns: Vec<(HostNamespace, String)> = Vec::new();
+    let is_level = matches!(p.origin, crate::ir::Origin::Level { .. });
     for r in &p.rules {
         let field = r.provenance.field.as_str();
+        let before = built.borrow().clone();
         let (f, note): (Fidelity, String) = match &r.constraint {
             Constraint::Privileged { allowed } => {
                 if !allowed {
@@ -533,7 +537,24 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
                 ),
             )
         };
+        // A level's checks judge pods upstream's fixtures pin down: where the library cannot
+        // express a check exactly, no constraint is better than one that rejects pods the
+        // level admits.
+        let (f, note) = if is_level && f != Fidelity::Exact && *built.borrow() != before {
+            *built.borrow_mut() = before;
+            (Fidelity::Unsupported, format!("not enforced: {note}"))
+        } else {
+            (f, note)
+        };
         entries.push(fid(field, f, &note));
+    }
+    let mut built = built.into_inner();
+    // K8sPSPCapabilities reads a missing `allowedCapabilities` as "none": where only the drop
+    // list made the constraint, added capabilities are not judged.
+    if let Some(b) = built.get_mut("K8sPSPCapabilities") {
+        b.params
+            .entry("allowedCapabilities")
+            .or_insert_with(|| json!(["*"]));
     }
     if !p.images.is_empty() {
         entries.push(fid(
@@ -642,10 +663,16 @@ fn profiles_rule(
                 "the PSP allows only unset profiles; {kind} cannot require a profile to be absent"
             ),
         ),
+        NameSet::Only(v) if kind == "K8sPSPAppArmor" && v.iter().any(|p| p.ends_with('*')) => (
+            Fidelity::Unsupported,
+            format!("{kind} compares profiles exactly: it cannot express the pattern(s) of the allowed list"),
+        ),
         NameSet::Only(v) => {
+            // `""` stands for an unset profile in level policies; `unset_allowed` carries it.
+            let v: Vec<&String> = v.iter().filter(|p| !p.is_empty()).collect();
             set(kind, suffix, "allowedProfiles", json!(v));
             let apparmor = kind == "K8sPSPAppArmor";
-            let library_admits_unset = apparmor && v.iter().any(|p| p == "runtime/default");
+            let library_admits_unset = apparmor && v.iter().any(|p| *p == "runtime/default");
             match (unset_allowed, library_admits_unset) {
                 (true, false) => (
                     Fidelity::Approximated,
