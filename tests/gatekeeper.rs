@@ -23,7 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Runs the backend on policies and input objects.
-fn emit(policies: &[Policy], objects: &[polytrans::load::Object], args: &GatekeeperArgs) -> Emitted {
+fn emit(
+    policies: &[Policy],
+    objects: &[polytrans::load::Object],
+    args: &GatekeeperArgs,
+) -> Emitted {
     let common = Common::default();
     let input = Input {
         policies,
@@ -136,8 +140,14 @@ fn upstream_suites() {
         .iter()
         .filter(|(id, _)| !KNOWN_SUITE_FAILURES.iter().any(|(k, _)| k == id))
         .collect();
-    assert!(unexpected.is_empty(), "unexpected failures: {unexpected:#?}");
-    assert!(total >= 140, "the library has 140 suite cases, found {total}");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failures: {unexpected:#?}"
+    );
+    assert!(
+        total >= 140,
+        "the library has 140 suite cases, found {total}"
+    );
     assert!(pass >= 139, "ratchet: 139 of 140 suite cases pass");
 }
 
@@ -262,7 +272,11 @@ fn psa_pods_against_psps() {
     let mut unexplained = Vec::new();
     let mut unexplained_groups: BTreeMap<String, usize> = BTreeMap::new();
     for policy in &policies {
-        let emitted = emit(std::slice::from_ref(policy), &[], &GatekeeperArgs::default());
+        let emitted = emit(
+            std::slice::from_ref(policy),
+            &[],
+            &GatekeeperArgs::default(),
+        );
         let out = Output::from_text(&emitted.stdout);
         let lossy: BTreeSet<String> = emitted
             .fidelity
@@ -299,8 +313,10 @@ fn psa_pods_against_psps() {
                 }
             }
             if why.is_empty() {
-                let irf: BTreeSet<String> =
-                    admits(policy, pod).iter().map(|v| v.field.clone()).collect();
+                let irf: BTreeSet<String> = admits(policy, pod)
+                    .iter()
+                    .map(|v| v.field.clone())
+                    .collect();
                 let gkk: BTreeSet<String> = got
                     .iter()
                     .map(|g| g.split('/').next().unwrap().to_string())
@@ -339,7 +355,11 @@ fn psa_pods_against_psps() {
     for (g, n) in &unexplained_groups {
         println!("  unexplained group: {g}: {n}");
     }
-    for u in unexplained.iter().filter(|u| std::env::var("GK_SHOW").is_ok_and(|s| u.contains(&s))).take(6) {
+    for u in unexplained
+        .iter()
+        .filter(|u| std::env::var("GK_SHOW").is_ok_and(|s| u.contains(&s)))
+        .take(6)
+    {
         println!("  unexplained: {u}");
     }
     assert!(unexplained.is_empty(), "{} unexplained", unexplained.len());
@@ -381,7 +401,9 @@ fn rbac_scoping() {
     let by_name: BTreeMap<&str, &Policy> = policies.iter().map(|p| (p.name.as_str(), p)).collect();
     let emitted = emit(&policies, &objects, &GatekeeperArgs::default());
     assert!(
-        emitted.stdout.contains("polytrans.io/rbac-scope: 'kube-system: RoleBinding/kube-system/kube-system:privileged"),
+        emitted.stdout.contains(
+            "polytrans.io/rbac-scope: 'kube-system: RoleBinding/kube-system/kube-system:privileged"
+        ),
         "{}",
         emitted.stdout
     );
@@ -390,7 +412,11 @@ fn rbac_scoping() {
     let usage = polytrans::front::rbac::usable_psps(&objects, &names);
     let (mut same, mut union_agree, mut total) = (0, 0, 0);
     let mut failures = Vec::new();
-    for (ns, decides) in [("kube-system", "privileged"), ("default", "restricted"), ("web", "restricted")] {
+    for (ns, decides) in [
+        ("kube-system", "privileged"),
+        ("default", "restricted"),
+        ("web", "restricted"),
+    ] {
         let single = output_of(&[by_name[decides].clone()], &GatekeeperArgs::default());
         let usable = polytrans::front::rbac::usable_in(&usage, ns);
         for (path, pod, obj) in psa_pods(&shared) {
@@ -423,7 +449,11 @@ fn rbac_scoping() {
     };
     let o = Output::from_text(&emit(&policies, &objects, &args).stdout);
     for d in o.constraints.iter().chain(&o.mutators) {
-        assert_eq!(d["spec"]["match"]["namespaces"], json!(["only-here"]), "{d}");
+        assert_eq!(
+            d["spec"]["match"]["namespaces"],
+            json!(["only-here"]),
+            "{d}"
+        );
     }
     // A PSP nobody may use gets no constraints, and the header says why.
     let cel_rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/cel-rbac");
@@ -434,6 +464,180 @@ fn rbac_scoping() {
     .unwrap();
     let (policies, _) = polytrans::front::psp::lower_all(&objects).unwrap();
     let text = emit(&policies, &objects, &GatekeeperArgs::default()).stdout;
-    assert!(text.contains("# `unused`: no constraints (no RBAC binding"), "{text}");
+    assert!(
+        text.contains("# `unused`: no constraints (no RBAC binding"),
+        "{text}"
+    );
     assert!(!text.contains("name: unused-"), "{text}");
+}
+
+const HOSTILE: &[&str] = &[
+    "a\"b",
+    "back\\slash",
+    "new\nline",
+    "close)paren, comma",
+    "${{ secrets.TOKEN }}",
+    "{{ template }}",
+    "---\nkind: Evil",
+    "'; rm -rf / #",
+];
+
+/// A PSP with a hostile name, host path prefix and unsafe sysctl.
+fn hostile_psp(name: &str, path: &str, sysctl: &str) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap();
+    format!(
+        r#"{{"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+ "metadata": {{"name": {}}},
+ "spec": {{"seLinux": {{"rule": "RunAsAny"}}, "runAsUser": {{"rule": "RunAsAny"}},
+   "supplementalGroups": {{"rule": "RunAsAny"}}, "fsGroup": {{"rule": "RunAsAny"}},
+   "volumes": ["hostPath"], "allowedHostPaths": [{{"pathPrefix": {}}}],
+   "allowedUnsafeSysctls": [{}]}}}}"#,
+        q(name),
+        q(path),
+        q(sysctl)
+    )
+}
+
+/// Hostile strings in PSP names, allowedHostPaths, sysctls and exempt images reach the output
+/// only as data: the YAML re-parses into the same documents, the parameters hold the exact
+/// strings, and regorus judges pods by them.
+#[test]
+fn hostile_strings_are_data() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let lib = Library::from_shared(&shared);
+    let (mut checked, mut rejected) = (0, 0);
+    let (mut accepted_parts, mut rejected_parts) = (Vec::<String>::new(), Vec::<String>::new());
+    for (i, h) in HOSTILE.iter().enumerate() {
+        let path = format!("/{h}");
+        // Names and sysctl patterns are validated by the front end: each on its own either
+        // loads or is rejected with a diagnostic.
+        for (name, sysctl, what) in [
+            (*h, "net.ipv4.tcp_keepalive_time", "name"),
+            ("plain", *h, "sysctl"),
+        ] {
+            let file = std::env::temp_dir().join(format!(
+                "polytrans-gatekeeper-hostile-{}-{i}-{what}.json",
+                std::process::id()
+            ));
+            std::fs::write(&file, hostile_psp(name, &path, sysctl)).unwrap();
+            let objects =
+                polytrans::load::load_paths(std::slice::from_ref(&file), &Default::default())
+                    .unwrap_or_else(|d| panic!("{d}"));
+            std::fs::remove_file(&file).ok();
+            match polytrans::front::psp::lower_all(&objects) {
+                Ok((p, _)) => {
+                    let text = emit(&p, &[], &GatekeeperArgs::default()).stdout;
+                    let out = Output::from_text(&text);
+                    let direct =
+                        polytrans::backend::gatekeeper::translate(&p[0], &Default::default());
+                    assert_eq!(out.constraints, direct.constraints, "{what} {h:?}");
+                    accepted_parts.push(format!("{what} {h:?}"));
+                }
+                Err(d) => {
+                    let msg = d.to_string();
+                    assert!(msg.contains("error"), "{what} {h:?}: {msg}");
+                    rejected_parts.push(format!("{what} {h:?}"));
+                }
+            }
+        }
+        let text = hostile_psp(h, &path, h);
+        let file = std::env::temp_dir().join(format!(
+            "polytrans-gatekeeper-hostile-{}-{i}.json",
+            std::process::id()
+        ));
+        std::fs::write(&file, &text).unwrap();
+        let loaded = polytrans::load::load_paths(std::slice::from_ref(&file), &Default::default());
+        std::fs::remove_file(&file).ok();
+        let objects = loaded.unwrap_or_else(|d| panic!("{d}"));
+        let policies = match polytrans::front::psp::lower_all(&objects) {
+            Ok((p, _)) => p,
+            Err(d) => {
+                // Rejected input is fine, as long as it is a diagnostic (no panic).
+                assert!(!d.to_string().is_empty());
+                rejected += 1;
+                // The same PSP with a plain name and sysctl still carries the hostile path.
+                let text = hostile_psp("plain", &path, "net.ipv4.tcp_keepalive_time");
+                std::fs::write(&file, &text).unwrap();
+                let objects =
+                    polytrans::load::load_paths(std::slice::from_ref(&file), &Default::default())
+                        .unwrap();
+                std::fs::remove_file(&file).ok();
+                polytrans::front::psp::lower_all(&objects)
+                    .unwrap_or_else(|d| panic!("{h:?}: {d}"))
+                    .0
+            }
+        };
+        let args = GatekeeperArgs {
+            exempt_images: vec![h.to_string()],
+            ..Default::default()
+        };
+        let emitted = emit(&policies, &[], &args);
+        let out = Output::from_text(&emitted.stdout);
+        // Same documents as the backend built: nothing added, nothing split.
+        let direct = polytrans::backend::gatekeeper::translate(&policies[0], &args);
+        assert_eq!(out.constraints, direct.constraints, "{h:?}");
+        assert_eq!(out.mutators, direct.mutators, "{h:?}");
+        // Header comments hold no raw newline from input.
+        for line in emitted.stdout.lines().take_while(|l| !l.starts_with("---")) {
+            assert!(line.starts_with('#') || line.is_empty(), "{h:?}: {line}");
+        }
+        let fs = out
+            .constraints
+            .iter()
+            .find(|c| c["kind"] == "K8sPSPHostFilesystem")
+            .unwrap();
+        assert_eq!(
+            fs["spec"]["parameters"]["allowedHostPaths"][0]["pathPrefix"],
+            json!(path)
+        );
+        // Meaning: the hostile path is allowed, another is not.
+        let pod = |p: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "image": "nginx",
+                    "volumeMounts": [{"name": "v", "mountPath": "/m"}]}],
+                  "volumes": [{"name": "v", "hostPath": {"path": p}}]}})
+        };
+        assert!(
+            out.admits(&lib, &pod(&path)),
+            "{h:?}: {:?}",
+            out.violations(&lib, &pod(&path))
+        );
+        assert!(!out.admits(&lib, &pod("/elsewhere")), "{h:?}");
+        let sys = out
+            .constraints
+            .iter()
+            .find(|c| c["kind"] == "K8sPSPForbiddenSysctls")
+            .unwrap();
+        if policies[0].name == *h {
+            assert!(
+                sys["spec"]["parameters"]["allowedSysctls"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(h)),
+                "{h:?}"
+            );
+        }
+        // Exempt images are data too: a privileged container running the hostile image is
+        // exempt, the same container with another image is not.
+        let priv_pod = |img: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "image": img,
+                    "securityContext": {"privileged": true}}]}})
+        };
+        assert!(out.admits(&lib, &priv_pod(h)), "{h:?}");
+        assert!(!out.admits(&lib, &priv_pod("nginx")), "{h:?}");
+        checked += 1;
+    }
+    println!(
+        "gatekeeper hostile strings: {checked}/{} checked as data ({rejected} PSPs rejected by the front end, their path checked in a plain PSP)",
+        HOSTILE.len()
+    );
+    println!(
+        "  names/sysctls accepted as data: {}; rejected with a diagnostic: {}",
+        accepted_parts.len(),
+        rejected_parts.len()
+    );
+    assert_eq!(checked, HOSTILE.len());
 }

@@ -591,10 +591,7 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
         v
     };
     let m = match_json(args, p, scope);
-    let annotations = scope
-        .why
-        .as_ref()
-        .map(|w| json!({ SCOPE_ANNOTATION: w }));
+    let annotations = scope.why.as_ref().map(|w| json!({ SCOPE_ANNOTATION: w }));
     for b in built.into_values() {
         let mut params = b.params;
         if !exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
@@ -665,7 +662,9 @@ fn profiles_rule(
         ),
         NameSet::Only(v) if kind == "K8sPSPAppArmor" && v.iter().any(|p| p.ends_with('*')) => (
             Fidelity::Unsupported,
-            format!("{kind} compares profiles exactly: it cannot express the pattern(s) of the allowed list"),
+            format!(
+                "{kind} compares profiles exactly: it cannot express the pattern(s) of the allowed list"
+            ),
         ),
         NameSet::Only(v) => {
             // `""` stands for an unset profile in level policies; `unset_allowed` carries it.
@@ -688,7 +687,9 @@ fn profiles_rule(
                 ),
                 _ if apparmor => (
                     Fidelity::Exact,
-                    format!("{kind} `allowedProfiles` (an unset profile reads as `runtime/default`)"),
+                    format!(
+                        "{kind} `allowedProfiles` (an unset profile reads as `runtime/default`)"
+                    ),
                 ),
                 _ => (Fidelity::Exact, format!("{kind} `allowedProfiles`")),
             }
@@ -916,7 +917,10 @@ const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRole
 /// no such PSP exists, all apply (stricter than PSP) and a fidelity entry says so.
 pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Option<RbacScopes> {
     use crate::front::rbac::{ALL_NAMESPACES, usable_in, usable_psps};
-    if !objects.iter().any(|o| RBAC_KINDS.contains(&o.kind.as_str())) {
+    if !objects
+        .iter()
+        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
+    {
         return None;
     }
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
@@ -1007,10 +1011,7 @@ pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Opti
                 .filter_map(|(ns, a)| ns.filter(|_| !a.iter().any(|x| x == name)))
                 .map(str::to_string)
                 .collect();
-            let mut why = format!(
-                "every namespace: {}",
-                reasons(name, None).join(", ")
-            );
+            let mut why = format!("every namespace: {}", reasons(name, None).join(", "));
             if !excluded.is_empty() {
                 why.push_str("; excluded where a looser usable PSP decides");
             }

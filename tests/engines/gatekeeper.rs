@@ -349,7 +349,13 @@ enum Op<'a> {
 
 /// Walks `segs` from `node`, judging each depth's path test, and applies `op` at the end.
 /// Returns whether anything changed.
-fn walk(node: &mut Value, segs: &[Seg], depth: usize, tests: &BTreeMap<usize, Cond>, op: &Op) -> bool {
+fn walk(
+    node: &mut Value,
+    segs: &[Seg],
+    depth: usize,
+    tests: &BTreeMap<usize, Cond>,
+    op: &Op,
+) -> bool {
     let last = depth + 1 == segs.len();
     let test = tests.get(&depth).copied();
     match &segs[depth] {
@@ -366,10 +372,12 @@ fn walk(node: &mut Value, segs: &[Seg], depth: usize, tests: &BTreeMap<usize, Co
             if last {
                 return apply(obj, name, op);
             }
-            let child = obj.entry(name.clone()).or_insert_with(|| match &segs[depth + 1] {
-                Seg::List(..) => json!([]),
-                Seg::Field(_) => json!({}),
-            });
+            let child = obj
+                .entry(name.clone())
+                .or_insert_with(|| match &segs[depth + 1] {
+                    Seg::List(..) => json!([]),
+                    Seg::Field(_) => json!({}),
+                });
             let changed = walk(child, segs, depth + 1, tests, op);
             if !exists && !changed {
                 obj.remove(name);
@@ -554,7 +562,9 @@ pub fn mutate_once(m: &Value, obj: &mut Value) -> bool {
         }
         "AssignMetadata" => {
             let [Seg::Field(md), Seg::Field(which), Seg::Field(key)] = segs.as_slice() else {
-                panic!("AssignMetadata location must be metadata.labels|annotations.KEY: {location}");
+                panic!(
+                    "AssignMetadata location must be metadata.labels|annotations.KEY: {location}"
+                );
             };
             assert!(
                 md == "metadata" && (which == "labels" || which == "annotations"),
