@@ -41,20 +41,6 @@ fn output_of(policies: &[Policy], args: &GatekeeperArgs) -> Output {
     Output::from_text(&emit(policies, &[], args).stdout)
 }
 
-fn lower_text(name: &str, text: &str) -> (Vec<Policy>, Vec<polytrans::load::Object>) {
-    let path = std::env::temp_dir().join(format!(
-        "polytrans-gatekeeper-{}-{name}.yaml",
-        std::process::id()
-    ));
-    std::fs::write(&path, text).unwrap();
-    let objects = polytrans::load::load_paths(std::slice::from_ref(&path), &Default::default())
-        .unwrap_or_else(|d| panic!("{d}"));
-    std::fs::remove_file(&path).ok();
-    let (policies, _) =
-        polytrans::front::psp::lower_all(&objects).unwrap_or_else(|d| panic!("{d}"));
-    (policies, objects)
-}
-
 /// Known difference between regorus and OPA on the upstream suites, by case, with the reason
 /// (the fixture's SOURCE.md, "Evaluating the Rego", documents it; the domain notes warn of it).
 const KNOWN_SUITE_FAILURES: &[(&str, &str)] = &[(
