@@ -336,7 +336,7 @@ fn psa_pods_against_psps() {
         unexplained.len()
     );
     for (f, n) in &by_field {
-        println!("  explained by {f}: {n}");
+        println!("  explained by {f}: {n} (a mismatch may count for several fields)");
     }
     for (g, n) in &unexplained_groups {
         println!("  unexplained group: {g}: {n}");
@@ -349,7 +349,7 @@ fn psa_pods_against_psps() {
         println!("  unexplained: {u}");
     }
     assert!(unexplained.is_empty(), "{} unexplained", unexplained.len());
-    assert!(agree >= 9531, "ratchet: 9531 of 11400 reached");
+    assert!(agree >= 10892, "ratchet: 10892 of 11400 reached");
 }
 
 /// The distinct PSA testdata pods (after API defaulting), as typed pods and JSON objects.
@@ -426,7 +426,7 @@ fn rbac_scoping() {
         "gatekeeper rbac scoping: scoped output = deciding PSP's output {same}/{total}; agrees with PSP's union of usable PSPs {union_agree}/{total} (the rest hinge on restricted's fidelity entries, measured in psa_pods_against_psps)"
     );
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(union_agree >= 944, "ratchet: 944 of 1140 reached");
+    assert!(union_agree >= 1136, "ratchet: 1136 of 1140 reached");
 
     // `--gatekeeper-namespaces` overrides the RBAC-derived list.
     let args = GatekeeperArgs {

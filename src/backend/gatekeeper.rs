@@ -441,23 +441,37 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
             Constraint::Seccomp {
                 allowed,
                 unset_allowed,
+                scope,
                 ..
-            } => profiles_rule(
-                &mut set,
-                ("K8sPSPSeccomp", "seccomp"),
-                allowed,
-                *unset_allowed,
-            ),
+            } => {
+                let (f, note) = profiles_rule(
+                    &mut set,
+                    ("K8sPSPSeccomp", "seccomp"),
+                    allowed,
+                    *unset_allowed,
+                );
+                match (f, scope) {
+                    (Fidelity::Exact, Scope::EveryValue) => scope_fidelity(*scope, &note),
+                    _ => (f, note),
+                }
+            }
             Constraint::AppArmor {
                 allowed,
                 unset_allowed,
+                scope,
                 ..
-            } => profiles_rule(
-                &mut set,
-                ("K8sPSPAppArmor", "apparmor"),
-                allowed,
-                *unset_allowed,
-            ),
+            } => {
+                let (f, note) = profiles_rule(
+                    &mut set,
+                    ("K8sPSPAppArmor", "apparmor"),
+                    allowed,
+                    *unset_allowed,
+                );
+                match (f, scope) {
+                    (Fidelity::Exact, Scope::EveryValue) => scope_fidelity(*scope, &note),
+                    _ => (f, note),
+                }
+            }
             Constraint::Sysctls { allowed, forbidden } => {
                 let allowed_v: Vec<String> = match allowed {
                     NameSet::Any => vec!["*".into()],
@@ -538,7 +552,7 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
             )
         };
         // A level's checks judge pods upstream's fixtures pin down: where the library cannot
-        // express a check exactly, no constraint is better than one that rejects pods the
+        // express a check exactly, no constraint is better than one that may reject pods the
         // level admits.
         let (f, note) = if is_level && f != Fidelity::Exact && *built.borrow() != before {
             *built.borrow_mut() = before;
@@ -640,6 +654,9 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
     out
 }
 
+/// The value K8sPSPSeccomp gives a container without any seccomp profile.
+pub const SECCOMP_UNSET: &str = "not configured";
+
 /// Seccomp and AppArmor. A container without a profile: K8sPSPSeccomp rejects it unless
 /// `allowedProfiles` holds `*`; K8sPSPAppArmor reads it as `runtime/default`.
 fn profiles_rule(
@@ -654,6 +671,24 @@ fn profiles_rule(
             Fidelity::Unsupported,
             format!("{kind} takes an allow-list only"),
         ),
+        // K8sPSPSeccomp names a container without any profile `not configured` (in its Rego
+        // and its CEL alike, verified against LIBRARY_VERSION): listing that value admits
+        // unset profiles.
+        NameSet::Only(v) if kind == "K8sPSPSeccomp" && unset_allowed => {
+            let mut list: Vec<&str> = v
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !p.is_empty())
+                .collect();
+            list.push(SECCOMP_UNSET);
+            set(kind, suffix, "allowedProfiles", json!(list));
+            (
+                Fidelity::Exact,
+                format!(
+                    "{kind} `allowedProfiles`, with `{SECCOMP_UNSET}` for containers without a profile"
+                ),
+            )
+        }
         NameSet::Only(v) if v.is_empty() && unset_allowed => (
             Fidelity::Unsupported,
             format!(
