@@ -208,14 +208,6 @@ fn golden_policies() -> Vec<Policy> {
     out
 }
 
-/// A policy reduced to the rules and defaults of one field.
-fn only_field(p: &Policy, field: &str) -> Policy {
-    let mut q = p.clone();
-    q.rules.retain(|r| r.provenance.field == field);
-    q.defaults.retain(|d| d.provenance.field == field);
-    q
-}
-
 /// A policy without the rules and defaults of one field.
 fn without_field(p: &Policy, field: &str) -> Policy {
     let mut q = p.clone();
@@ -270,7 +262,7 @@ fn psa_pods_against_psps() {
             .filter(|e| e.fidelity != Fidelity::Exact)
             .map(|e| e.field.clone())
             .collect();
-        let mut single: BTreeMap<String, (Policy, Output, Policy, Output)> = BTreeMap::new();
+        let mut single: BTreeMap<String, (Policy, Output)> = BTreeMap::new();
         for (path, pod, obj) in pods.values() {
             total += 1;
             let want = admits(policy, pod).is_empty();
@@ -279,24 +271,42 @@ fn psa_pods_against_psps() {
                 agree += 1;
                 continue;
             }
-            // Explained by a field the fidelity report lists when the policy reduced to that
-            // field already disagrees with its translation on this pod, or when the policy
-            // without that field agrees with its translation (the field interacts with
-            // another, e.g. a default the library reads differently).
+            // Explained by a field the fidelity report lists when the policy without that
+            // field agrees with its translation on this pod; failing that, by the listed
+            // fields together when the policy without all of them agrees.
             let mut why = Vec::new();
             for f in &lossy {
-                let (p, o, rp, ro) = single.entry(f.clone()).or_insert_with(|| {
-                    let p = only_field(policy, f);
-                    let o = output_of(std::slice::from_ref(&p), &GatekeeperArgs::default());
+                let (rp, ro) = single.entry(f.clone()).or_insert_with(|| {
                     let rp = without_field(policy, f);
                     let ro = output_of(std::slice::from_ref(&rp), &GatekeeperArgs::default());
-                    (p, o, rp, ro)
+                    (rp, ro)
                 });
-                if admits(p, pod).is_empty() != o.admits(&lib, obj)
-                    || admits(rp, pod).is_empty() == ro.admits(&lib, obj)
-                {
+                if admits(rp, pod).is_empty() == ro.admits(&lib, obj) {
                     why.push(f.clone());
                 }
+            }
+            if why.is_empty() && !lossy.is_empty() {
+                let (rp, ro) = single.entry("*".into()).or_insert_with(|| {
+                    let mut rp = policy.clone();
+                    for f in &lossy {
+                        rp = without_field(&rp, f);
+                    }
+                    let ro = output_of(std::slice::from_ref(&rp), &GatekeeperArgs::default());
+                    (rp, ro)
+                });
+                if admits(rp, pod).is_empty() == ro.admits(&lib, obj) {
+                    why.push(format!(
+                        "together: {}",
+                        lossy.iter().cloned().collect::<Vec<_>>().join(" + ")
+                    ));
+                }
+            }
+            if std::env::var("GK_WHY").is_ok_and(|w| why.iter().any(|f| f.contains(&w))) {
+                println!(
+                    "  why {why:?}: {} {path}: ir {}, gatekeeper {got:?}",
+                    policy.name,
+                    polytrans::eval::join_messages(&admits(policy, pod))
+                );
             }
             if why.is_empty() {
                 let irf: BTreeSet<String> = admits(policy, pod)

@@ -654,6 +654,22 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
     out
 }
 
+/// K8sPSPSeccomp reads a `RuntimeDefault` field as whichever of `runtime/default` and
+/// `docker/default` the list holds; PSP reads it as `runtime/default` only.
+fn seccomp_default_alias(kind: &str, v: &[&String]) -> (Fidelity, String) {
+    let has = |p: &str| v.iter().any(|x| x.as_str() == p);
+    if kind == "K8sPSPSeccomp" && has("docker/default") && !has("runtime/default") {
+        (
+            Fidelity::Approximated,
+            format!(
+                "{kind} `allowedProfiles`: the library reads a `RuntimeDefault` field as `docker/default` when only that is listed, so it admits what PSP reads as `runtime/default` and rejects"
+            ),
+        )
+    } else {
+        (Fidelity::Exact, format!("{kind} `allowedProfiles`"))
+    }
+}
+
 /// The value K8sPSPSeccomp gives a container without any seccomp profile.
 pub const SECCOMP_UNSET: &str = "not configured";
 
@@ -675,19 +691,19 @@ fn profiles_rule(
         // and its CEL alike, verified against LIBRARY_VERSION): listing that value admits
         // unset profiles.
         NameSet::Only(v) if kind == "K8sPSPSeccomp" && unset_allowed => {
-            let mut list: Vec<&str> = v
-                .iter()
-                .map(String::as_str)
-                .filter(|p| !p.is_empty())
-                .collect();
+            let named: Vec<&String> = v.iter().filter(|p| !p.is_empty()).collect();
+            let mut list: Vec<&str> = named.iter().map(|p| p.as_str()).collect();
             list.push(SECCOMP_UNSET);
             set(kind, suffix, "allowedProfiles", json!(list));
-            (
-                Fidelity::Exact,
-                format!(
-                    "{kind} `allowedProfiles`, with `{SECCOMP_UNSET}` for containers without a profile"
+            match seccomp_default_alias(kind, &named) {
+                (Fidelity::Exact, _) => (
+                    Fidelity::Exact,
+                    format!(
+                        "{kind} `allowedProfiles`, with `{SECCOMP_UNSET}` for containers without a profile"
+                    ),
                 ),
-            )
+                other => other,
+            }
         }
         NameSet::Only(v) if v.is_empty() && unset_allowed => (
             Fidelity::Unsupported,
@@ -726,7 +742,7 @@ fn profiles_rule(
                         "{kind} `allowedProfiles` (an unset profile reads as `runtime/default`)"
                     ),
                 ),
-                _ => (Fidelity::Exact, format!("{kind} `allowedProfiles`")),
+                _ => seccomp_default_alias(kind, &v),
             }
         }
     }
