@@ -7,6 +7,9 @@
 //!    entry;
 //! 4. RBAC-derived namespace scoping;
 //! 5. hostile strings reach the output only as data.
+//!
+//! Debugging aids (environment): `GK_SHOW=<text>` prints unexplained differential mismatches
+//! containing the text, `GK_WHY=<field>` the mismatches a field explains.
 
 mod common;
 
@@ -234,17 +237,7 @@ fn psa_pods_against_psps() {
     let mut seen = BTreeSet::new();
     policies.retain(|p| seen.insert(serde_json::to_string(p).unwrap()));
     // PSA testdata pods after API defaulting; many fixtures repeat across versions.
-    let mut pods: BTreeMap<String, (String, polytrans::pod::Pod, Value)> = BTreeMap::new();
-    for c in common::psa_cases(&shared) {
-        let pod = common::load_pod(&c.path).pod;
-        let mut obj = serde_json::to_value(&pod).unwrap();
-        obj["apiVersion"] = "v1".into();
-        obj["kind"] = "Pod".into();
-        let obj = gatekeeper_engine::strip_nulls(&obj);
-        let key = obj.to_string();
-        pods.entry(key)
-            .or_insert_with(|| (c.path.display().to_string(), pod, obj));
-    }
+    let pods = psa_pods(&shared);
     let (mut agree, mut total) = (0, 0);
     let mut by_field: BTreeMap<String, usize> = BTreeMap::new();
     let mut unexplained = Vec::new();
@@ -263,7 +256,7 @@ fn psa_pods_against_psps() {
             .map(|e| e.field.clone())
             .collect();
         let mut single: BTreeMap<String, (Policy, Output)> = BTreeMap::new();
-        for (path, pod, obj) in pods.values() {
+        for (path, pod, obj) in &pods {
             total += 1;
             let want = admits(policy, pod).is_empty();
             let got = out.violations(&lib, obj);
@@ -407,6 +400,7 @@ fn rbac_scoping() {
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
     let usage = polytrans::front::rbac::usable_psps(&objects, &names);
     let (mut same, mut union_agree, mut total) = (0, 0, 0);
+    let pods = psa_pods(&shared);
     let mut failures = Vec::new();
     for (ns, decides) in [
         ("kube-system", "privileged"),
@@ -415,7 +409,7 @@ fn rbac_scoping() {
     ] {
         let single = output_of(&[by_name[decides].clone()], &GatekeeperArgs::default());
         let usable = polytrans::front::rbac::usable_in(&usage, ns);
-        for (path, pod, obj) in psa_pods(&shared) {
+        for (path, pod, obj) in &pods {
             total += 1;
             let mut obj = obj.clone();
             obj["metadata"]["namespace"] = ns.into();
@@ -428,7 +422,7 @@ fn rbac_scoping() {
             let want = usable
                 .psps
                 .keys()
-                .any(|p| admits(by_name[p.as_str()], &pod).is_empty());
+                .any(|p| admits(by_name[p.as_str()], pod).is_empty());
             union_agree += usize::from(want == got);
         }
     }
