@@ -1161,6 +1161,20 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
     }
     all_templates.sort();
     all_templates.dedup();
+    // `--explain` prints the fidelity table: it names what the output needs there too.
+    all_fid.push(FidelityEntry {
+        policy: "(output)".into(),
+        field: "ConstraintTemplates".into(),
+        fidelity: Fidelity::Exact,
+        note: format!(
+            "requires {} from gatekeeper-library {LIBRARY_VERSION} (library/pod-security-policy)",
+            if all_templates.is_empty() {
+                "none".to_string()
+            } else {
+                all_templates.join(", ")
+            }
+        ),
+    });
     let refs: Vec<&Policy> = input.policies.iter().collect();
     let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_notes, &all_docs)?;
     Ok(Emitted {
