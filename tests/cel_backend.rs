@@ -77,27 +77,15 @@ fn psp_migration_cases() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let root = shared.join("conformance/psp-migration/tests");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
     let (mut agree, mut total) = (0, 0);
     let mut failures = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
-        let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
-            .unwrap_or_else(|d| panic!("{d}"));
-        let (policies, _) = polytrans::front::psp::lower_all(&objs).unwrap();
-        let compiled = compile(&policies[0]);
-        for (file, expect) in [("allowed.yaml", true), ("disallowed.yaml", false)] {
+    for case in common::migration_cases(&shared) {
+        let compiled = compile(&case.policy);
+        for (file, expect, pod) in &case.pods {
             total += 1;
-            let pod = common::load_pod(&dir.join(file));
-            match cel_admits(&policies[0], &compiled, &pod.pod) {
-                Ok(v) if v == expect => agree += 1,
-                other => failures.push(format!("{name}/{file}: {other:?}")),
+            match cel_admits(&case.policy, &compiled, &pod.pod) {
+                Ok(v) if v == *expect => agree += 1,
+                other => failures.push(format!("{}/{file}: {other:?}", case.name)),
             }
         }
     }
