@@ -234,9 +234,7 @@ pub fn for_each_object(
             } else if is_json {
                 // JSON is read in chunks as it is parsed, too.
                 match open_input(&file, limits) {
-                    Ok(mut reader) => {
-                        parse_json(String::new(), Some(&mut reader), &source, limits, f, diags);
-                    }
+                    Ok(mut reader) => parse_json_reader(&mut reader, &source, limits, f, diags),
                     Err(d) => diags.push(d),
                 }
             } else {
@@ -475,8 +473,11 @@ impl JsonParser<'_, '_> {
 
     /// The byte at `pos`, reading more input when the buffer is exhausted.
     fn peek(&mut self) -> Option<u8> {
-        if self.pos >= self.buf.len() && !self.refill() {
-            return None;
+        // A refill may add nothing yet (a chunk that ends inside a multi-byte character).
+        while self.pos >= self.buf.len() {
+            if !self.refill() {
+                return None;
+            }
         }
         self.buf.as_bytes().get(self.pos).copied()
     }
@@ -818,16 +819,17 @@ fn looks_like_json(source: &Source, text: &str) -> bool {
 }
 
 /// Parses JSON: `text`, then what `reader` still holds. Returns false when the text is not JSON
-/// and may be YAML instead (only for text that did not come from a `.json` file).
+/// and may be YAML instead (never when `json_only`, e.g. for a `.json` file).
 fn parse_json(
     text: String,
     reader: Option<&mut dyn Read>,
+    json_only: bool,
     source: &Arc<Source>,
     limits: &Limits,
     f: &mut dyn FnMut(Object),
     diags: &mut Diagnostics,
 ) -> bool {
-    let json_file = source.name.ends_with(".json");
+    let json_file = json_only || source.name.ends_with(".json");
     // Items are streamed in `.json` files and in text that starts like JSON (`{"`); once some
     // were handed on, a later syntax error is reported as JSON rather than retried as YAML.
     let stream_items = json_file
@@ -857,6 +859,7 @@ fn parse_json(
     };
     if p.looking_at("\u{feff}") {
         p.pos += '\u{feff}'.len_utf8();
+        p.line_start = p.pos;
     }
     let result = p.value().and_then(|v| {
         p.ws();
@@ -900,6 +903,18 @@ fn parse_json(
     }
 }
 
+/// Parses a JSON input as it is read (in chunks; the text of list items already handed on is
+/// dropped) and calls `f` for every object.
+pub fn parse_json_reader(
+    reader: &mut dyn Read,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn FnMut(Object),
+    diags: &mut Diagnostics,
+) {
+    parse_json(String::new(), Some(reader), true, source, limits, f, diags);
+}
+
 /// Parses one input text (all its documents) and calls `f` for every object.
 pub fn parse_stream(
     text: &str,
@@ -909,7 +924,8 @@ pub fn parse_stream(
     diags: &mut Diagnostics,
 ) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if looks_like_json(source, text) && parse_json(text.to_string(), None, source, limits, f, diags)
+    if looks_like_json(source, text)
+        && parse_json(text.to_string(), None, false, source, limits, f, diags)
     {
         return;
     }
@@ -1832,6 +1848,56 @@ mod tests {
         );
         let lines = bad.matches('\n').count();
         assert!(diags.contains(&format!("bad.json:{lines}:")), "{diags}");
+    }
+
+    /// A reader that hands out a few bytes at a time, so that every byte is a chunk boundary.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = self.1 % 5 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn json_reader_agrees_with_whole_text_at_every_boundary() {
+        let texts = [
+            r#"{"items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a\u00e9\ud83d\ude00é😀"}, "spec": {"n": 12345, "f": -1.5e3, "t": true, "u": false, "x": null}}, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}}], "kind": "List", "apiVersion": "v1"}"#,
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "single"}}"#,
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": tru}"#,
+            "{\"apiVersion\": \"v1\",\n \"kind\": \"Pod\",\n \"metadata\": {\"name\": \"x\"}} trailing",
+            "\u{feff}{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"bom\"}}",
+        ];
+        for text in texts {
+            let src = Arc::new(Source {
+                name: "t.json".into(),
+            });
+            let mut whole = Vec::new();
+            let mut d1 = Diagnostics::default();
+            parse_stream(
+                text,
+                &src,
+                &Limits::default(),
+                &mut |o| whole.push((o.node.to_json(), o.node.line, o.node.column, o.item)),
+                &mut d1,
+            );
+            let mut read = Vec::new();
+            let mut d2 = Diagnostics::default();
+            parse_json_reader(
+                &mut Trickle(text.as_bytes(), 0),
+                &src,
+                &Limits::default(),
+                &mut |o| read.push((o.node.to_json(), o.node.line, o.node.column, o.item)),
+                &mut d2,
+            );
+            assert_eq!(d1.to_string(), d2.to_string(), "{text}");
+            assert_eq!(whole, read, "{text}");
+            assert_eq!(d1.to_string(), d2.to_string(), "{text}");
+        }
     }
 
     #[test]
