@@ -79,6 +79,24 @@ pub fn admits(policy: &Policy, pod: &Pod) -> Vec<Violation> {
     validate(policy, &p)
 }
 
+/// The containers with offending values (in order) and the offending values (sorted, unique):
+/// the shape of most PSA messages.
+fn offenders<'c>(
+    containers: impl Iterator<Item = &'c Container>,
+    bad_values: impl Fn(&Container) -> Vec<String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut names = Vec::new();
+    let mut values = BTreeSet::new();
+    for c in containers {
+        let v = bad_values(c);
+        if !v.is_empty() {
+            names.push(c.name.clone());
+            values.extend(v);
+        }
+    }
+    (names, values.into_iter().collect())
+}
+
 /// Checks the rules without applying any defaulting.
 pub fn validate(policy: &Policy, pod: &Pod) -> Vec<Violation> {
     let mut out: Vec<Violation> = Vec::new();
@@ -255,25 +273,17 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             })
         }
         Constraint::HostPorts { allowed } => {
-            let mut bad = Vec::new();
-            let mut ports = BTreeSet::new();
-            for c in containers() {
-                let mut ok = true;
-                for p in &c.ports {
-                    let hp = p.host_port.unwrap_or(0);
-                    if hp != 0 && !in_ranges(allowed, hp) {
-                        ok = false;
-                        ports.insert(hp.to_string());
-                    }
-                }
-                if !ok {
-                    bad.push(c.name.clone());
-                }
-            }
+            let (bad, ports) = offenders(containers(), |c| {
+                c.ports
+                    .iter()
+                    .map(|p| p.host_port.unwrap_or(0))
+                    .filter(|&hp| hp != 0 && !in_ranges(allowed, hp))
+                    .map(|hp| hp.to_string())
+                    .collect()
+            });
             if bad.is_empty() {
                 return None;
             }
-            let ports: Vec<String> = ports.into_iter().collect();
             let mut detail = format!(
                 "{} {} {} {}",
                 containers_phrase(&bad),
@@ -445,25 +455,20 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             driver_check(spec, allowed, "csi", |v| v.csi_driver())
         }
         Constraint::AddCapabilities { allowed } => {
-            let mut bad = Vec::new();
-            let mut names = BTreeSet::new();
-            for c in containers() {
-                let Some(caps) = caps(c) else { continue };
-                let mut ok = true;
-                for cap in &caps.add {
-                    if !allowed.contains(cap) {
-                        ok = false;
-                        names.insert(cap.clone());
-                    }
-                }
-                if !ok {
-                    bad.push(c.name.clone());
-                }
-            }
+            let (bad, names) = offenders(containers(), |c| {
+                caps(c)
+                    .map(|caps| {
+                        caps.add
+                            .iter()
+                            .filter(|cap| !allowed.contains(cap))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
             if bad.is_empty() {
                 return None;
             }
-            let names: Vec<String> = names.into_iter().collect();
             let reason = match check {
                 Some("capabilities_baseline") => "non-default capabilities",
                 Some(_) => "unrestricted capabilities",
@@ -606,17 +611,14 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             })
         }
         Constraint::ProcMount { allowed } => {
-            let mut bad = Vec::new();
-            let mut types = BTreeSet::new();
-            for c in containers() {
-                if let Some(pm) = sc(c).and_then(|s| s.proc_mount.as_ref()) {
-                    if !allowed.contains(pm) {
-                        bad.push(c.name.clone());
-                        types.insert(pm.clone());
-                    }
-                }
-            }
-            let types: Vec<String> = types.into_iter().collect();
+            let (bad, types) = offenders(containers(), |c| {
+                sc(c)
+                    .and_then(|s| s.proc_mount.as_ref())
+                    .filter(|pm| !allowed.contains(pm))
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            });
             (!bad.is_empty()).then(|| {
                 (
                     "procMount".into(),

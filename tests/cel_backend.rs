@@ -8,16 +8,16 @@
 //! Differences between `cel-interpreter` 0.10 and Kubernetes CEL, and how this test and the
 //! expressions avoid them:
 //! - JSON numbers: Kubernetes types pod integers as `int`; `cel_interpreter::to_value` would turn
-//!   positive JSON numbers into `uint`. [`to_cel`] converts them to `int` like Kubernetes.
+//!   positive JSON numbers into `uint`. `cel_engine::to_cel` converts them to `int` like Kubernetes.
 //! - Absent versus `null`: Kubernetes drops absent fields; the typed pod serialises them as
-//!   `null`, so [`to_cel`] removes nulls before binding `object`.
+//!   `null`, so `cel_engine::to_cel` removes nulls before binding `object`.
 //! - Optional syntax (`a.?b`), `orValue` and the strings extension (`join`, `lowerAscii`) are
 //!   not in the crate: the expressions use only `has()`, ternaries, `in`, `startsWith`, `size`
 //!   and the `all` macro, which both implement alike.
 
 mod common;
 
-use cel_interpreter::{Context, Program, Value, objects::Key, objects::Map};
+use cel_interpreter::{Context, Program, Value};
 use polytrans::backend::cel::{self, Validation, Variable};
 use polytrans::eval::{admits, apply_defaults};
 use polytrans::ir::{IrDocument, Level, Policy};
@@ -26,90 +26,36 @@ use polytrans::pss::{Version, level_policy};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Kubernetes-shaped CEL value of a JSON document: nulls dropped, numbers as `int`.
-fn to_cel(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
-        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
-        serde_json::Value::Object(o) => {
-            let map: HashMap<Key, Value> = o
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
-                .collect();
-            Value::Map(Map { map: Arc::new(map) })
-        }
-    }
-}
+#[path = "engines/cel.rs"]
+mod cel_engine;
 
-/// A policy's compiled variables and validations.
-struct Compiled {
-    variables: Vec<(String, Program)>,
-    validations: Vec<(Validation, Program, Program)>,
-}
+use cel_engine::Compiled;
 
 fn compile(policy: &Policy) -> Compiled {
     compile_parts(&cel::variables(false), &cel::validations(policy))
 }
 
 fn compile_parts(vars: &[Variable], vals: &[Validation]) -> Compiled {
-    let c = |e: &str| Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"));
-    Compiled {
-        variables: vars
-            .iter()
-            .map(|v| (v.name.clone(), c(&v.expression)))
-            .collect(),
-        validations: vals
-            .iter()
-            .map(|v| (v.clone(), c(&v.expression), c(&v.message_expression)))
-            .collect(),
-    }
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|v| (v.name.clone(), v.expression.clone()))
+        .collect();
+    let vals: Vec<(String, String, Option<String>)> = vals
+        .iter()
+        .map(|v| {
+            (
+                v.field.clone(),
+                v.expression.clone(),
+                Some(v.message_expression.clone()),
+            )
+        })
+        .collect();
+    Compiled::new(&[], &vars, &vals)
 }
 
 /// The fields of the failed validations; `Err` on an evaluation error.
 fn run(compiled: &Compiled, object: &serde_json::Value) -> Result<Vec<String>, String> {
-    let mut ctx = Context::default();
-    ctx.add_variable_from_value("object", to_cel(object));
-    let mut vars: HashMap<Key, Value> = HashMap::new();
-    for (name, prog) in &compiled.variables {
-        ctx.add_variable_from_value(
-            "variables",
-            Value::Map(Map {
-                map: Arc::new(vars.clone()),
-            }),
-        );
-        let v = prog
-            .execute(&ctx)
-            .map_err(|e| format!("variable {name}: {e:?}"))?;
-        vars.insert(Key::String(Arc::new(name.clone())), v);
-    }
-    ctx.add_variable_from_value(
-        "variables",
-        Value::Map(Map {
-            map: Arc::new(vars),
-        }),
-    );
-    let mut failed = Vec::new();
-    for (val, prog, msg) in &compiled.validations {
-        match prog.execute(&ctx) {
-            Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => {
-                match msg.execute(&ctx) {
-                    Ok(Value::String(_)) => {}
-                    other => return Err(format!("{}: message: {other:?}", val.field)),
-                }
-                failed.push(val.field.clone());
-            }
-            other => return Err(format!("{}: {other:?}\n  {}", val.field, val.expression)),
-        }
-    }
-    Ok(failed)
+    compiled.run(object)
 }
 
 fn pod_json(pod: &Pod) -> serde_json::Value {
@@ -131,27 +77,15 @@ fn psp_migration_cases() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let root = shared.join("conformance/psp-migration/tests");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
     let (mut agree, mut total) = (0, 0);
     let mut failures = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
-        let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
-            .unwrap_or_else(|d| panic!("{d}"));
-        let (policies, _) = polytrans::front::psp::lower_all(&objs).unwrap();
-        let compiled = compile(&policies[0]);
-        for (file, expect) in [("allowed.yaml", true), ("disallowed.yaml", false)] {
+    for case in common::migration_cases(&shared) {
+        let compiled = compile(&case.policy);
+        for (file, expect, pod) in &case.pods {
             total += 1;
-            let pod = common::load_pod(&dir.join(file));
-            match cel_admits(&policies[0], &compiled, &pod.pod) {
-                Ok(v) if v == expect => agree += 1,
-                other => failures.push(format!("{name}/{file}: {other:?}")),
+            match cel_admits(&case.policy, &compiled, &pod.pod) {
+                Ok(v) if v == *expect => agree += 1,
+                other => failures.push(format!("{}/{file}: {other:?}", case.name)),
             }
         }
     }

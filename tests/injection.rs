@@ -142,3 +142,71 @@ fn diagnostics_do_not_break_lines() {
         "{err}"
     );
 }
+
+#[path = "engines/cel.rs"]
+mod cel_engine;
+
+/// CEL string literals carry hostile values as data: the output compiles, keeps its document
+/// count, and the values allow exactly themselves (a runtime class, a flex driver and a host
+/// path named by the hostile string are admitted; others are not).
+#[test]
+fn cel_outputs_keep_hostile_strings_as_data() {
+    for h in HOSTILE {
+        if h.contains(',') {
+            continue; // rejected by the front end (seccomp annotation), see above
+        }
+        for (target, kinds) in [
+            (
+                "vap",
+                &[
+                    "ValidatingAdmissionPolicy",
+                    "ValidatingAdmissionPolicyBinding",
+                ][..],
+            ),
+            ("kyverno-cel", &["ValidatingPolicy"][..]),
+        ] {
+            let (code, out, err) = run(&["psp", "-", "--to", target], &psp(h));
+            assert_eq!(code, 0, "{h:?} {target}: {err}");
+            let docs = polytrans::load::yaml_documents(&out).unwrap();
+            let got: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+            assert_eq!(got, kinds, "{h:?} {target}:\n{out}");
+            let compiled = cel_engine::Compiled::from_output(&out);
+            let pod = |runtime: &str, driver: &str, path: &str| {
+                serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                    "spec": {
+                        "runtimeClassName": runtime,
+                        "securityContext": {
+                            "seLinuxOptions": {"type": h, "level": h},
+                            "seccompProfile": {"type": "Localhost", "localhostProfile": h},
+                        },
+                        "containers": [{"name": "c", "image": "x"}],
+                        "volumes": [
+                            {"name": "f", "flexVolume": {"driver": driver}},
+                            {"name": "h", "hostPath": {"path": path}},
+                        ],
+                    }
+                })
+            };
+            let same = pod(h, h, &format!("/{h}"));
+            for c in &compiled {
+                assert_eq!(
+                    c.run(&same),
+                    Ok(vec![]),
+                    "{h:?} {target}: the hostile values allow themselves"
+                );
+            }
+            for other in [
+                pod("other", h, &format!("/{h}")),
+                pod(h, "other", &format!("/{h}")),
+                pod(h, h, "/other"),
+            ] {
+                assert_eq!(
+                    cel_engine::admits(&compiled, &other),
+                    Ok(false),
+                    "{h:?} {target}: other values stay forbidden"
+                );
+            }
+        }
+    }
+}

@@ -272,3 +272,189 @@ fn backend_level_version_table() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// One hand-made pod for the exceptions test: what it exercises (a PSS check id, or
+/// `exemptNamespaces` / `exemptImages`) and the pod.
+struct ExceptionPod {
+    feature: &'static str,
+    pod: serde_json::Value,
+}
+
+fn exception_pods() -> Vec<ExceptionPod> {
+    let container = |image: &str, sc: serde_json::Value| serde_json::json!({"name": "c", "image": image, "securityContext": sc});
+    let pod = |ns: Option<&str>, spec: serde_json::Value| {
+        let mut meta = serde_json::json!({"name": "p"});
+        if let Some(ns) = ns {
+            meta["namespace"] = ns.into();
+        }
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+    };
+    let caps = |c: &str| serde_json::json!({"capabilities": {"add": [c]}});
+    let e = |feature, pod| ExceptionPod { feature, pod };
+    vec![
+        e(
+            "capabilities_baseline",
+            pod(
+                None,
+                serde_json::json!({"containers": [container("app", caps("NET_RAW"))]}),
+            ),
+        ),
+        e(
+            "capabilities_baseline",
+            pod(
+                None,
+                serde_json::json!({"containers": [container("app", caps("SYS_ADMIN"))]}),
+            ),
+        ),
+        e(
+            "exemptNamespaces",
+            pod(
+                Some("infra"),
+                serde_json::json!({"containers": [container("app", caps("SYS_ADMIN"))]}),
+            ),
+        ),
+        e(
+            "exemptNamespaces",
+            pod(
+                Some("team"),
+                serde_json::json!({"containers": [container("app", caps("SYS_ADMIN"))]}),
+            ),
+        ),
+        e(
+            "exemptImages",
+            pod(
+                None,
+                serde_json::json!({"containers": [
+                    container("app", serde_json::json!({})),
+                    container("registry.example/tools/debug:1", caps("SYS_ADMIN")),
+                ]}),
+            ),
+        ),
+        e(
+            "exemptImages",
+            pod(
+                None,
+                serde_json::json!({"initContainers": [
+                    container("registry.example/tools/init", serde_json::json!({"privileged": true})),
+                ], "containers": [container("app", serde_json::json!({}))]}),
+            ),
+        ),
+        e(
+            "exemptImages",
+            pod(
+                None,
+                serde_json::json!({"initContainers": [
+                    container("registry.example/other", serde_json::json!({"privileged": true})),
+                ], "containers": [container("app", serde_json::json!({}))]}),
+            ),
+        ),
+        e(
+            // Pod-level checks still apply to a pod whose containers are all exempt.
+            "exemptImages",
+            pod(
+                None,
+                serde_json::json!({"hostNetwork": true,
+                    "containers": [container("registry.example/tools/x", serde_json::json!({}))]}),
+            ),
+        ),
+        e(
+            "hostPorts",
+            pod(
+                None,
+                serde_json::json!({"containers": [{"name": "c", "image": "app",
+                    "ports": [{"containerPort": 80, "hostPort": 8080}]}]}),
+            ),
+        ),
+        e(
+            "hostPorts",
+            pod(
+                None,
+                serde_json::json!({"containers": [{"name": "c", "image": "app",
+                    "ports": [{"containerPort": 80, "hostPort": 9090}]}]}),
+            ),
+        ),
+        e(
+            "privileged",
+            pod(
+                None,
+                serde_json::json!({"containers": [container("app", serde_json::json!({"privileged": true}))]}),
+            ),
+        ),
+    ]
+}
+
+/// `--except`, `--images` and `--namespaces` mean the same in every backend: each backend's
+/// verdict on hand-made pods equals the IR evaluator's, unless its fidelity report lists the
+/// feature the pod exercises as not exact.
+#[test]
+fn exceptions_in_every_backend() {
+    let configs: [&[&str]; 2] = [
+        &[
+            "--except",
+            "capabilities_baseline=NET_RAW",
+            "--except",
+            "hostPorts=8080",
+            "--namespaces",
+            "infra,kube-system",
+            "--images",
+            "registry.example/tools/*",
+        ],
+        &["--except", "privileged", "--images", "busybox"],
+    ];
+    // The IR's own verdicts, written out: what the options mean.
+    let expected_ir: [[bool; 11]; 2] = [
+        [
+            true, false, true, false, true, true, false, false, true, false, false,
+        ],
+        [
+            false, false, false, false, false, true, true, false, false, false, true,
+        ],
+    ];
+    for (config, want) in configs.iter().zip(expected_ir) {
+        let (policy, _) = emit_level(
+            Level::Baseline,
+            Version::Latest,
+            &[config, &["--to", "ir"][..]].concat(),
+        );
+        let got: Vec<bool> = exception_pods()
+            .iter()
+            .map(|p| admits(&policy, &pod_of_json(&p.pod)).is_empty())
+            .collect();
+        assert_eq!(got, want, "{config:?}");
+    }
+    let mut agree = 0;
+    let mut listed = 0;
+    let mut failures = Vec::new();
+    for b in backends() {
+        for config in configs {
+            let args: Vec<&str> = config.iter().chain(b.args).copied().collect();
+            let (policy, emitted) = emit_level(Level::Baseline, Version::Latest, &args);
+            let lossy: BTreeSet<String> = emitted
+                .fidelity
+                .iter()
+                .filter(|e| e.fidelity != Fidelity::Exact)
+                .map(|e| e.field.clone())
+                .collect();
+            let judge = (b.engine)(&emitted.stdout);
+            for (i, p) in exception_pods().iter().enumerate() {
+                let expected = admits(&policy, &pod_of_json(&p.pod)).is_empty();
+                let got = judge(&p.pod);
+                if got == Ok(expected) {
+                    agree += 1;
+                } else if lossy.contains(p.feature) {
+                    listed += 1;
+                } else {
+                    failures.push(format!(
+                        "{} {config:?} pod #{i} ({}): expected admitted={expected}, got {got:?}",
+                        b.name, p.feature
+                    ));
+                }
+            }
+        }
+    }
+    println!(
+        "exceptions and exemptions in every backend: {agree} agree, {listed} listed as not exact, {} mismatches",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -13,31 +13,17 @@ fn psp_migration_cases() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let root = shared.join("conformance/psp-migration/tests");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
     let mut agree = 0;
     let mut total = 0;
     let mut failures = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
-        let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
-            .unwrap_or_else(|d| panic!("{d}"));
-        let (policies, _) =
-            polytrans::front::psp::lower_all(&objs).unwrap_or_else(|d| panic!("{name}: {d}"));
-        assert_eq!(policies.len(), 1, "{name}");
-        for (file, expect_admit) in [("allowed.yaml", true), ("disallowed.yaml", false)] {
+    for case in common::migration_cases(&shared) {
+        for (file, expect_admit, pod) in &case.pods {
             total += 1;
-            let pod = common::load_pod(&dir.join(file));
-            let v = admits(&policies[0], &pod.pod);
-            if v.is_empty() == expect_admit {
+            let v = admits(&case.policy, &pod.pod);
+            if v.is_empty() == *expect_admit {
                 agree += 1;
             } else {
-                failures.push(format!("{name}/{file}: {v:?}"));
+                failures.push(format!("{}/{file}: {v:?}", case.name));
             }
         }
     }

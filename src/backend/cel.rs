@@ -96,6 +96,24 @@ const VOLUMES: &str = "variables.volumes";
 /// The variables every expression relies on: `podMeta`, `podSpec` (the pod's, or with
 /// `workloads` the pod template's), `containers` (init, regular, ephemeral) and `volumes`.
 pub fn variables(workloads: bool) -> Vec<Variable> {
+    variables_for(workloads, &[])
+}
+
+/// Whether a container's image matches one of `patterns` (`*` suffix: prefix), as CEL over `c`.
+fn image_matches(patterns: &[String]) -> String {
+    let alts: Vec<String> = patterns
+        .iter()
+        .map(|p| match p.strip_suffix('*') {
+            Some(prefix) => format!("c.image.startsWith({})", cel_string(prefix)),
+            None => format!("c.image == {}", cel_string(p)),
+        })
+        .collect();
+    format!("has(c.image) && ({})", alts.join(" || "))
+}
+
+/// The variables, with containers running an image in `exempt_images` left out of
+/// `variables.containers` (they are not judged; pod-level checks still apply).
+pub fn variables_for(workloads: bool, exempt_images: &[String]) -> Vec<Variable> {
     let (meta, spec) = if workloads {
         (
             "object.kind == 'Pod' ? object.metadata : object.kind == 'CronJob' ? \
@@ -113,14 +131,18 @@ pub fn variables(workloads: bool) -> Vec<Variable> {
     vec![
         v("podMeta", meta),
         v("podSpec", spec),
-        v(
-            "containers",
-            &format!(
+        v("containers", &{
+            let all = format!(
                 "(has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + \
                  (has({SPEC}.containers) ? {SPEC}.containers : []) + \
                  (has({SPEC}.ephemeralContainers) ? {SPEC}.ephemeralContainers : [])"
-            ),
-        ),
+            );
+            if exempt_images.is_empty() {
+                all
+            } else {
+                format!("({all}).filter(c, !({}))", image_matches(exempt_images))
+            }
+        }),
         v(
             "volumes",
             &format!("has({SPEC}.volumes) ? {SPEC}.volumes : []"),
@@ -898,93 +920,12 @@ pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
     out
 }
 
-/// Which namespaces may use a PSP, from the RBAC objects in the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Namespaces {
-    /// No RBAC in the input, or RBAC grants `use` cluster-wide.
-    All,
-    /// Only these (sorted; empty: nobody may use the PSP).
-    Only(Vec<String>),
-}
-
-const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
-
-fn strings(v: &serde_json::Value) -> Vec<&str> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
-        .unwrap_or_default()
-}
-
-/// Whether a Role/ClusterRole grants `use` of the PSP `psp`.
-fn role_grants(role: &serde_json::Value, psp: &str) -> bool {
-    role["rules"].as_array().into_iter().flatten().any(|r| {
-        let has = |key: &str, any: &[&str]| strings(&r[key]).iter().any(|v| any.contains(v));
-        has("verbs", &["use", "*"])
-            && has("resources", &["podsecuritypolicies", "*"])
-            && has("apiGroups", &["policy", "extensions", "*"])
-            && {
-                let names = strings(&r["resourceNames"]);
-                names.is_empty() || names.contains(&psp)
-            }
-    })
-}
-
-/// The namespaces whose pods may use the PSP: a RoleBinding grants its namespace; a
-/// ClusterRoleBinding grants its service accounts' namespaces (and `system:serviceaccounts:<ns>`
-/// groups), and every namespace for any other subject (users, other groups).
-pub fn rbac_namespaces(objects: &[crate::load::Object], psp: &str) -> Namespaces {
-    if !objects
-        .iter()
-        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
-    {
-        return Namespaces::All;
-    }
-    let role = |kind: &str, name: &str, ns: Option<&str>| {
-        objects.iter().any(|o| {
-            o.kind == kind
-                && o.name == name
-                && (kind == "ClusterRole" || o.namespace.as_deref() == ns)
-                && role_grants(&o.node.to_json(), psp)
-        })
-    };
-    let mut out = std::collections::BTreeSet::new();
-    for o in objects {
-        if o.kind != "RoleBinding" && o.kind != "ClusterRoleBinding" {
-            continue;
-        }
-        let b = o.node.to_json();
-        let (Some(kind), Some(name)) =
-            (b["roleRef"]["kind"].as_str(), b["roleRef"]["name"].as_str())
-        else {
-            continue;
-        };
-        let subjects = b["subjects"].as_array().cloned().unwrap_or_default();
-        if subjects.is_empty() || !role(kind, name, o.namespace.as_deref()) {
-            continue;
-        }
-        if o.kind == "RoleBinding" {
-            out.insert(o.namespace.clone().unwrap_or_else(|| "default".into()));
-            continue;
-        }
-        for s in &subjects {
-            match (s["kind"].as_str(), s["name"].as_str()) {
-                (Some("ServiceAccount"), _) => {
-                    out.insert(s["namespace"].as_str().unwrap_or("default").to_string());
-                }
-                (Some("Group"), Some(g)) if g.starts_with("system:serviceaccounts:") => {
-                    out.insert(g["system:serviceaccounts:".len()..].to_string());
-                }
-                _ => return Namespaces::All,
-            }
-        }
-    }
-    Namespaces::Only(out.into_iter().collect())
-}
-
 #[derive(Serialize)]
 struct PolicyCtx {
     /// `None`: every namespace; `Some([])`: none.
     namespaces: Option<Vec<String>>,
+    /// Namespaces whose pods are not judged (exemptions).
+    exempt_namespaces: Vec<String>,
     name: String,
     source: String,
     header: String,
@@ -1019,16 +960,17 @@ pub fn emit(
         let fid = fidelity(policy, workloads);
         let header = fidelity_comment(&fid, "# ");
         emitted.fidelity.extend(fid);
-        let namespaces = match rbac_namespaces(input.objects, &policy.name) {
-            Namespaces::All => None,
-            Namespaces::Only(v) => Some(v),
+        let namespaces = match crate::front::rbac::psp_scope(input.objects, &policy.name) {
+            crate::front::rbac::NamespaceScope::Cluster => None,
+            crate::front::rbac::NamespaceScope::Only(v) => Some(v),
         };
         ctxs.push(PolicyCtx {
             namespaces,
+            exempt_namespaces: policy.exempt_namespaces.clone(),
             name: format!("psp-{}", k8s_name(&policy.name)),
             source: source_name(policy),
             header,
-            variables: variables(workloads),
+            variables: variables_for(workloads, &policy.exempt_images),
             validations: validations(policy),
         });
     }

@@ -209,3 +209,40 @@ pub fn usable_in(all: &BTreeMap<String, Usage>, namespace: &str) -> Usage {
     }
     u
 }
+
+/// Where a PSP's replacement should apply, for backends that scope their rules by namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceScope {
+    /// No RBAC in the input, or RBAC grants `use` of the PSP in every namespace.
+    Cluster,
+    /// Only these namespaces (sorted; empty: no RBAC in the input grants `use` of the PSP).
+    Only(Vec<String>),
+}
+
+/// The kinds that make up RBAC input.
+pub const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+/// Which namespaces may use the PSP `psp`, from the RBAC objects in `objects`
+/// ([`NamespaceScope::Cluster`] when the input holds no RBAC at all).
+pub fn psp_scope(objects: &[Object], psp: &str) -> NamespaceScope {
+    if !objects
+        .iter()
+        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
+    {
+        return NamespaceScope::Cluster;
+    }
+    let usage = usable_psps(objects, &[psp.to_string()]);
+    if usage
+        .get(ALL_NAMESPACES)
+        .is_some_and(|u| u.psps.contains_key(psp))
+    {
+        return NamespaceScope::Cluster;
+    }
+    NamespaceScope::Only(
+        usage
+            .iter()
+            .filter(|(ns, u)| ns.as_str() != ALL_NAMESPACES && u.psps.contains_key(psp))
+            .map(|(ns, _)| ns.clone())
+            .collect(),
+    )
+}

@@ -82,3 +82,43 @@ pub fn psa_cases(shared: &std::path::Path) -> Vec<PsaCase> {
         })
         .collect()
 }
+
+/// One psp-migration per-field case: its PSP (lowered) and its pods with the expected verdict.
+pub struct MigrationCase {
+    pub name: String,
+    pub dir: PathBuf,
+    pub policy: polytrans::ir::Policy,
+    /// (`allowed.yaml` or `disallowed.yaml`, expected admitted, the pod).
+    pub pods: Vec<(&'static str, bool, polytrans::pod::FoundPod)>,
+}
+
+/// Every case under `conformance/psp-migration/tests/`, sorted by name.
+pub fn migration_cases(shared: &std::path::Path) -> Vec<MigrationCase> {
+    let root = shared.join("conformance/psp-migration/tests");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+            let objs = polytrans::load::load_paths(&[dir.join("psp.yaml")], &Default::default())
+                .unwrap_or_else(|d| panic!("{d}"));
+            let (mut policies, _) =
+                polytrans::front::psp::lower_all(&objs).unwrap_or_else(|d| panic!("{name}: {d}"));
+            assert_eq!(policies.len(), 1, "{name}");
+            let pods = [("allowed.yaml", true), ("disallowed.yaml", false)]
+                .into_iter()
+                .map(|(file, admit)| (file, admit, load_pod(&dir.join(file))))
+                .collect();
+            MigrationCase {
+                name,
+                dir,
+                policy: policies.remove(0),
+                pods,
+            }
+        })
+        .collect()
+}

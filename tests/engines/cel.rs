@@ -42,8 +42,55 @@ pub struct CompiledValidation {
     pub message: Option<Program>,
 }
 
+/// One `matchExpressions` entry of a namespace selector.
+#[derive(Debug, Clone)]
+pub struct SelectorTerm {
+    pub key: String,
+    pub operator: String,
+    pub values: Vec<String>,
+}
+
+impl SelectorTerm {
+    /// Whether a namespace with these labels matches.
+    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        let v = labels.get(&self.key);
+        match self.operator.as_str() {
+            "In" => v.is_some_and(|v| self.values.contains(v)),
+            "NotIn" => !v.is_some_and(|v| self.values.contains(v)),
+            "Exists" => v.is_some(),
+            "DoesNotExist" => v.is_none(),
+            op => panic!("unknown selector operator {op}"),
+        }
+    }
+}
+
+fn selector_terms(selector: &serde_json::Value) -> Vec<SelectorTerm> {
+    assert!(
+        selector.get("matchLabels").is_none(),
+        "matchLabels not emulated"
+    );
+    selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| SelectorTerm {
+            key: t["key"].as_str().unwrap().to_string(),
+            operator: t["operator"].as_str().unwrap().to_string(),
+            values: t["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
 /// A policy's compiled match conditions, variables and validations.
 pub struct Compiled {
+    /// The namespace selector (the VAP binding's `matchResources`, or the ValidatingPolicy's
+    /// `matchConstraints`); a pod's namespace has the `kubernetes.io/metadata.name` label.
+    pub namespace_selector: Vec<SelectorTerm>,
     pub match_conditions: Vec<(String, Program)>,
     pub variables: Vec<(String, Program)>,
     pub validations: Vec<CompiledValidation>,
@@ -62,6 +109,7 @@ impl Compiled {
         validations: &[(String, String, Option<String>)],
     ) -> Compiled {
         Compiled {
+            namespace_selector: vec![],
             match_conditions: match_conditions
                 .iter()
                 .map(|(n, e)| (n.clone(), compile_expr(e)))
@@ -85,6 +133,14 @@ impl Compiled {
     /// Every `ValidatingAdmissionPolicy` (or Kyverno `ValidatingPolicy`) in the emitted YAML.
     pub fn from_output(text: &str) -> Vec<Compiled> {
         let docs = polytrans::load::yaml_documents(text).expect("backend output is YAML");
+        let binding_selector = |name: &serde_json::Value| {
+            docs.iter()
+                .find(|d| {
+                    d["kind"] == "ValidatingAdmissionPolicyBinding"
+                        && d["spec"]["policyName"] == *name
+                })
+                .map(|b| selector_terms(&b["spec"]["matchResources"]["namespaceSelector"]))
+        };
         docs.iter()
             .filter(|d| {
                 matches!(
@@ -127,7 +183,15 @@ impl Compiled {
                             .collect()
                     })
                     .unwrap_or_default();
-                Compiled::new(&pairs("matchConditions"), &pairs("variables"), &validations)
+                let mut c =
+                    Compiled::new(&pairs("matchConditions"), &pairs("variables"), &validations);
+                c.namespace_selector = if d["kind"] == "ValidatingAdmissionPolicy" {
+                    binding_selector(&d["metadata"]["name"])
+                        .expect("every ValidatingAdmissionPolicy has its binding")
+                } else {
+                    selector_terms(&spec["matchConstraints"]["namespaceSelector"])
+                };
+                c
             })
             .collect()
     }
@@ -135,6 +199,13 @@ impl Compiled {
     /// The labels of the failed validations (empty: admitted; a false match condition: not
     /// judged); `Err` on an evaluation error.
     pub fn run(&self, object: &serde_json::Value) -> Result<Vec<String>, String> {
+        let mut labels = std::collections::BTreeMap::new();
+        if let Some(ns) = object["metadata"]["namespace"].as_str() {
+            labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
+        }
+        if !self.namespace_selector.iter().all(|t| t.matches(&labels)) {
+            return Ok(vec![]);
+        }
         let mut ctx = Context::default();
         ctx.add_variable_from_value("object", to_cel(object));
         for (name, prog) in &self.match_conditions {
