@@ -140,6 +140,8 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
     for r in &p.rules {
         let field = r.provenance.field.as_str();
         let before = built.borrow().clone();
+        // Set by approximations that only admit more than the source, never less.
+        let mut looser_only = false;
         let (f, note): (Fidelity, String) = match &r.constraint {
             Constraint::Privileged { allowed } => {
                 if !allowed {
@@ -305,6 +307,7 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
                             "K8sPSPCapabilities `allowedCapabilities`".into(),
                         )
                     } else {
+                        looser_only = true;
                         (
                             Fidelity::Approximated,
                             "K8sPSPCapabilities `allowedCapabilities`: the library compares capability names case-insensitively, so it also admits e.g. `chown` where PSP allows only `CHOWN`".into(),
@@ -553,8 +556,12 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
         };
         // A level's checks judge pods upstream's fixtures pin down: where the library cannot
         // express a check exactly, no constraint is better than one that may reject pods the
-        // level admits.
-        let (f, note) = if is_level && f != Fidelity::Exact && *built.borrow() != before {
+        // level admits (approximations that only admit more are kept).
+        let (f, note) = if is_level
+            && f != Fidelity::Exact
+            && !(looser_only && r.unless.is_empty())
+            && *built.borrow() != before
+        {
             *built.borrow_mut() = before;
             (Fidelity::Unsupported, format!("not enforced: {note}"))
         } else {
@@ -958,8 +965,6 @@ pub struct RbacScopes {
     pub fidelity: Vec<FidelityEntry>,
 }
 
-const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
-
 /// Scopes each PSP to the namespaces whose pods may use it. `None` when the input has no RBAC.
 ///
 /// PSP admits a pod when any PSP usable in its namespace admits it (the union); Gatekeeper
@@ -967,7 +972,7 @@ const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRole
 /// constraints may apply: the one that admits everything the others usable there admit. Where
 /// no such PSP exists, all apply (stricter than PSP) and a fidelity entry says so.
 pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Option<RbacScopes> {
-    use crate::front::rbac::{ALL_NAMESPACES, usable_in, usable_psps};
+    use crate::front::rbac::{ALL_NAMESPACES, RBAC_KINDS, usable_in, usable_psps};
     if !objects
         .iter()
         .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
