@@ -13,6 +13,8 @@ mod common;
 
 #[path = "engines/cel.rs"]
 mod cel_engine;
+#[path = "engines/gatekeeper.rs"]
+mod gatekeeper_engine;
 
 use polytrans::backend::{Emitted, Fidelity};
 use polytrans::cli::{Cli, Command};
@@ -66,6 +68,23 @@ fn backends() -> Vec<Backend> {
                 let compiled = cel_engine::Compiled::from_output(text);
                 assert!(!compiled.is_empty(), "no ValidatingPolicy emitted");
                 Box::new(move |obj| cel_engine::admits(&compiled, obj))
+            },
+        },
+        Backend {
+            name: "gatekeeper",
+            args: &["--to", "gatekeeper"],
+            engine: |text| {
+                let output = gatekeeper_engine::Output::from_text(text);
+                assert!(!output.constraints.is_empty(), "no constraint emitted");
+                let shared = common::shared().expect("shared fixtures");
+                let lib = gatekeeper_engine::Library::from_shared(&shared);
+                Box::new(move |obj| {
+                    let v = output.violations(&lib, obj);
+                    if std::env::var("GK_DEBUG").is_ok() && !v.is_empty() {
+                        println!("      gatekeeper: {}", v.join(" | "));
+                    }
+                    Ok(v.is_empty())
+                })
             },
         },
     ]

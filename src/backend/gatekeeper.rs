@@ -8,7 +8,8 @@
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Policy, Scope,
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
+    Scope,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -21,7 +22,12 @@ pub const LIBRARY_VERSION: &str = "5c441fb645f257b2c428fe9aea22da24a94b5bab";
 #[command(next_help_heading = "Gatekeeper options")]
 pub struct GatekeeperArgs {
     /// `spec.enforcementAction` of every constraint.
-    #[arg(long = "gatekeeper-enforcement", value_name = "ACTION", value_parser = ["deny", "dryrun", "warn"])]
+    #[arg(
+        long = "gatekeeper-enforcement",
+        visible_alias = "enforcement",
+        value_name = "ACTION",
+        value_parser = ["deny", "dryrun", "warn"]
+    )]
     pub enforcement: Option<String>,
     /// Scope constraints and mutators to these namespaces (repeatable, comma-separated).
     #[arg(
@@ -66,6 +72,7 @@ const EXEMPT_IMAGES: &[&str] = &[
 ];
 
 /// One constraint being built: its kind, name suffix and parameters.
+#[derive(Clone, PartialEq)]
 struct Built {
     kind: &'static str,
     suffix: &'static str,
@@ -89,15 +96,36 @@ fn ranges_json(r: &[IdRange]) -> Value {
     )
 }
 
-/// Translates one policy.
+/// Where one policy's constraints and mutators apply (`spec.match`), from the options, the
+/// policy's own exemptions and, when the input holds RBAC, which namespaces may use the PSP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchScope {
+    /// `None`: every namespace.
+    pub namespaces: Option<Vec<String>>,
+    /// Namespaces left out (where another usable PSP admits everything this one does).
+    pub excluded: Vec<String>,
+    /// Why (RBAC bindings), written as the `polytrans.io/rbac-scope` annotation.
+    pub why: Option<String>,
+}
+
+/// The annotation that says how RBAC scoped a constraint or mutator.
+pub const SCOPE_ANNOTATION: &str = "polytrans.io/rbac-scope";
+
+/// Translates one policy, every namespace in scope (no RBAC).
 pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
+    translate_scoped(p, args, &MatchScope::default())
+}
+
+/// Translates one policy for a [`MatchScope`].
+pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -> PolicyOutput {
     let mut out = PolicyOutput::default();
-    let mut built: BTreeMap<&'static str, Built> = BTreeMap::new();
+    let built: std::cell::RefCell<BTreeMap<&'static str, Built>> = Default::default();
     let fid = |field: &str, f: Fidelity, note: &str| {
         (p.name.clone(), field.to_string(), f, note.to_string())
     };
     let mut entries = Vec::new();
     let mut set = |kind: &'static str, suffix: &'static str, key: &str, v: Value| {
+        let mut built = built.borrow_mut();
         let b = built.entry(kind).or_insert_with(|| Built {
             kind,
             suffix,
@@ -107,9 +135,13 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
             b.params.insert(key.to_string(), v);
         }
     };
-    let mut host_ns: Vec<HostNamespace> = Vec::new();
+    let mut host_ns: Vec<(HostNamespace, String)> = Vec::new();
+    let is_level = matches!(p.origin, crate::ir::Origin::Level { .. });
     for r in &p.rules {
         let field = r.provenance.field.as_str();
+        let before = built.borrow().clone();
+        // Set by approximations that only admit more than the source, never less.
+        let mut looser_only = false;
         let (f, note): (Fidelity, String) = match &r.constraint {
             Constraint::Privileged { allowed } => {
                 if !allowed {
@@ -131,14 +163,16 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                     )
                 }
                 ns => {
-                    if !allowed {
-                        host_ns.push(*ns);
+                    if *allowed {
+                        (Fidelity::Exact, "allowed: no constraint".into())
+                    } else {
+                        host_ns.push((*ns, field.to_string()));
                         set("K8sPSPHostNamespace", "host-namespace", "", Value::Null);
+                        (
+                            Fidelity::Exact,
+                            "K8sPSPHostNamespace (rejects hostPID and hostIPC)".into(),
+                        )
                     }
-                    (
-                        Fidelity::Exact,
-                        "K8sPSPHostNamespace (rejects hostPID and hostIPC together)".into(),
-                    )
                 }
             },
             Constraint::HostPorts { allowed } => match allowed.as_slice() {
@@ -204,7 +238,13 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
             Constraint::Volumes { allowed } => match allowed {
                 NameSet::Any => (Fidelity::Exact, "every volume type allowed".into()),
                 NameSet::Only(v) => {
-                    set("K8sPSPVolumeTypes", "volume-types", "volumes", json!(v));
+                    // The template compares the pod's volume source keys; PSP's `cephFS` is
+                    // the `cephfs` key.
+                    let keys: Vec<&str> = v
+                        .iter()
+                        .map(|t| if t == "cephFS" { "cephfs" } else { t.as_str() })
+                        .collect();
+                    set("K8sPSPVolumeTypes", "volume-types", "volumes", json!(keys));
                     (Fidelity::Exact, "K8sPSPVolumeTypes `volumes`".into())
                 }
                 NameSet::AnyExcept(_) => (
@@ -261,10 +301,18 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                         "allowedCapabilities",
                         json!(v),
                     );
-                    (
-                        Fidelity::Exact,
-                        "K8sPSPCapabilities `allowedCapabilities`".into(),
-                    )
+                    if v.is_empty() {
+                        (
+                            Fidelity::Exact,
+                            "K8sPSPCapabilities `allowedCapabilities`".into(),
+                        )
+                    } else {
+                        looser_only = true;
+                        (
+                            Fidelity::Approximated,
+                            "K8sPSPCapabilities `allowedCapabilities`: the library compares capability names case-insensitively, so it also admits e.g. `chown` where PSP allows only `CHOWN`".into(),
+                        )
+                    }
                 }
                 NameSet::AnyExcept(_) => (
                     Fidelity::Unsupported,
@@ -396,23 +444,37 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
             Constraint::Seccomp {
                 allowed,
                 unset_allowed,
+                scope,
                 ..
-            } => profiles_rule(
-                &mut set,
-                ("K8sPSPSeccomp", "seccomp"),
-                allowed,
-                *unset_allowed,
-            ),
+            } => {
+                let (f, note) = profiles_rule(
+                    &mut set,
+                    ("K8sPSPSeccomp", "seccomp"),
+                    allowed,
+                    *unset_allowed,
+                );
+                match (f, scope) {
+                    (Fidelity::Exact, Scope::EveryValue) => scope_fidelity(*scope, &note),
+                    _ => (f, note),
+                }
+            }
             Constraint::AppArmor {
                 allowed,
                 unset_allowed,
+                scope,
                 ..
-            } => profiles_rule(
-                &mut set,
-                ("K8sPSPAppArmor", "apparmor"),
-                allowed,
-                *unset_allowed,
-            ),
+            } => {
+                let (f, note) = profiles_rule(
+                    &mut set,
+                    ("K8sPSPAppArmor", "apparmor"),
+                    allowed,
+                    *unset_allowed,
+                );
+                match (f, scope) {
+                    (Fidelity::Exact, Scope::EveryValue) => scope_fidelity(*scope, &note),
+                    _ => (f, note),
+                }
+            }
             Constraint::Sysctls { allowed, forbidden } => {
                 let allowed_v: Vec<String> = match allowed {
                     NameSet::Any => vec!["*".into()],
@@ -473,20 +535,69 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
                 "no gatekeeper-library template checks `runtimeClassName`".into(),
             ),
         };
+        let (f, note) = if r.unless.is_empty() || f != Fidelity::Exact {
+            (f, note)
+        } else {
+            let who: Vec<&str> = r
+                .unless
+                .iter()
+                .map(|e| match e {
+                    Exemption::WindowsPod => "Windows pods",
+                    Exemption::UserNamespacePod => "pods with `hostUsers: false`",
+                })
+                .collect();
+            (
+                Fidelity::Approximated,
+                format!(
+                    "{note}; the check exempts {}, which the library's template also judges",
+                    who.join(" and ")
+                ),
+            )
+        };
+        // A level's checks judge pods upstream's fixtures pin down: where the library cannot
+        // express a check exactly, no constraint is better than one that may reject pods the
+        // level admits (approximations that only admit more are kept).
+        let (f, note) = if is_level
+            && f != Fidelity::Exact
+            && !(looser_only && r.unless.is_empty())
+            && *built.borrow() != before
+        {
+            *built.borrow_mut() = before;
+            (Fidelity::Unsupported, format!("not enforced: {note}"))
+        } else {
+            (f, note)
+        };
         entries.push(fid(field, f, &note));
     }
-    // hostPID and hostIPC: the library rejects both together.
-    if built.contains_key("K8sPSPHostNamespace") && host_ns.len() == 1 {
-        let other = if host_ns[0] == HostNamespace::Pid {
+    let mut built = built.into_inner();
+    // K8sPSPCapabilities reads a missing `allowedCapabilities` as "none": where only the drop
+    // list made the constraint, added capabilities are not judged.
+    if let Some(b) = built.get_mut("K8sPSPCapabilities") {
+        b.params
+            .entry("allowedCapabilities")
+            .or_insert_with(|| json!(["*"]));
+    }
+    if !p.images.is_empty() {
+        entries.push(fid(
+            "metadata.annotations[falco-rules-psp-images]",
+            Fidelity::Approximated,
+            "the library cannot limit a constraint to some images: every container is judged",
+        ));
+    }
+    // hostPID and hostIPC: the library rejects both together, so forbidding one also forbids
+    // the other.
+    if let [(ns, forbidden)] = host_ns.as_slice() {
+        let other = if *ns == HostNamespace::Pid {
             "hostIPC"
         } else {
             "hostPID"
         };
-        entries.push(fid(
-            &format!("spec.{other}"),
-            Fidelity::Approximated,
-            "K8sPSPHostNamespace also rejects this namespace, which the PSP allows",
-        ));
+        for e in entries.iter_mut().filter(|e| e.1 == *forbidden) {
+            e.2 = Fidelity::Approximated;
+            e.3 = format!(
+                "K8sPSPHostNamespace rejects hostPID and hostIPC together: it also rejects `{other}`, which the PSP allows"
+            );
+        }
     }
     // Mutators.
     for d in &p.defaults {
@@ -494,38 +605,48 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
         let (f, note) = mutators(p, &d.action, &mut out.mutators);
         entries.push(fid(field, f, &note));
     }
+    let exempt_images: Vec<&String> = {
+        let mut v: Vec<&String> = args.exempt_images.iter().chain(&p.exempt_images).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let m = match_json(args, p, scope);
+    let annotations = scope.why.as_ref().map(|w| json!({ SCOPE_ANNOTATION: w }));
     for b in built.into_values() {
         let mut params = b.params;
-        if !args.exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
-            params.insert("exemptImages".into(), json!(args.exempt_images));
+        if !exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
+            params.insert("exemptImages".into(), json!(exempt_images));
         }
         let mut spec = serde_json::Map::new();
         if let Some(e) = &args.enforcement {
             spec.insert("enforcementAction".into(), json!(e));
         }
-        spec.insert("match".into(), match_json(args));
+        spec.insert("match".into(), m.clone());
         if !params.is_empty() {
             spec.insert("parameters".into(), Value::Object(params));
         }
         out.templates.push(b.kind);
+        let mut metadata = json!({"name": format!("{}-{}", k8s_name(&p.name), b.suffix)});
+        if let Some(a) = &annotations {
+            metadata["annotations"] = a.clone();
+        }
         out.constraints.push(json!({
             "apiVersion": "constraints.gatekeeper.sh/v1beta1",
             "kind": b.kind,
-            "metadata": {"name": format!("{}-{}", k8s_name(&p.name), b.suffix)},
+            "metadata": metadata,
             "spec": Value::Object(spec),
         }));
     }
-    if !args.namespaces.is_empty() || !args.exempt_namespaces.is_empty() {
-        for m in out.mutators.iter_mut() {
-            let mut mt =
-                json!({"scope": "Namespaced", "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
-            if !args.namespaces.is_empty() {
-                mt["namespaces"] = json!(args.namespaces);
-            }
-            if !args.exempt_namespaces.is_empty() {
-                mt["excludedNamespaces"] = json!(args.exempt_namespaces);
-            }
-            m["spec"]["match"] = mt;
+    let scoped = m.get("namespaces").is_some() || m.get("excludedNamespaces").is_some();
+    for mu in out.mutators.iter_mut() {
+        if scoped {
+            let mut mt = m.clone();
+            mt["scope"] = json!("Namespaced");
+            mu["spec"]["match"] = mt;
+        }
+        if let Some(a) = &annotations {
+            mu["metadata"]["annotations"] = a.clone();
         }
     }
     out.fidelity = entries
@@ -540,8 +661,27 @@ pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
     out
 }
 
-/// Seccomp and AppArmor: the library's templates reject a container without a profile unless
-/// `allowedProfiles` holds `*`.
+/// K8sPSPSeccomp reads a `RuntimeDefault` field as whichever of `runtime/default` and
+/// `docker/default` the list holds; PSP reads it as `runtime/default` only.
+fn seccomp_default_alias(kind: &str, v: &[&String]) -> (Fidelity, String) {
+    let has = |p: &str| v.iter().any(|x| x.as_str() == p);
+    if kind == "K8sPSPSeccomp" && has("docker/default") && !has("runtime/default") {
+        (
+            Fidelity::Approximated,
+            format!(
+                "{kind} `allowedProfiles`: the library reads a `RuntimeDefault` field as `docker/default` when only that is listed, so it admits what PSP reads as `runtime/default` and rejects"
+            ),
+        )
+    } else {
+        (Fidelity::Exact, format!("{kind} `allowedProfiles`"))
+    }
+}
+
+/// The value K8sPSPSeccomp gives a container without any seccomp profile.
+pub const SECCOMP_UNSET: &str = "not configured";
+
+/// Seccomp and AppArmor. A container without a profile: K8sPSPSeccomp rejects it unless
+/// `allowedProfiles` holds `*`; K8sPSPAppArmor reads it as `runtime/default`.
 fn profiles_rule(
     set: &mut impl FnMut(&'static str, &'static str, &str, Value),
     (kind, suffix): (&'static str, &'static str),
@@ -554,23 +694,62 @@ fn profiles_rule(
             Fidelity::Unsupported,
             format!("{kind} takes an allow-list only"),
         ),
+        // K8sPSPSeccomp names a container without any profile `not configured` (in its Rego
+        // and its CEL alike, verified against LIBRARY_VERSION): listing that value admits
+        // unset profiles.
+        NameSet::Only(v) if kind == "K8sPSPSeccomp" && unset_allowed => {
+            let named: Vec<&String> = v.iter().filter(|p| !p.is_empty()).collect();
+            let mut list: Vec<&str> = named.iter().map(|p| p.as_str()).collect();
+            list.push(SECCOMP_UNSET);
+            set(kind, suffix, "allowedProfiles", json!(list));
+            match seccomp_default_alias(kind, &named) {
+                (Fidelity::Exact, _) => (
+                    Fidelity::Exact,
+                    format!(
+                        "{kind} `allowedProfiles`, with `{SECCOMP_UNSET}` for containers without a profile"
+                    ),
+                ),
+                other => other,
+            }
+        }
         NameSet::Only(v) if v.is_empty() && unset_allowed => (
             Fidelity::Unsupported,
             format!(
                 "the PSP allows only unset profiles; {kind} cannot require a profile to be absent"
             ),
         ),
+        NameSet::Only(v) if kind == "K8sPSPAppArmor" && v.iter().any(|p| p.ends_with('*')) => (
+            Fidelity::Unsupported,
+            format!(
+                "{kind} compares profiles exactly: it cannot express the pattern(s) of the allowed list"
+            ),
+        ),
         NameSet::Only(v) => {
+            // `""` stands for an unset profile in level policies; `unset_allowed` carries it.
+            let v: Vec<&String> = v.iter().filter(|p| !p.is_empty()).collect();
             set(kind, suffix, "allowedProfiles", json!(v));
-            if unset_allowed {
-                (
+            let apparmor = kind == "K8sPSPAppArmor";
+            let library_admits_unset = apparmor && v.iter().any(|p| *p == "runtime/default");
+            match (unset_allowed, library_admits_unset) {
+                (true, false) => (
                     Fidelity::Approximated,
                     format!(
                         "{kind} `allowedProfiles`: the library also rejects containers without a profile, which the PSP allows"
                     ),
-                )
-            } else {
-                (Fidelity::Exact, format!("{kind} `allowedProfiles`"))
+                ),
+                (false, true) => (
+                    Fidelity::Approximated,
+                    format!(
+                        "{kind} `allowedProfiles`: the library reads an unset profile as `runtime/default` and admits it; the PSP requires a profile to be set"
+                    ),
+                ),
+                _ if apparmor => (
+                    Fidelity::Exact,
+                    format!(
+                        "{kind} `allowedProfiles` (an unset profile reads as `runtime/default`)"
+                    ),
+                ),
+                _ => seccomp_default_alias(kind, &v),
             }
         }
     }
@@ -586,18 +765,37 @@ fn scope_fidelity(scope: Scope, what: &str) -> (Fidelity, String) {
     }
 }
 
-fn match_json(args: &GatekeeperArgs) -> Value {
+fn match_json(args: &GatekeeperArgs, p: &Policy, scope: &MatchScope) -> Value {
     let mut m = json!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
-    if !args.namespaces.is_empty() {
-        m["namespaces"] = json!(args.namespaces);
+    // `--gatekeeper-namespaces` overrides the RBAC-derived list.
+    let namespaces = if args.namespaces.is_empty() {
+        scope.namespaces.clone()
+    } else {
+        Some(args.namespaces.clone())
+    };
+    if let Some(ns) = namespaces {
+        m["namespaces"] = json!(ns);
     }
-    if !args.exempt_namespaces.is_empty() {
-        m["excludedNamespaces"] = json!(args.exempt_namespaces);
+    let mut excluded: Vec<&String> = args
+        .exempt_namespaces
+        .iter()
+        .chain(&p.exempt_namespaces)
+        .chain(&scope.excluded)
+        .collect();
+    excluded.sort();
+    excluded.dedup();
+    if !excluded.is_empty() {
+        m["excludedNamespaces"] = json!(excluded);
     }
     m
 }
 
-const CONTAINER_KINDS: [(&str, &str); 2] = [("containers", "c"), ("initContainers", "ic")];
+/// The container lists PSP defaulting applies to, with the mutator name suffix of each.
+const CONTAINER_KINDS: [(&str, &str); 3] = [
+    ("containers", "c"),
+    ("initContainers", "ic"),
+    ("ephemeralContainers", "ec"),
+];
 
 fn assign(name: String, location: String, value: Value) -> Value {
     json!({
@@ -732,14 +930,218 @@ fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<Value>) -> (Fidelity, S
     }
 }
 
+/// Whether `outer` admits every pod `inner` admits (rule by rule), with no defaulting of its own
+/// other than `inner`'s: then, where both are usable, `outer`'s constraints alone decide.
+pub fn policy_covers(outer: &Policy, inner: &Policy) -> bool {
+    let kinds: std::collections::BTreeSet<&str> = outer
+        .rules
+        .iter()
+        .chain(&inner.rules)
+        .map(|r| r.constraint.kind_name())
+        .collect();
+    let same_defaults = outer.defaults.is_empty()
+        || outer
+            .defaults
+            .iter()
+            .map(|d| &d.action)
+            .eq(inner.defaults.iter().map(|d| &d.action));
+    same_defaults
+        && outer.images.is_empty()
+        && kinds.into_iter().all(|k| {
+            crate::compare::covers(
+                crate::compare::rule_of(outer, k).map(|r| &r.constraint),
+                crate::compare::rule_of(inner, k).map(|r| &r.constraint),
+            )
+        })
+}
+
+/// What RBAC in the input says about where each PSP applies.
+#[derive(Debug, Default)]
+pub struct RbacScopes {
+    /// Per PSP name; absent: emit nothing for it (usable nowhere, or covered everywhere).
+    pub scopes: BTreeMap<String, MatchScope>,
+    /// PSPs without any constraint, with the reason.
+    pub skipped: Vec<(String, String)>,
+    pub fidelity: Vec<FidelityEntry>,
+}
+
+/// Scopes each PSP to the namespaces whose pods may use it. `None` when the input has no RBAC.
+///
+/// PSP admits a pod when any PSP usable in its namespace admits it (the union); Gatekeeper
+/// requires every matching constraint (the intersection). So in each namespace only one PSP's
+/// constraints may apply: the one that admits everything the others usable there admit. Where
+/// no such PSP exists, all apply (stricter than PSP) and a fidelity entry says so.
+pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Option<RbacScopes> {
+    use crate::front::rbac::{ALL_NAMESPACES, RBAC_KINDS, usable_in, usable_psps};
+    if !objects
+        .iter()
+        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
+    {
+        return None;
+    }
+    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
+    let usage = usable_psps(objects, &names);
+    let by_name: BTreeMap<&str, &Policy> = policies.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut out = RbacScopes::default();
+    // The namespaces with their own grants, and "every other namespace".
+    let mut groups: Vec<(Option<&str>, crate::front::rbac::Usage)> = usage
+        .keys()
+        .filter(|k| k.as_str() != ALL_NAMESPACES)
+        .map(|ns| (Some(ns.as_str()), usable_in(&usage, ns)))
+        .collect();
+    groups.push((None, usage.get(ALL_NAMESPACES).cloned().unwrap_or_default()));
+    // Which PSPs' constraints apply in each group.
+    let mut active: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+    for (ns, u) in &groups {
+        let usable: Vec<&str> = u
+            .psps
+            .keys()
+            .map(String::as_str)
+            .filter(|n| by_name.contains_key(n))
+            .collect();
+        let place = match ns {
+            Some(n) => format!("namespace {n}"),
+            None => "namespaces without their own grant".to_string(),
+        };
+        if usable.is_empty() {
+            // Only "every other namespace" can have none (listed namespaces have a grant).
+            out.fidelity.push(FidelityEntry {
+                policy: place,
+                field: "rbac".into(),
+                fidelity: Fidelity::Unsupported,
+                note: "no PSP is usable there, so PSP admission rejected every pod; no library template rejects every pod (restrict pod creation there another way, e.g. PSA `restricted`)".into(),
+            });
+            active.push((*ns, vec![]));
+            continue;
+        }
+        let dominant = usable.iter().find(|a| {
+            usable
+                .iter()
+                .all(|b| a == &b || policy_covers(by_name[**a], by_name[*b]))
+        });
+        match dominant {
+            Some(d) => active.push((*ns, vec![d.to_string()])),
+            None => {
+                out.fidelity.push(FidelityEntry {
+                    policy: place,
+                    field: "rbac".into(),
+                    fidelity: Fidelity::Approximated,
+                    note: format!(
+                        "PSPs {} are all usable here: PSP admitted a pod any of them admits, Gatekeeper requires every constraint, and none of them admits all the others do",
+                        usable
+                            .iter()
+                            .map(|n| format!("`{}`", super::single_line(n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+                active.push((*ns, usable.iter().map(|s| s.to_string()).collect()));
+            }
+        }
+    }
+    let reasons = |psp: &str, ns: Option<&str>| -> Vec<String> {
+        let key = ns.unwrap_or(ALL_NAMESPACES);
+        usage
+            .get(key)
+            .and_then(|u| u.psps.get(psp))
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| format!("{} ({})", r.binding, r.subject))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for p in policies {
+        let name = p.name.as_str();
+        let everywhere = active
+            .iter()
+            .any(|(ns, a)| ns.is_none() && a.iter().any(|x| x == name));
+        let listed: Vec<String> = active
+            .iter()
+            .filter_map(|(ns, a)| ns.filter(|_| a.iter().any(|x| x == name)))
+            .map(str::to_string)
+            .collect();
+        if everywhere {
+            let excluded: Vec<String> = active
+                .iter()
+                .filter_map(|(ns, a)| ns.filter(|_| !a.iter().any(|x| x == name)))
+                .map(str::to_string)
+                .collect();
+            let mut why = format!("every namespace: {}", reasons(name, None).join(", "));
+            if !excluded.is_empty() {
+                why.push_str("; excluded where a looser usable PSP decides");
+            }
+            out.scopes.insert(
+                p.name.clone(),
+                MatchScope {
+                    namespaces: None,
+                    excluded,
+                    why: Some(super::single_line(&why)),
+                },
+            );
+        } else if !listed.is_empty() {
+            let why: Vec<String> = listed
+                .iter()
+                .map(|ns| {
+                    let mut r = reasons(name, Some(ns));
+                    if r.is_empty() {
+                        r = reasons(name, None);
+                    }
+                    format!("{ns}: {}", r.join(", "))
+                })
+                .collect();
+            out.scopes.insert(
+                p.name.clone(),
+                MatchScope {
+                    namespaces: Some(listed),
+                    excluded: vec![],
+                    why: Some(super::single_line(&why.join("; "))),
+                },
+            );
+        } else {
+            let usable_somewhere = groups.iter().any(|(_, u)| u.psps.contains_key(name));
+            out.skipped.push((
+                p.name.clone(),
+                if usable_somewhere {
+                    "wherever it is usable, another usable PSP admits everything it admits".into()
+                } else {
+                    "no RBAC binding lets a service account or user use it".into()
+                },
+            ));
+        }
+    }
+    Some(out)
+}
+
 pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
+    let rbac = rbac_scopes(input.policies, input.objects);
     let mut all_docs = Vec::new();
     let mut all_fid = Vec::new();
     let mut all_templates: Vec<&str> = Vec::new();
+    let mut all_notes = Vec::new();
     let mut files = Vec::new();
     for p in input.policies {
-        let o = translate(p, args);
+        let scope = match &rbac {
+            None => Some(MatchScope::default()),
+            Some(r) => r.scopes.get(&p.name).cloned(),
+        };
+        let (o, notes) = match scope {
+            Some(scope) => (translate_scoped(p, args, &scope), vec![]),
+            None => {
+                let why = rbac
+                    .as_ref()
+                    .and_then(|r| r.skipped.iter().find(|(n, _)| *n == p.name))
+                    .map_or(String::new(), |(_, w)| w.clone());
+                (
+                    PolicyOutput::default(),
+                    vec![format!(
+                        "`{}`: no constraints ({why})",
+                        super::single_line(&p.name)
+                    )],
+                )
+            }
+        };
         let docs: Vec<String> = o
             .constraints
             .iter()
@@ -749,7 +1151,7 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
         let mut templates = o.templates.clone();
         templates.sort();
         templates.dedup();
-        let content = render_file(&env, &[p], &templates, &o.fidelity, &docs)?;
+        let content = render_file(&env, &[p], &templates, &o.fidelity, &notes, &docs)?;
         files.push(OutputFile {
             name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
             content,
@@ -757,11 +1159,29 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
         all_docs.extend(docs);
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
+        all_notes.extend(notes);
+    }
+    if let Some(r) = rbac {
+        all_fid.extend(r.fidelity);
     }
     all_templates.sort();
     all_templates.dedup();
+    // `--explain` prints the fidelity table: it names what the output needs there too.
+    all_fid.push(FidelityEntry {
+        policy: "(output)".into(),
+        field: "ConstraintTemplates".into(),
+        fidelity: Fidelity::Exact,
+        note: format!(
+            "requires {} from gatekeeper-library {LIBRARY_VERSION} (library/pod-security-policy)",
+            if all_templates.is_empty() {
+                "none".to_string()
+            } else {
+                all_templates.join(", ")
+            }
+        ),
+    });
     let refs: Vec<&Policy> = input.policies.iter().collect();
-    let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_docs)?;
+    let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_notes, &all_docs)?;
     Ok(Emitted {
         stdout,
         files,
@@ -775,6 +1195,7 @@ fn render_file(
     policies: &[&Policy],
     templates: &[&str],
     fidelity: &[FidelityEntry],
+    notes: &[String],
     docs: &[String],
 ) -> Result<String, crate::Error> {
     let sources: Vec<String> = policies
@@ -789,6 +1210,7 @@ fn render_file(
             library_version => LIBRARY_VERSION,
             templates => if templates.is_empty() { "none".to_string() } else { templates.join(", ") },
             fidelity => fidelity_comment(fidelity, "# "),
+            notes => notes,
             documents => docs,
         },
     )
