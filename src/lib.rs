@@ -295,6 +295,14 @@ fn emit_and_write(
     out: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     let dir_like = |p: &std::path::PathBuf| p.to_string_lossy().ends_with('/') || p.is_dir();
+    if let Some(t) = &args.templates {
+        if !t.is_dir() {
+            return Err(Error::Usage(format!(
+                "`--templates {}` is not a folder (it must hold `<target>/*.j2` like `templates/`)",
+                t.display()
+            )));
+        }
+    }
     let common = backend::Common {
         templates: args.templates.clone(),
         pss_version,

@@ -929,7 +929,48 @@ pub fn parse_stream(
     {
         return;
     }
+    if let Some(i) = forbidden_control(text) {
+        let before = &text[..i];
+        let line = before.matches('\n').count() + 1;
+        let column = before[before.rfind('\n').map_or(0, |n| n + 1)..]
+            .chars()
+            .count()
+            + 1;
+        let c = text[i..].chars().next().expect("a character at i");
+        diags.push(control_char_error(
+            &source.name,
+            c,
+            Location {
+                file: source.name.clone(),
+                line: line as u32,
+                column: column as u32,
+                ..Default::default()
+            },
+        ));
+        return;
+    }
     parse_yaml(Parser::new_from_str(text), source, limits, f, diags);
+}
+
+/// The byte index of the first control character YAML does not allow (C0 controls other than
+/// tab, line feed and carriage return). The YAML scanner reads a NUL as the end of input, so a
+/// file with one would otherwise be silently cut short.
+fn forbidden_control(text: &str) -> Option<usize> {
+    text.bytes()
+        .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
+fn control_char_error(name: &str, c: char, at: Location) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`{name}` holds a control character (U+{:04X}), which YAML does not allow",
+        c as u32
+    ))
+    .at(at)
+    .with_help(if c == '\0' {
+        "a NUL byte usually means a binary or UTF-16 file; save manifests as UTF-8"
+    } else {
+        "remove the character, or write it as an escape inside a double-quoted string"
+    })
 }
 
 /// Opens a file for streaming, after the size check.
@@ -970,7 +1011,8 @@ struct StreamChars<R> {
     line: usize,
     column: usize,
     started: bool,
-    failed: std::rc::Rc<std::cell::Cell<Option<(usize, usize, usize)>>>,
+    /// Where decoding stopped (byte offset, line, column) and, for a control character, which.
+    failed: std::rc::Rc<std::cell::Cell<Option<(usize, usize, usize, Option<char>)>>>,
     error: std::rc::Rc<std::cell::RefCell<Option<String>>>,
     eof: bool,
 }
@@ -1001,7 +1043,8 @@ impl<R: Read> StreamChars<R> {
         if n == 0 {
             self.eof = true;
             if !bytes.is_empty() {
-                self.failed.set(Some((self.offset, self.line, self.column)));
+                self.failed
+                    .set(Some((self.offset, self.line, self.column, None)));
             }
             return;
         }
@@ -1011,6 +1054,23 @@ impl<R: Read> StreamChars<R> {
             Err(e) => e.valid_up_to(),
         };
         let text = std::str::from_utf8(&bytes[..valid]).expect("valid prefix");
+        if let Some(i) = forbidden_control(text) {
+            // The parser would read a NUL as the end of input: stop here and say why.
+            let (before, rest) = text.split_at(i);
+            self.chars.clear();
+            self.chars.extend(before.chars());
+            self.idx = 0;
+            let before = before.to_string();
+            self.advance_position(&before);
+            self.failed.set(Some((
+                self.offset,
+                self.line,
+                self.column,
+                rest.chars().next(),
+            )));
+            self.eof = true;
+            return;
+        }
         self.chars.clear();
         self.chars.extend(text.chars());
         self.idx = 0;
@@ -1024,7 +1084,8 @@ impl<R: Read> StreamChars<R> {
                 // A character cut by the block boundary: keep it for the next block.
                 self.carry = bytes[valid..].to_vec();
             } else {
-                self.failed.set(Some((self.offset, self.line, self.column)));
+                self.failed
+                    .set(Some((self.offset, self.line, self.column, None)));
                 self.eof = true;
             }
         }
@@ -1079,21 +1140,23 @@ pub fn parse_reader<R: Read>(
     };
     let mut local = Diagnostics::default();
     parse_yaml(Parser::new(chars), source, limits, f, &mut local);
-    if let Some((offset, line, column)) = failed.get() {
+    if let Some((offset, line, column, control)) = failed.get() {
         // What the parser said about the truncated text is noise.
-        diags.push(
-            Diagnostic::error(format!(
+        let at = Location {
+            file: source.name.clone(),
+            line: line as u32,
+            column: column as u32,
+            ..Default::default()
+        };
+        diags.push(match control {
+            Some(c) => control_char_error(&source.name, c, at),
+            None => Diagnostic::error(format!(
                 "`{}` is not UTF-8 text (invalid byte at offset {offset})",
                 source.name
             ))
-            .at(Location {
-                file: source.name.clone(),
-                line: line as u32,
-                column: column as u32,
-                ..Default::default()
-            })
+            .at(at)
             .with_help("Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?"),
-        );
+        });
         diags.extend(Diagnostics(
             local
                 .0

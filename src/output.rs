@@ -15,6 +15,12 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<(), Error> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        return Err(Error::Io {
+            path: path.display().to_string(),
+            message: format!("`{}` is a file, not a folder", file.display()),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(io)?;
     let file_name = path
         .file_name()
