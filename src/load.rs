@@ -401,16 +401,30 @@ fn read_input(path: &Path, limits: &Limits) -> Result<String, Diagnostic> {
         let off = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..off]);
         let line = text.matches('\n').count() + 1;
-        Diagnostic::error(format!(
-            "`{name}` is not UTF-8 text (invalid byte at offset {off})"
-        ))
-        .at(Location {
+        let at = Location {
             file: name.clone(),
             line: line as u32,
             column: (text.len() - text.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1) as u32,
             ..Default::default()
-        })
-        .with_help("Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?")
+        };
+        not_utf8(&name, off, at, off == 0 && looks_utf16(e.as_bytes()))
+    })
+}
+
+/// Whether bytes start with a UTF-16 byte-order mark.
+fn looks_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff])
+}
+
+fn not_utf8(name: &str, offset: usize, at: Location, utf16: bool) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`{name}` is not UTF-8 text (invalid byte at offset {offset})"
+    ))
+    .at(at)
+    .with_help(if utf16 {
+        "this looks like UTF-16 (it starts with a byte-order mark); save it as UTF-8"
+    } else {
+        "Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?"
     })
 }
 
@@ -550,21 +564,13 @@ impl JsonParser<'_, '_> {
                     },
                 };
                 let abs = self.base + self.buf.len() + off;
-                self.read_error = Some(
-                    Diagnostic::error(format!(
-                        "`{}` is not UTF-8 text (invalid byte at offset {abs})",
-                        self.name
-                    ))
-                    .at(Location {
-                        file: self.name.clone(),
-                        line: self.line + newlines as u32,
-                        column: (abs - line_start + 1) as u32,
-                        ..Default::default()
-                    })
-                    .with_help(
-                        "Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?",
-                    ),
-                );
+                let at = Location {
+                    file: self.name.clone(),
+                    line: self.line + newlines as u32,
+                    column: (abs - line_start + 1) as u32,
+                    ..Default::default()
+                };
+                self.read_error = Some(not_utf8(&self.name, abs, at, false));
                 self.reader = None;
                 return false;
             }
@@ -999,6 +1005,18 @@ fn open_input(
     Ok(std::io::BufReader::with_capacity(1 << 16, file))
 }
 
+/// Where and why decoding a stream stopped early.
+#[derive(Debug, Clone, Copy)]
+struct DecodeStop {
+    offset: usize,
+    line: usize,
+    column: usize,
+    /// A control character YAML does not allow; `None`: invalid UTF-8.
+    control: Option<char>,
+    /// The stream starts with a UTF-16 byte-order mark.
+    utf16: bool,
+}
+
 /// Characters decoded from a reader as they are needed (a block at a time); invalid UTF-8 ends
 /// the stream and is reported with its position.
 struct StreamChars<R> {
@@ -1012,7 +1030,7 @@ struct StreamChars<R> {
     column: usize,
     started: bool,
     /// Where decoding stopped (byte offset, line, column) and, for a control character, which.
-    failed: std::rc::Rc<std::cell::Cell<Option<(usize, usize, usize, Option<char>)>>>,
+    failed: std::rc::Rc<std::cell::Cell<Option<DecodeStop>>>,
     error: std::rc::Rc<std::cell::RefCell<Option<String>>>,
     eof: bool,
 }
@@ -1043,8 +1061,13 @@ impl<R: Read> StreamChars<R> {
         if n == 0 {
             self.eof = true;
             if !bytes.is_empty() {
-                self.failed
-                    .set(Some((self.offset, self.line, self.column, None)));
+                self.failed.set(Some(DecodeStop {
+                    offset: self.offset,
+                    line: self.line,
+                    column: self.column,
+                    control: None,
+                    utf16: looks_utf16(&bytes),
+                }));
             }
             return;
         }
@@ -1062,12 +1085,13 @@ impl<R: Read> StreamChars<R> {
             self.idx = 0;
             let before = before.to_string();
             self.advance_position(&before);
-            self.failed.set(Some((
-                self.offset,
-                self.line,
-                self.column,
-                rest.chars().next(),
-            )));
+            self.failed.set(Some(DecodeStop {
+                offset: self.offset,
+                line: self.line,
+                column: self.column,
+                control: rest.chars().next(),
+                utf16: false,
+            }));
             self.eof = true;
             return;
         }
@@ -1084,8 +1108,14 @@ impl<R: Read> StreamChars<R> {
                 // A character cut by the block boundary: keep it for the next block.
                 self.carry = bytes[valid..].to_vec();
             } else {
-                self.failed
-                    .set(Some((self.offset, self.line, self.column, None)));
+                let utf16 = self.offset == 0 && looks_utf16(&bytes);
+                self.failed.set(Some(DecodeStop {
+                    offset: self.offset,
+                    line: self.line,
+                    column: self.column,
+                    control: None,
+                    utf16,
+                }));
                 self.eof = true;
             }
         }
@@ -1140,7 +1170,14 @@ pub fn parse_reader<R: Read>(
     };
     let mut local = Diagnostics::default();
     parse_yaml(Parser::new(chars), source, limits, f, &mut local);
-    if let Some((offset, line, column, control)) = failed.get() {
+    if let Some(DecodeStop {
+        offset,
+        line,
+        column,
+        control,
+        utf16,
+    }) = failed.get()
+    {
         // What the parser said about the truncated text is noise.
         let at = Location {
             file: source.name.clone(),
@@ -1150,12 +1187,7 @@ pub fn parse_reader<R: Read>(
         };
         diags.push(match control {
             Some(c) => control_char_error(&source.name, c, at),
-            None => Diagnostic::error(format!(
-                "`{}` is not UTF-8 text (invalid byte at offset {offset})",
-                source.name
-            ))
-            .at(at)
-            .with_help("Kubernetes manifests are UTF-8 YAML or JSON; is this a binary file?"),
+            None => not_utf8(&source.name, offset, at, utf16),
         });
         diags.extend(Diagnostics(
             local
