@@ -395,6 +395,10 @@ fn policy_for(
             }
             for r in &p.rules {
                 let field = r.provenance.field.as_str();
+                if crate::compare::is_trivial(&r.constraint) {
+                    fid.push(field, Fidelity::Exact, "allows every value: no rule needed");
+                    continue;
+                }
                 match validation(r) {
                     Some((v, f, note)) => {
                         fid.push(field, f, note);
@@ -1221,8 +1225,13 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             ] {
                 if let Some(v) = v {
                     let set: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
-                    let alt = alternatives(&set)?;
-                    opts.insert(format!("=({k})"), json!(alt));
+                    if set.is_empty() {
+                        // Only "unset" is allowed.
+                        opts.insert(format!("X({k})"), json!("null"));
+                    } else {
+                        let alt = alternatives(&set)?;
+                        opts.insert(format!("=({k})"), json!(alt));
+                    }
                 }
             }
             if opts.is_empty() {
@@ -1349,10 +1358,9 @@ fn id_rule(field: &str, ranges: &[IdRange], required: bool) -> Option<(Value, Fi
 
 fn note_unsupported(c: &Constraint) -> String {
     match c {
-        Constraint::Seccomp { .. } => {
-            "seccomp profiles (annotations and fields) are not translated yet".into()
+        Constraint::Seccomp { .. } | Constraint::AppArmor { .. } => {
+            "these profiles cannot be written as Kyverno conditions".into()
         }
-        Constraint::AppArmor { .. } => "AppArmor profiles are not translated yet".into(),
         Constraint::ProbeHost { .. } => "probe and lifecycle hosts are not translated".into(),
         Constraint::HostProcess { allowed: true }
         | Constraint::Privileged { allowed: true }
@@ -1485,7 +1493,7 @@ fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, Fidelity, S
         .collect();
     let alt = alternatives(&prefixes)?;
     let mut each = vec![json!({
-        "list": "request.object.spec.volumes[?hostPath]",
+        "list": "request.object.spec.volumes[?hostPath] || `[]`",
         "pattern": {"hostPath": {"path": alt}},
     })];
     let ro: Vec<&str> = allowed
