@@ -1,27 +1,39 @@
-//! `--to kyverno`: one Kyverno `ClusterPolicy` (kyverno.io/v1) per PSP (issue #11).
+//! `--to kyverno`: one Kyverno `ClusterPolicy` (kyverno.io/v1) per PSP or level (issue #11).
 //!
-//! Validating constraints become `validate` rules (patterns with Kyverno anchors, or `deny`
-//! conditions over JMESPath lists), defaulting constraints become `mutate.patchStrategicMerge`
-//! rules with `+()` anchors. With `--kyverno-style pod-security` the validating part is a single
-//! `podSecurity` subrule at the PSP's safe level. The policy body is computed here as JSON and
-//! laid out by `templates/kyverno/clusterpolicy.yaml.j2`.
+//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors, in a
+//! `foreach` over every container list where PSP defaulted containers). Validating constraints
+//! become either
+//! - Kyverno's `podSecurity` subrule (a PSS level at a pinned version, with `exclude` entries for
+//!   the checks the source relaxes), when the source is exactly such a level (`--kyverno-style
+//!   auto`, the default, or `pod-security`), or
+//! - one `validate` rule per PSP field, named `psp-<name>-<field>` (`--kyverno-style rules`, or
+//!   `auto` when the PSP is not a level with expressible exclusions).
+//!
+//! Where the input holds RBAC, each policy matches the namespaces whose pods may use the PSP
+//! (see [`super::gatekeeper::rbac_scopes`]); otherwise it is cluster-wide and says so in the
+//! `polytrans.dev/scope` annotation. Strings from the input are escaped for Kyverno's variable
+//! substitution (`{{` → `\{{`, `$(` → `\$(`); the YAML itself is written by serde. The policy
+//! body is computed here as JSON and laid out by `templates/kyverno/clusterpolicy.yaml.j2`.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Origin, Policy, Rule,
-    Scope,
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, Level, NameSet,
+    Origin, Policy, ProfileSource, Rule, Scope,
 };
+use crate::pss::{Exception, Version};
 use serde_json::{Map, Value, json};
 
 /// How validating rules are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Style {
-    /// Hand-written rules (the PSP is not exactly a level; see docs/kyverno.md).
+    /// `podSecurity` when the source is a PSS level, or a level with exclusions Kyverno's
+    /// `exclude` can express; rules otherwise.
     #[default]
     Auto,
-    /// One validate rule per PSP field.
+    /// One validate rule per PSP field (per check for levels).
     Rules,
-    /// Kyverno's `podSecurity` subrule at the PSP's safe level.
+    /// Kyverno's `podSecurity` subrule; for a PSP that is not exactly a level, its safe level
+    /// (approximated).
     PodSecurity,
 }
 
@@ -42,7 +54,7 @@ pub struct KyvernoArgs {
     /// How validating rules are written.
     #[arg(long = "kyverno-style", value_enum, default_value_t = Style::Auto)]
     pub kyverno_style: Style,
-    /// `failureAction` of every validate rule.
+    /// `failureAction` of every validate rule (and the policy-level `validationFailureAction`).
     #[arg(long = "kyverno-mode", value_enum, default_value_t = Mode::Audit)]
     pub kyverno_mode: Mode,
     /// Also scan existing resources (`spec.background: true`).
@@ -53,8 +65,28 @@ pub struct KyvernoArgs {
     pub kyverno_no_autogen: bool,
 }
 
-/// Golden files of this backend (see [`super::golden_files`]).
-pub const GOLDEN_FILES: &[(&str, &[&str])] = &[("kyverno.yaml", &["--to", "kyverno"])];
+/// Golden files of this backend (see [`super::golden_files`]). The style variants are checked
+/// only in the cases that hold them.
+pub const GOLDEN_FILES: &[(&str, &[&str])] = &[
+    ("kyverno.yaml", &["--to", "kyverno"]),
+    (
+        "kyverno-rules.yaml",
+        &["--to", "kyverno", "--kyverno-style", "rules"],
+    ),
+    (
+        "kyverno-pod-security.yaml",
+        &["--to", "kyverno", "--kyverno-style", "pod-security"],
+    ),
+];
+
+/// The oldest and newest `podSecurity.version` the ClusterPolicy schema accepts (`v1.19` …
+/// `v1.32`, besides `latest`, which moves with Kyverno and is never written).
+pub const KYVERNO_MIN_MINOR: u32 = 19;
+pub const KYVERNO_MAX_MINOR: u32 = 32;
+
+/// The pod controllers Kyverno's autogen extends Pod rules to.
+const AUTOGEN_CONTROLLERS: &str =
+    "DaemonSet,Deployment,Job,StatefulSet,ReplicaSet,ReplicationController,CronJob";
 
 /// The container lists of a pod spec, in Kyverno's usual order.
 const CONTAINER_LISTS: [&str; 3] = ["ephemeralContainers", "initContainers", "containers"];
@@ -62,12 +94,91 @@ const CONTAINER_LISTS: [&str; 3] = ["ephemeralContainers", "initContainers", "co
 const ALL_CONTAINERS: &str =
     "request.object.spec.[ephemeralContainers, initContainers, containers][]";
 
+/// Escapes a string from the input for Kyverno's variable substitution: `{{` and `$(` would
+/// otherwise start a variable or a reference.
+pub fn escape(s: &str) -> String {
+    s.replace("{{", "\\{{").replace("$(", "\\$(")
+}
+
+fn escape_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| escape(s)).collect()
+}
+
+/// Whether a string can be written inside a JMESPath raw-string literal of a generated
+/// expression without any escaping (the expression itself is not escaped).
+fn jmes_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:+@=~".contains(c))
+}
+
+/// Where one policy applies.
+#[derive(Debug, Clone, Default)]
+struct Where {
+    /// `None`: every namespace.
+    namespaces: Option<Vec<String>>,
+    /// Namespaces left out (exemptions, and RBAC: where another usable PSP decides).
+    excluded: Vec<String>,
+    /// The `polytrans.dev/scope` annotation.
+    why: String,
+}
+
 pub fn emit(input: &Input<'_>, args: &KyvernoArgs) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
     let mut docs = Vec::new();
+    let rbac = super::gatekeeper::rbac_scopes(input.policies, input.objects);
+    if let Some(r) = &rbac {
+        for e in &r.fidelity {
+            out.fidelity.push(FidelityEntry {
+                note: e
+                    .note
+                    .replace(
+                        "Gatekeeper requires every constraint",
+                        "Kyverno requires every policy",
+                    )
+                    .replace(
+                        "no library template rejects every pod",
+                        "no ClusterPolicy is generated for that",
+                    ),
+                ..e.clone()
+            });
+        }
+    }
     for p in input.policies {
-        let (policy, fidelity) = policy_for(p, input, args);
+        let is_psp = matches!(p.origin, Origin::Psp { .. });
+        let mut place = Where {
+            why: "cluster-wide: the input holds no RBAC, so every namespace is matched (PSP applied to every pod whose creator or service account could `use` it)".into(),
+            ..Where::default()
+        };
+        if let (Some(r), true) = (&rbac, is_psp) {
+            if let Some((_, reason)) = r.skipped.iter().find(|(n, _)| n == &p.name) {
+                let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
+                docs.push(format!(
+                    "# PodSecurityPolicy {}: {note}\n",
+                    super::single_line(&p.name)
+                ));
+                out.fidelity.push(FidelityEntry {
+                    policy: p.name.clone(),
+                    field: "rbac".into(),
+                    fidelity: Fidelity::Exact,
+                    note,
+                });
+                continue;
+            }
+            if let Some(s) = r.scopes.get(&p.name) {
+                place.namespaces = s.namespaces.clone();
+                place.excluded = s.excluded.clone();
+                place.why = format!("rbac: {}", s.why.clone().unwrap_or_default());
+            }
+        }
+        if !is_psp {
+            place.why = "cluster-wide: a Pod Security Standards level".into();
+        }
+        place.excluded.extend(p.exempt_namespaces.iter().cloned());
+        place.excluded.sort();
+        place.excluded.dedup();
+        let (policy, fidelity) = policy_for(p, input, args, &place);
         let body = crate::load::to_yaml(&policy);
         let comment = fidelity_comment(&fidelity, "# ");
         let fid_lines: Vec<&str> = comment.lines().collect();
@@ -75,7 +186,7 @@ pub fn emit(input: &Input<'_>, args: &KyvernoArgs) -> Result<Emitted, crate::Err
             &env,
             "kyverno/clusterpolicy.yaml.j2",
             minijinja::context! {
-                source => super::single_line(&p.name),
+                source => source_name(p),
                 fidelity => fid_lines,
                 body => body.trim_end(),
             },
@@ -91,29 +202,127 @@ pub fn emit(input: &Input<'_>, args: &KyvernoArgs) -> Result<Emitted, crate::Err
     Ok(out)
 }
 
-fn policy_name(p: &Policy) -> String {
-    format!("psp-{}", k8s_name(&p.name))
+/// The source as messages name it: PodSecurityPolicy `name`.
+fn source_label(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("PodSecurityPolicy `{}`", super::single_line(&p.name)),
+        Origin::Level { .. } => format!("Pod Security Standards `{}`", super::single_line(&p.name)),
+    }
 }
 
-fn policy_for(p: &Policy, input: &Input<'_>, args: &KyvernoArgs) -> (Value, Vec<FidelityEntry>) {
-    let name = policy_name(p);
-    let mut fidelity = Vec::new();
-    let mut rules = Vec::new();
-    let action = match args.kyverno_mode {
+fn source_name(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("PodSecurityPolicy {}", super::single_line(&p.name)),
+        Origin::Level { .. } => format!("Pod Security Standards {}", super::single_line(&p.name)),
+    }
+}
+
+/// `psp-<name>` for a PSP, `pss-<level>-<version>[-except-…]` for a level.
+pub fn policy_name(p: &Policy) -> String {
+    let n = match &p.origin {
+        Origin::Psp { .. } => format!("psp-{}", k8s_name(&p.name)),
+        Origin::Level { .. } => format!("pss-{}", k8s_name(&p.name)),
+    };
+    truncate_name(n)
+}
+
+fn truncate_name(mut n: String) -> String {
+    // Kyverno policy and rule names are at most 63 characters.
+    if n.len() > 63 {
+        n.truncate(63);
+        n = n.trim_end_matches('-').to_string();
+    }
+    n
+}
+
+/// `<prefix>-<kind>`, the prefix shortened so that the kind stays whole.
+fn rule_name(prefix: &str, kind: &str) -> String {
+    let room = 63usize.saturating_sub(kind.len() + 1);
+    let mut p = prefix.to_string();
+    if p.len() > room {
+        p.truncate(room);
+    }
+    format!("{}-{kind}", p.trim_end_matches('-'))
+}
+
+/// The prefix of rule names: `psp-<name>` for a PSP, `pss-<level>` for a level.
+fn rule_prefix(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("psp-{}", k8s_name(&p.name)),
+        Origin::Level { level, .. } => format!("pss-{level}"),
+    }
+}
+
+fn action(args: &KyvernoArgs) -> &'static str {
+    match args.kyverno_mode {
         Mode::Audit => "Audit",
         Mode::Enforce => "Enforce",
+    }
+}
+
+fn match_pods(place: &Where) -> Value {
+    let mut res = json!({"kinds": ["Pod"]});
+    if let Some(ns) = &place.namespaces {
+        res["namespaces"] = json!(escape_all(ns));
+    }
+    json!({"any": [{"resources": res}]})
+}
+
+/// Adds `match` (and `exclude`) to a rule.
+fn scoped(rule: Value, place: &Where) -> Value {
+    let Value::Object(body) = rule else {
+        return rule;
     };
-    let mut fid = |field: &str, f: Fidelity, note: &str| {
-        fidelity.push(FidelityEntry {
-            policy: p.name.clone(),
+    let mut out = Map::new();
+    if let Some(n) = body.get("name") {
+        out.insert("name".into(), n.clone());
+    }
+    out.insert("match".into(), match_pods(place));
+    if !place.excluded.is_empty() {
+        out.insert(
+            "exclude".into(),
+            json!({"any": [{"resources": {"namespaces": escape_all(&place.excluded)}}]}),
+        );
+    }
+    for (k, v) in body {
+        if k != "name" {
+            out.insert(k, v);
+        }
+    }
+    Value::Object(out)
+}
+
+struct Fid<'a> {
+    policy: &'a str,
+    entries: Vec<FidelityEntry>,
+}
+
+impl Fid<'_> {
+    fn push(&mut self, field: &str, f: Fidelity, note: impl Into<String>) {
+        self.entries.push(FidelityEntry {
+            policy: self.policy.to_string(),
             field: field.to_string(),
             fidelity: f,
-            note: note.to_string(),
+            note: note.into(),
         })
+    }
+}
+
+fn policy_for(
+    p: &Policy,
+    input: &Input<'_>,
+    args: &KyvernoArgs,
+    place: &Where,
+) -> (Value, Vec<FidelityEntry>) {
+    let name = rule_prefix(p);
+    let mut fid = Fid {
+        policy: &p.name,
+        entries: Vec::new(),
     };
-    if p.images.is_empty() {
-    } else {
-        fid(
+    let mut rules = Vec::new();
+    let action = action(args);
+    if !p.images.is_empty() {
+        fid.push(
             "metadata.annotations[falco-rules-psp-images]",
             Fidelity::Unsupported,
             "per-image scoping is not translated; the rules apply to every container",
@@ -123,135 +332,649 @@ fn policy_for(p: &Policy, input: &Input<'_>, args: &KyvernoArgs) -> (Value, Vec<
     for d in &p.defaults {
         let field = d.provenance.field.as_str();
         match mutation(&d.action) {
-            Some((patch, f, note)) => {
-                fid(field, f, note);
-                rules.push(json!({
-                    "name": rule_name(&name, d.action.kind_name()),
-                    "match": match_pods(),
-                    "mutate": {"patchStrategicMerge": patch},
-                }));
+            Some((m, f, note)) => {
+                fid.push(field, f, note);
+                rules.push(scoped(
+                    json!({"name": rule_name(&name, d.action.kind_name()), "mutate": m}),
+                    place,
+                ));
             }
-            None => fid(
+            None => fid.push(
                 field,
                 Fidelity::Unsupported,
-                "no mutation is generated for this defaulting field",
+                "no mutation can be written for these values",
             ),
         }
     }
-    let style = args.kyverno_style;
-    if style == Style::PodSecurity && matches!(p.origin, Origin::Psp { .. }) {
-        let report = crate::fit::fit(p, input.common.pss_version);
-        let level = report.safe_level;
-        let version = format!("v1.{}", pss_minor(input));
-        for r in &p.rules {
-            fid(
-                &r.provenance.field,
-                Fidelity::Approximated,
-                &format!(
-                    "enforced as PSS level `{level}` (`podSecurity`), which admits pods the PSP rejected where the PSP is stricter"
-                ),
-            );
-        }
-        rules.push(json!({
-            "name": rule_name(&name, "pod-security"),
-            "match": match_pods(),
-            "validate": {
-                "failureAction": action,
-                "message": format!("pods must meet the Pod Security Standards `{level}` level (replaces PodSecurityPolicy `{}`)", p.name),
-                "podSecurity": {"level": level.as_str(), "version": version},
-            },
-        }));
-    } else {
-        for r in &p.rules {
-            let field = r.provenance.field.as_str();
-            match validation(r) {
-                Some((v, f, note)) => {
-                    fid(field, f, &note);
-                    let mut validate = Map::new();
-                    validate.insert("failureAction".into(), json!(action));
-                    validate.insert(
-                        "message".into(),
-                        json!(format!(
-                            "PodSecurityPolicy `{}` field `{}`: {}",
-                            p.name,
-                            field,
-                            message(&r.constraint)
-                        )),
-                    );
-                    if let Value::Object(m) = v {
-                        validate.extend(m);
-                    }
-                    rules.push(json!({
-                        "name": rule_name(&name, r.constraint.kind_name()),
-                        "match": match_pods(),
-                        "validate": Value::Object(validate),
-                    }));
-                }
-                None => fid(
-                    field,
-                    Fidelity::Unsupported,
-                    &note_unsupported(&r.constraint),
-                ),
+    let version = match &p.origin {
+        Origin::Level { version, .. } => Version::parse(version).unwrap_or_default(),
+        Origin::Psp { .. } => input.common.pss_version,
+    };
+    let plan = match args.kyverno_style {
+        Style::Rules => None,
+        Style::Auto => plan_pod_security(p, version).ok(),
+        Style::PodSecurity => Some(
+            plan_pod_security(p, version).unwrap_or_else(|why| safe_level_plan(p, version, &why)),
+        ),
+    };
+    match plan {
+        Some(plan) => {
+            for (field, f, note) in &plan.fidelity {
+                fid.push(field, *f, note.clone());
             }
+            let mut ps =
+                json!({"level": plan.level.as_str(), "version": format!("v1.{}", plan.minor)});
+            if !plan.exclude.is_empty() {
+                ps["exclude"] = Value::Array(plan.exclude.clone());
+            }
+            rules.push(scoped(
+                json!({
+                    "name": rule_name(&name, "pod-security"),
+                    "validate": {
+                        "failureAction": action,
+                        "message": escape(&format!(
+                            "{} is replaced by the Pod Security Standards `{}` level at v1.{}{}: change the pod to meet that level",
+                            source_label(p),
+                            plan.level,
+                            plan.minor,
+                            if plan.exclude.is_empty() { "" } else { " (with the exclusions listed in the rule)" }
+                        )),
+                        "podSecurity": ps,
+                    },
+                }),
+                place,
+            ));
+        }
+        None => {
+            if !p.exempt_images.is_empty() {
+                fid.push(
+                    "exemptImages",
+                    Fidelity::Unsupported,
+                    "image exemptions are written only in `podSecurity` exclusions; these rules judge every container",
+                );
+            }
+            for r in &p.rules {
+                let field = r.provenance.field.as_str();
+                if crate::compare::is_trivial(&r.constraint) {
+                    fid.push(field, Fidelity::Exact, "allows every value: no rule needed");
+                    continue;
+                }
+                match validation(r) {
+                    Some((v, f, note)) => {
+                        fid.push(field, f, note);
+                        let mut validate = Map::new();
+                        validate.insert("failureAction".into(), json!(action));
+                        validate.insert(
+                            "message".into(),
+                            json!(escape(&format!(
+                                "{} field `{}`: {}",
+                                source_label(p),
+                                super::single_line(field),
+                                message(&r.constraint)
+                            ))),
+                        );
+                        if let Value::Object(m) = v {
+                            validate.extend(m);
+                        }
+                        let mut rule = Map::new();
+                        rule.insert(
+                            "name".into(),
+                            json!(rule_name(&name, r.constraint.kind_name())),
+                        );
+                        if let Some(pre) = exemption_preconditions(&r.unless) {
+                            rule.insert("preconditions".into(), pre);
+                        }
+                        rule.insert("validate".into(), Value::Object(validate));
+                        rules.push(scoped(Value::Object(rule), place));
+                    }
+                    None => fid.push(
+                        field,
+                        Fidelity::Unsupported,
+                        note_unsupported(&r.constraint),
+                    ),
+                }
+            }
+        }
+    }
+    // Rule names must be unique within a policy (two rules of one kind, e.g. from
+    // `--at-least`): number the repeats.
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for r in rules.iter_mut() {
+        let n = r["name"].as_str().unwrap_or_default().to_string();
+        let c = seen.entry(n.clone()).or_insert(0);
+        *c += 1;
+        if *c > 1 {
+            let suffix = format!("-{c}");
+            let mut base = n.clone();
+            base.truncate(63 - suffix.len());
+            r["name"] = json!(format!("{}{suffix}", base.trim_end_matches('-')));
         }
     }
     let mut annotations = Map::new();
     annotations.insert(
         "policies.kyverno.io/title".into(),
-        json!(format!("PodSecurityPolicy {}", p.name)),
+        json!(super::single_line(&source_name(p))),
     );
+    annotations.insert("policies.kyverno.io/category".into(), json!("Pod Security"));
     annotations.insert(
         "policies.kyverno.io/description".into(),
         json!(format!(
-            "Generated by polytrans from PodSecurityPolicy `{}`. Applies cluster-wide: no RBAC scoping was derived (the PSP applied to every pod whose creator or service account could `use` it).",
-            p.name
+            "Generated by polytrans from {}.",
+            super::single_line(&source_name(p))
         )),
     );
-    annotations.insert("polytrans.dev/scope".into(), json!("cluster-wide"));
-    if args.kyverno_no_autogen {
-        annotations.insert(
-            "pod-policies.kyverno.io/autogen-controllers".into(),
-            json!("none"),
-        );
-    }
+    annotations.insert("polytrans.dev/scope".into(), json!(place.why));
+    annotations.insert(
+        "pod-policies.kyverno.io/autogen-controllers".into(),
+        json!(if args.kyverno_no_autogen {
+            "none"
+        } else {
+            AUTOGEN_CONTROLLERS
+        }),
+    );
     let policy = json!({
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
-        "metadata": {"name": name, "annotations": Value::Object(annotations)},
+        "metadata": {"name": policy_name(p), "annotations": Value::Object(annotations)},
         "spec": {
             "validationFailureAction": action,
             "background": args.kyverno_background,
             "rules": rules,
         },
     });
-    (policy, fidelity)
+    (policy, fid.entries)
 }
 
-fn pss_minor(input: &Input<'_>) -> u32 {
-    let v = format!("{:?}", input.common.pss_version);
-    v.chars()
-        .filter(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .ok()
-        .filter(|m: &u32| *m > 0 && *m <= 32)
-        .unwrap_or(32)
-}
-
-fn rule_name(policy: &str, kind: &str) -> String {
-    // Kyverno rule names are at most 63 characters.
-    let mut n = format!("{policy}-{kind}");
-    if n.len() > 63 {
-        n.truncate(63);
-        n = n.trim_end_matches('-').to_string();
+/// Preconditions that skip pods a PSS rule does not apply to (Windows pods, user-namespaced
+/// pods).
+fn exemption_preconditions(unless: &[Exemption]) -> Option<Value> {
+    if unless.is_empty() {
+        return None;
     }
-    n
+    let all: Vec<Value> = unless
+        .iter()
+        .map(|e| match e {
+            Exemption::WindowsPod => json!({
+                "key": "{{ request.object.spec.os.name || '' }}",
+                "operator": "NotEquals",
+                "value": "windows",
+            }),
+            Exemption::UserNamespacePod => json!({
+                "key": "{{ to_string(request.object.spec.hostUsers) }}",
+                "operator": "NotEquals",
+                "value": "false",
+            }),
+        })
+        .collect();
+    Some(json!({"all": all}))
 }
 
-fn match_pods() -> Value {
-    json!({"any": [{"resources": {"kinds": ["Pod"]}}]})
+/// A `podSecurity` subrule and what it costs.
+#[derive(Debug, Clone)]
+pub struct PodSecurityPlan {
+    pub level: Level,
+    /// The pinned minor version (`v1.<minor>`), within the schema's range.
+    pub minor: u32,
+    /// `exclude` entries.
+    pub exclude: Vec<Value>,
+    /// The level's exceptions the entries express.
+    pub exceptions: Vec<Exception>,
+    /// (field, fidelity, note) per source field.
+    pub fidelity: Vec<(String, Fidelity, String)>,
 }
 
+/// The Kyverno control of a PSS check, and where its restricted fields are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ControlKind {
+    Pod,
+    Container,
+    Both,
+}
+
+fn control(check: &str) -> Option<(&'static str, ControlKind)> {
+    use ControlKind::*;
+    Some(match check {
+        "appArmorProfile" => ("AppArmor", Both),
+        "capabilities_baseline" | "capabilities_restricted" => ("Capabilities", Container),
+        "hostNamespaces" => ("Host Namespaces", Pod),
+        "hostPathVolumes" => ("HostPath Volumes", Pod),
+        "hostPorts" => ("Host Ports", Container),
+        "privileged" => ("Privileged Containers", Container),
+        "procMount" => ("/proc Mount Type", Container),
+        "seLinuxOptions" => ("SELinux", Both),
+        "seccompProfile_baseline" | "seccompProfile_restricted" => ("Seccomp", Both),
+        "sysctls" => ("Sysctls", Pod),
+        "windowsHostProcess" => ("HostProcess", Both),
+        "allowPrivilegeEscalation" => ("Privilege Escalation", Container),
+        "restrictedVolumes" => ("Volume Types", Pod),
+        "runAsNonRoot" => ("Running as Non-root", Both),
+        "runAsUser" => ("Running as Non-root user", Both),
+        // `Host Probes / Lifecycle Hooks` (v1.34) and the v1.35 procMount revision are beyond
+        // the versions the schema accepts, and not in its `controlName` enum.
+        _ => return None,
+    })
+}
+
+/// `exclude` entries for one restricted field under every container list.
+fn container_fields(
+    control: &str,
+    suffix: &str,
+    images: &[String],
+    values: &[String],
+) -> Vec<Value> {
+    ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .map(|list| {
+            let mut e = json!({
+                "controlName": control,
+                "images": escape_all(images),
+                "restrictedField": format!("spec.{list}[*].{suffix}"),
+            });
+            if !values.is_empty() {
+                e["values"] = json!(escape_all(values));
+            }
+            e
+        })
+        .collect()
+}
+
+fn pod_field(control: &str, field: &str, values: &[String]) -> Value {
+    json!({"controlName": control, "restrictedField": field, "values": escape_all(values)})
+}
+
+/// Expands port ranges into single ports (Kyverno compares values one by one); `None` above a
+/// size that would make the exclusion unreadable.
+fn port_values(ranges: &[IdRange]) -> Option<Vec<String>> {
+    let n: i64 = ranges.iter().map(|r| r.max - r.min + 1).sum();
+    if n > 32 {
+        return None;
+    }
+    Some(
+        ranges
+            .iter()
+            .flat_map(|r| (r.min..=r.max).map(|p| p.to_string()))
+            .collect(),
+    )
+}
+
+/// The `exclude` entries expressing one exception, or why they cannot.
+fn exclude_entries(ex: &Exception, lp: &Policy) -> Result<Vec<Value>, String> {
+    let (name, kind) =
+        control(&ex.check).ok_or_else(|| format!("check `{}` has no Kyverno control", ex.check))?;
+    let all = vec!["*".to_string()];
+    if ex.values.is_empty() {
+        return Ok(match kind {
+            ControlKind::Pod => vec![json!({"controlName": name})],
+            ControlKind::Container => vec![json!({"controlName": name, "images": all})],
+            ControlKind::Both => vec![
+                json!({"controlName": name}),
+                json!({"controlName": name, "images": all}),
+            ],
+        });
+    }
+    let v = &ex.values;
+    Ok(match ex.check.as_str() {
+        "capabilities_baseline" | "capabilities_restricted" => {
+            container_fields(name, "securityContext.capabilities.add", &all, v)
+        }
+        "hostPorts" => {
+            let mut ports = Vec::new();
+            for x in v {
+                let (a, b) = x.split_once('-').unwrap_or((x, x));
+                let (a, b) = (
+                    a.parse::<i64>()
+                        .map_err(|_| format!("`{x}` is not a port"))?,
+                    b.parse::<i64>()
+                        .map_err(|_| format!("`{x}` is not a port"))?,
+                );
+                ports.push(IdRange {
+                    min: a.min(b),
+                    max: a.max(b),
+                });
+            }
+            let ports = port_values(&crate::ir::normalise_ranges(ports))
+                .ok_or("host port ranges too wide to list as values")?;
+            container_fields(name, "ports[*].hostPort", &all, &ports)
+        }
+        "hostNamespaces" => v
+            .iter()
+            .map(|ns| pod_field(name, &format!("spec.{ns}"), &["true".to_string()]))
+            .collect(),
+        "sysctls" => vec![pod_field(name, "spec.securityContext.sysctls[*].name", v)],
+        "procMount" => container_fields(name, "securityContext.procMount", &all, v),
+        "seLinuxOptions" => {
+            let mut e = vec![pod_field(
+                name,
+                "spec.securityContext.seLinuxOptions.type",
+                v,
+            )];
+            e.extend(container_fields(
+                name,
+                "securityContext.seLinuxOptions.type",
+                &all,
+                v,
+            ));
+            e
+        }
+        _ => {
+            let _ = lp;
+            return Err(format!(
+                "values of check `{}` have no Kyverno restricted field polytrans writes",
+                ex.check
+            ));
+        }
+    })
+}
+
+/// Values by which `wide` allows more than `narrow` (same kind), as exception values; `None`
+/// when they cannot be listed.
+fn extra_values(wide: &Constraint, narrow: &Constraint) -> Option<Vec<String>> {
+    use Constraint::*;
+    let only = |a: &NameSet, b: &NameSet| -> Option<Vec<String>> {
+        match (a, b) {
+            (NameSet::Only(a), NameSet::Only(b)) => Some(
+                a.iter()
+                    .filter(|x| !b.contains(x) && !x.ends_with('*'))
+                    .cloned()
+                    .collect(),
+            ),
+            _ => None,
+        }
+    };
+    match (wide, narrow) {
+        (AddCapabilities { allowed: a }, AddCapabilities { allowed: b })
+        | (ProcMount { allowed: a }, ProcMount { allowed: b }) => only(a, b),
+        (
+            Sysctls {
+                allowed: a,
+                forbidden: fa,
+            },
+            Sysctls { allowed: b, .. },
+        ) if fa.is_empty() => only(a, b),
+        (
+            HostNamespace {
+                namespace,
+                allowed: true,
+            },
+            HostNamespace { allowed: false, .. },
+        ) => Some(vec![namespace.pod_field().to_string()]),
+        (HostPorts { allowed: a }, HostPorts { allowed: b }) if b.is_empty() => Some(
+            a.iter()
+                .map(|r| {
+                    if r.min == r.max {
+                        r.min.to_string()
+                    } else {
+                        format!("{}-{}", r.min, r.max)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            SeLinux {
+                type_: Some(a),
+                user: ua,
+                role: ra,
+                level: la,
+                ..
+            },
+            SeLinux {
+                type_: Some(b),
+                user: ub,
+                role: rb,
+                level: lb,
+                ..
+            },
+        ) if ua == ub && ra == rb && la == lb => {
+            Some(a.iter().filter(|x| !b.contains(x)).cloned().collect())
+        }
+        _ => None,
+    }
+}
+
+fn same(a: Option<&Constraint>, b: Option<&Constraint>) -> bool {
+    let source_ok = match (a, b) {
+        (
+            Some(Constraint::Seccomp { source: x, .. }),
+            Some(Constraint::Seccomp { source: y, .. }),
+        ) => x == y,
+        _ => true,
+    };
+    source_ok && crate::compare::covers(a, b) && crate::compare::covers(b, a)
+}
+
+/// The kinds of rule in either policy.
+fn kinds<'a>(a: &'a Policy, b: &'a Policy) -> std::collections::BTreeSet<&'static str> {
+    a.rules
+        .iter()
+        .chain(&b.rules)
+        .map(|r| r.constraint.kind_name())
+        .collect()
+}
+
+fn rule_of<'a>(p: &'a Policy, kind: &str) -> Option<&'a Rule> {
+    p.rules.iter().find(|r| r.constraint.kind_name() == kind)
+}
+
+/// Whether the policy is exactly `level` at `minor` with Kyverno-expressible exceptions, and
+/// which: the `podSecurity` subrule then enforces exactly what the policy enforces.
+pub fn plan_pod_security(p: &Policy, version: Version) -> Result<PodSecurityPlan, String> {
+    let requested = version.effective_minor();
+    let minor = requested.clamp(KYVERNO_MIN_MINOR, KYVERNO_MAX_MINOR);
+    let levels: Vec<Level> = match &p.origin {
+        Origin::Level { level, .. } => vec![*level],
+        Origin::Psp { .. } => vec![Level::Restricted, Level::Baseline, Level::Privileged],
+    };
+    let mut why = Vec::new();
+    let compare = match p.origin {
+        Origin::Level { .. } => requested,
+        Origin::Psp { .. } => minor,
+    };
+    for level in levels {
+        match plan_at(p, level, compare, minor) {
+            Ok(mut plan) => {
+                if let Origin::Level { .. } = p.origin {
+                    if minor != requested {
+                        // Checks that differ between the requested version and the pinned one.
+                        let want = crate::pss::level_policy(level, Version::Minor(requested));
+                        let got = crate::pss::level_policy(level, Version::Minor(minor));
+                        let mut checks: Vec<&str> = want
+                            .rules
+                            .iter()
+                            .chain(&got.rules)
+                            .filter_map(|r| r.provenance.check.as_deref())
+                            .collect();
+                        checks.sort();
+                        checks.dedup();
+                        for c in checks {
+                            let of = |q: &Policy| -> Vec<(Constraint, Vec<Exemption>)> {
+                                q.rules
+                                    .iter()
+                                    .filter(|r| r.provenance.check.as_deref() == Some(c))
+                                    .map(|r| (r.constraint.clone(), r.unless.clone()))
+                                    .collect()
+                            };
+                            if of(&want) != of(&got) {
+                                plan.fidelity.retain(|(f, _, _)| f != c);
+                                plan.fidelity.push((
+                                    c.to_string(),
+                                    Fidelity::Approximated,
+                                    format!(
+                                        "`podSecurity.version` is pinned to v1.{minor} (the ClusterPolicy schema allows v1.{KYVERNO_MIN_MINOR} to v1.{KYVERNO_MAX_MINOR}); this check differs at v1.{requested}"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                return Ok(plan);
+            }
+            Err(e) => why.push(format!("{level}: {e}")),
+        }
+    }
+    Err(why.join("; "))
+}
+
+/// `compare` is the version the policy is compared with (a level's own), `minor` the one
+/// written.
+fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecurityPlan, String> {
+    let lp = crate::pss::level_policy(level, Version::Minor(compare));
+    // For a level, its exceptions were applied to the policy's rules: derive them again by
+    // comparing with the plain level, check by check.
+    let mut exceptions: Vec<Exception> = Vec::new();
+    for info in crate::pss::checks_at(level, compare) {
+        let lrules: Vec<&Rule> = lp
+            .rules
+            .iter()
+            .filter(|r| r.provenance.check.as_deref() == Some(info.id))
+            .collect();
+        let mut drop = true;
+        let mut values: Vec<String> = Vec::new();
+        let mut equal = true;
+        for lr in &lrules {
+            let k = lr.constraint.kind_name();
+            let pr = rule_of(p, k).map(|r| &r.constraint);
+            if same(pr, Some(&lr.constraint)) {
+                drop = false;
+                continue;
+            }
+            equal = false;
+            if !crate::compare::covers(pr, Some(&lr.constraint)) {
+                return Err(format!("stricter than check `{}`", info.id));
+            }
+            match pr {
+                None => {}
+                Some(c) if crate::compare::is_trivial(c) => {}
+                Some(c) => {
+                    drop = false;
+                    values.extend(extra_values(c, &lr.constraint).ok_or_else(|| {
+                        format!(
+                            "looser than check `{}` in a way no exclusion lists",
+                            info.id
+                        )
+                    })?);
+                }
+            }
+        }
+        if equal {
+            continue;
+        }
+        values.sort();
+        values.dedup();
+        if drop || !values.is_empty() {
+            exceptions.push(Exception {
+                check: info.id.to_string(),
+                values: if drop { vec![] } else { values },
+            });
+        }
+    }
+    // The level with those exceptions must be the policy, rule kind by rule kind.
+    let mut widened = lp.clone();
+    crate::pss::apply_exceptions(&mut widened, &exceptions)?;
+    for k in kinds(p, &widened) {
+        let (a, b) = (rule_of(p, k), rule_of(&widened, k));
+        if !same(a.map(|r| &r.constraint), b.map(|r| &r.constraint)) {
+            return Err(format!("`{k}` differs from the level"));
+        }
+    }
+    let mut exclude = Vec::new();
+    for ex in &exceptions {
+        exclude.extend(exclude_entries(ex, &lp)?);
+    }
+    let mut fidelity = Vec::new();
+    if !p.exempt_images.is_empty() {
+        for info in crate::pss::checks_at(level, minor) {
+            if let Some((name, kind)) = control(info.id) {
+                if kind != ControlKind::Pod {
+                    let e = json!({"controlName": name, "images": escape_all(&p.exempt_images)});
+                    if !exclude.contains(&e) {
+                        exclude.push(e);
+                    }
+                }
+            }
+        }
+        let wild = p
+            .exempt_images
+            .iter()
+            .any(|i| i.contains('?') || i.trim_end_matches('*').contains('*'));
+        fidelity.push((
+            "exemptImages".to_string(),
+            if wild { Fidelity::Approximated } else { Fidelity::Exact },
+            if wild {
+                "`exclude.images`: Kyverno reads `*` and `?` anywhere as wildcards; polytrans only a trailing `*`".to_string()
+            } else {
+                "`exclude.images` on every container-level control".to_string()
+            },
+        ));
+    }
+    if !p.exempt_namespaces.is_empty() {
+        fidelity.push((
+            "exemptNamespaces".to_string(),
+            Fidelity::Exact,
+            "rule `exclude` by namespace".to_string(),
+        ));
+    }
+    for r in &p.rules {
+        let k = r.constraint.kind_name();
+        let lr = rule_of(&widened, k);
+        let f = &r.provenance.field;
+        if fidelity.iter().any(|(x, _, _)| x == f) {
+            continue;
+        }
+        // PSS exempts some pods (Windows, user namespaces) from checks a PSP applies to all.
+        let differs = lr.is_some_and(|lr| lr.unless != r.unless);
+        fidelity.push(if differs {
+            (
+                f.clone(),
+                Fidelity::Approximated,
+                format!("enforced by `podSecurity` level `{level}` v1.{minor}, which exempts Windows or user-namespaced pods from this check"),
+            )
+        } else {
+            (
+                f.clone(),
+                Fidelity::Exact,
+                format!("`podSecurity` level `{level}` v1.{minor}"),
+            )
+        });
+    }
+    Ok(PodSecurityPlan {
+        level,
+        minor,
+        exclude,
+        exceptions,
+        fidelity,
+    })
+}
+
+/// `--kyverno-style pod-security` for a PSP that is not exactly a level: its safe level, which
+/// admits pods the PSP rejected where the PSP is stricter.
+fn safe_level_plan(p: &Policy, version: Version, why: &str) -> PodSecurityPlan {
+    let report = crate::fit::fit(p, version);
+    let level = report.safe_level;
+    let minor = version
+        .effective_minor()
+        .clamp(KYVERNO_MIN_MINOR, KYVERNO_MAX_MINOR);
+    let fidelity = p
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.provenance.field.clone(),
+                Fidelity::Approximated,
+                format!(
+                    "enforced as PSS level `{level}` v1.{minor} (`podSecurity`), which is not exactly this policy ({})",
+                    super::single_line(why)
+                ),
+            )
+        })
+        .collect();
+    PodSecurityPlan {
+        level,
+        minor,
+        exclude: vec![],
+        exceptions: vec![],
+        fidelity,
+    }
+}
 /// Pattern text for a union of ranges: `"1-10 | 20"`.
 fn ranges_pattern(ranges: &[IdRange]) -> String {
     ranges
@@ -295,7 +1018,7 @@ fn deny_list(key: &str, op: &str, values: &[String]) -> Value {
     json!({"deny": {"conditions": {"any": [{
         "key": format!("{{{{ {key} || `[]` }}}}"),
         "operator": op,
-        "value": values,
+        "value": escape_all(values),
     }]}}})
 }
 
@@ -310,21 +1033,18 @@ fn set_names(set: &NameSet) -> Option<(&'static str, Vec<String>)> {
 /// Alternatives `a | b` for a pattern; `None` when an entry cannot be written safely.
 fn alternatives(names: &[String]) -> Option<String> {
     if names.is_empty()
-        || names
-            .iter()
-            .any(|n| n.is_empty() || n.contains(['|', '&', '!', '<', '>', '?']))
+        || names.iter().any(|n| {
+            n.is_empty() || n.contains(['|', '&', '!', '<', '>', '?', '*']) && !n.ends_with("/*")
+        })
     {
         return None;
     }
-    Some(names.join(" | "))
+    Some(escape(&names.join(" | ")))
 }
 
 fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
     use Fidelity::*;
     let exact = |v: Value| Some((v, Exact, String::new()));
-    if !r.unless.is_empty() {
-        return None;
-    }
     match &r.constraint {
         Constraint::Privileged { allowed: true }
         | Constraint::HostNamespace { allowed: true, .. }
@@ -363,7 +1083,8 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
         ))),
         Constraint::ProbeHost { .. } => None,
         Constraint::Volumes { allowed } => {
-            let (op, mut names) = set_names(allowed)?;
+            let (op, names) = set_names(allowed)?;
+            let mut names: Vec<String> = names.iter().map(|n| volume_key(n)).collect();
             if op == "AnyNotIn" {
                 names.push("name".into());
                 names.sort();
@@ -374,34 +1095,7 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
                 String::new(),
             ))
         }
-        Constraint::HostPaths { allowed } => {
-            if allowed.is_empty() {
-                return None;
-            }
-            let prefixes: Vec<String> = allowed
-                .iter()
-                .flat_map(|h| {
-                    let p = h.path_prefix.trim_end_matches('/').to_string();
-                    if p.is_empty() {
-                        vec!["/*".to_string()]
-                    } else {
-                        vec![p.clone(), format!("{p}/*")]
-                    }
-                })
-                .collect();
-            let alt = alternatives(&prefixes)?;
-            let ro = allowed.iter().any(|h| h.read_only);
-            let note = if ro {
-                "paths are matched by component; `readOnly` prefixes are not enforced on volume mounts".to_string()
-            } else {
-                "paths are matched by component with Kyverno wildcards".to_string()
-            };
-            Some((
-                pattern(json!({"=(volumes)": [{"=(hostPath)": {"path": alt}}]})),
-                if ro { Approximated } else { Exact },
-                note,
-            ))
-        }
+        Constraint::HostPaths { allowed } => host_paths(allowed),
         Constraint::FlexVolumeDrivers { allowed } => driver_rule("flexVolume", allowed),
         Constraint::CsiDrivers { allowed } => driver_rule("csi", allowed),
         Constraint::AddCapabilities { allowed } => {
@@ -420,7 +1114,7 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             json!({"foreach": [{
                 "list": ALL_CONTAINERS,
                 "deny": {"conditions": {"all": [{
-                    "key": required,
+                    "key": escape_all(required),
                     "operator": "AnyNotIn",
                     "value": "{{ element.securityContext.capabilities.drop[] || `[]` }}",
                 }]}},
@@ -531,8 +1225,13 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             ] {
                 if let Some(v) = v {
                     let set: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
-                    let alt = alternatives(&set)?;
-                    opts.insert(format!("=({k})"), json!(alt));
+                    if set.is_empty() {
+                        // Only "unset" is allowed.
+                        opts.insert(format!("X({k})"), json!("null"));
+                    } else {
+                        let alt = alternatives(&set)?;
+                        opts.insert(format!("=({k})"), json!(alt));
+                    }
                 }
             }
             if opts.is_empty() {
@@ -556,14 +1255,14 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
                 any.push(json!({
                     "key": "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}",
                     "operator": op,
-                    "value": names,
+                    "value": escape_all(&names),
                 }));
             }
             if !forbidden.is_empty() {
                 any.push(json!({
                     "key": "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}",
                     "operator": "AnyIn",
-                    "value": forbidden,
+                    "value": escape_all(forbidden),
                 }));
             }
             if any.is_empty() {
@@ -592,7 +1291,23 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             };
             exact(pattern(json!({ key: alt })))
         }
-        Constraint::Seccomp { .. } | Constraint::AppArmor { .. } => None,
+        Constraint::Seccomp {
+            allowed,
+            unset_allowed,
+            source,
+            scope,
+        } => profiles(
+            "seccomp",
+            allowed,
+            *unset_allowed,
+            *source != ProfileSource::Fields,
+            *scope,
+        ),
+        Constraint::AppArmor {
+            allowed,
+            unset_allowed,
+            scope,
+        } => profiles("apparmor", allowed, *unset_allowed, true, *scope),
     }
 }
 
@@ -643,15 +1358,23 @@ fn id_rule(field: &str, ranges: &[IdRange], required: bool) -> Option<(Value, Fi
 
 fn note_unsupported(c: &Constraint) -> String {
     match c {
-        Constraint::Seccomp { .. } => {
-            "seccomp profiles (annotations and fields) are not translated yet".into()
+        Constraint::Seccomp { .. } | Constraint::AppArmor { .. } => {
+            "these profiles cannot be written as Kyverno conditions".into()
         }
-        Constraint::AppArmor { .. } => "AppArmor profiles are not translated yet".into(),
         Constraint::ProbeHost { .. } => "probe and lifecycle hosts are not translated".into(),
         Constraint::HostProcess { allowed: true }
         | Constraint::Privileged { allowed: true }
         | Constraint::HostNamespace { allowed: true, .. } => "allowed: no rule needed".into(),
         _ => "this constraint has no Kyverno rule (values cannot be written as a pattern)".into(),
+    }
+}
+
+fn profile_list(s: &NameSet) -> String {
+    match s {
+        NameSet::Any => "any".into(),
+        NameSet::Only(v) if v.is_empty() => "none".into(),
+        NameSet::Only(v) => v.join(", "),
+        NameSet::AnyExcept(v) => format!("any but {}", v.join(", ")),
     }
 }
 
@@ -693,36 +1416,345 @@ fn message(c: &Constraint) -> String {
         Constraint::SeLinux { .. } => "use allowed seLinuxOptions".into(),
         Constraint::Sysctls { .. } => "use only allowed sysctls".into(),
         Constraint::RuntimeClass { .. } => "use an allowed runtimeClassName".into(),
-        c => format!("{} is not allowed", c.kind_name()),
+        Constraint::Seccomp {
+            allowed,
+            unset_allowed,
+            ..
+        } => {
+            format!(
+                "use an allowed seccomp profile ({}){}",
+                profile_list(allowed),
+                if *unset_allowed {
+                    ""
+                } else {
+                    "; every container needs one"
+                }
+            )
+        }
+        Constraint::AppArmor {
+            allowed,
+            unset_allowed,
+            ..
+        } => {
+            format!(
+                "use an allowed AppArmor profile ({}){}",
+                profile_list(allowed),
+                if *unset_allowed {
+                    ""
+                } else {
+                    "; every container needs one"
+                }
+            )
+        }
+        Constraint::HostProcess { .. } => {
+            "containers must not set windowsOptions.hostProcess=true".into()
+        }
+        Constraint::ProbeHost { .. } => "probes and lifecycle handlers must not set host".into(),
     }
 }
 
+/// The volume source key of a PSP `volumes` entry (PSP spells `cephfs` as `cephFS`).
+fn volume_key(name: &str) -> String {
+    if name == "cephFS" {
+        "cephfs".into()
+    } else {
+        name.to_string()
+    }
+}
+
+/// JMESPath: a `hostPath` volume under `prefix` (by path components).
+fn host_path_under(prefix: &str) -> String {
+    let p = prefix.trim_end_matches('/');
+    if p.is_empty() {
+        "starts_with(hostPath.path, '/')".into()
+    } else {
+        format!("(hostPath.path == '{p}' || starts_with(hostPath.path, '{p}/'))")
+    }
+}
+
+fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, Fidelity, String)> {
+    if allowed.is_empty()
+        || allowed
+            .iter()
+            .any(|h| h.path_prefix.contains(['*', '?', '|', '&', '!', '<', '>']))
+    {
+        return None;
+    }
+    let prefixes: Vec<String> = allowed
+        .iter()
+        .flat_map(|h| {
+            let p = h.path_prefix.trim_end_matches('/').to_string();
+            if p.is_empty() {
+                vec!["/*".to_string()]
+            } else {
+                vec![p.clone(), format!("{p}/*")]
+            }
+        })
+        .collect();
+    let alt = alternatives(&prefixes)?;
+    let mut each = vec![json!({
+        "list": "request.object.spec.volumes[?hostPath] || `[]`",
+        "pattern": {"hostPath": {"path": alt}},
+    })];
+    let ro: Vec<&str> = allowed
+        .iter()
+        .filter(|h| h.read_only)
+        .map(|h| h.path_prefix.as_str())
+        .collect();
+    let rw: Vec<&str> = allowed
+        .iter()
+        .filter(|h| !h.read_only)
+        .map(|h| h.path_prefix.as_str())
+        .collect();
+    let (f, note) = if ro.is_empty() {
+        (
+            Fidelity::Exact,
+            "paths are matched by component with Kyverno wildcards".to_string(),
+        )
+    } else if ro.iter().chain(&rw).all(|p| jmes_safe(p)) {
+        // PSP: a volume must be mounted read-only when every prefix it is under says so.
+        let under = |v: &[&str]| {
+            v.iter()
+                .map(|p| host_path_under(p))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        };
+        let mut filter = format!("hostPath && ({})", under(&ro));
+        if !rw.is_empty() {
+            filter.push_str(&format!(" && !({})", under(&rw)));
+        }
+        each.push(json!({
+            "list": ALL_CONTAINERS,
+            "deny": {"conditions": {"any": [{
+                "key": "{{ element.volumeMounts[?readOnly != `true`].name || `[]` }}",
+                "operator": "AnyIn",
+                "value": format!("{{{{ request.object.spec.volumes[?{filter}].name || `[]` }}}}"),
+            }]}},
+        }));
+        (
+            Fidelity::Exact,
+            "paths are matched by component; mounts of volumes under `readOnly` prefixes must set `readOnly: true`".to_string(),
+        )
+    } else {
+        (
+            Fidelity::Approximated,
+            "`readOnly` is not enforced: a path holds characters polytrans does not write into a JMESPath expression".to_string(),
+        )
+    };
+    Some((json!({"foreach": each}), f, note))
+}
+
+/// The Kubernetes profile `type` of an annotation-form profile.
+fn profile_type(p: &str) -> Option<&'static str> {
+    match p {
+        "runtime/default" => Some("RuntimeDefault"),
+        "unconfined" => Some("Unconfined"),
+        _ if p.starts_with("localhost/") => Some("Localhost"),
+        _ => None,
+    }
+}
+
+/// Validation of seccomp or AppArmor profiles, fields and annotations.
+#[allow(clippy::too_many_arguments)]
+fn profiles(
+    what: &str,
+    allowed: &NameSet,
+    unset_allowed: bool,
+    annotations: bool,
+    scope: Scope,
+) -> Option<(Value, Fidelity, String)> {
+    let (field, pod_ann, ann_prefixes): (&str, Option<&str>, Vec<&str>) = if what == "seccomp" {
+        (
+            "seccompProfile",
+            Some("seccomp.security.alpha.kubernetes.io/pod"),
+            vec![
+                "seccomp.security.alpha.kubernetes.io/pod",
+                "container.seccomp.security.alpha.kubernetes.io/",
+            ],
+        )
+    } else {
+        (
+            "appArmorProfile",
+            None,
+            vec!["container.apparmor.security.beta.kubernetes.io/"],
+        )
+    };
+    let profiles = format!(
+        "request.object.spec.[securityContext.{field}, [ephemeralContainers, initContainers, containers][].securityContext.{field}][]"
+    );
+    let types_key = format!("{{{{ {profiles}.type || `[]` }}}}");
+    let local_key = format!("{{{{ {profiles}[?type == 'Localhost'].localhostProfile || `[]` }}}}");
+    let ann_filter = ann_prefixes
+        .iter()
+        .map(|p| format!("starts_with(key, '{p}')"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let ann_key = format!(
+        "{{{{ items(request.object.metadata.annotations || `{{}}`, 'key', 'value')[?{ann_filter}].value || `[]` }}}}"
+    );
+    let mut any = Vec::new();
+    let mut notes = Vec::new();
+    let mut f = Fidelity::Exact;
+    match allowed {
+        NameSet::Any => {}
+        NameSet::Only(v) => {
+            let mut types: Vec<&str> = v.iter().filter_map(|p| profile_type(p)).collect();
+            types.sort();
+            types.dedup();
+            any.push(json!({"key": types_key, "operator": "AnyNotIn", "value": types}));
+            let locals: Vec<String> = v
+                .iter()
+                .filter_map(|p| p.strip_prefix("localhost/"))
+                .map(str::to_string)
+                .collect();
+            if !locals.is_empty() && !locals.iter().any(|l| l == "*") {
+                any.push(
+                    json!({"key": local_key, "operator": "AnyNotIn", "value": escape_all(&locals)}),
+                );
+            }
+            if annotations {
+                any.push(json!({"key": ann_key, "operator": "AnyNotIn", "value": escape_all(v)}));
+            }
+        }
+        NameSet::AnyExcept(v) => {
+            let types: Vec<&str> = v
+                .iter()
+                .filter(|p| !p.starts_with("localhost/"))
+                .filter_map(|p| profile_type(p))
+                .collect();
+            if !types.is_empty() {
+                any.push(json!({"key": types_key, "operator": "AnyIn", "value": types}));
+            }
+            let locals: Vec<String> = v
+                .iter()
+                .filter_map(|p| p.strip_prefix("localhost/"))
+                .map(str::to_string)
+                .collect();
+            if !locals.is_empty() {
+                any.push(
+                    json!({"key": local_key, "operator": "AnyIn", "value": escape_all(&locals)}),
+                );
+            }
+            if annotations {
+                any.push(json!({"key": ann_key, "operator": "AnyIn", "value": escape_all(v)}));
+            }
+        }
+    }
+    let mut each = Vec::new();
+    if !any.is_empty() {
+        each.push(json!({"list": ALL_CONTAINERS, "deny": {"conditions": {"any": any}}}));
+    }
+    if scope == Scope::Effective {
+        f = Fidelity::Approximated;
+        notes.push(
+            "every profile written is judged, even a pod-level one that every container overrides",
+        );
+    }
+    if !unset_allowed {
+        let mut all = vec![
+            json!({"key": format!("{{{{ element.securityContext.{field}.type || '' }}}}"), "operator": "Equals", "value": ""}),
+            json!({"key": format!("{{{{ request.object.spec.securityContext.{field}.type || '' }}}}"), "operator": "Equals", "value": ""}),
+        ];
+        if annotations {
+            if let Some(pa) = pod_ann {
+                all.push(json!({
+                    "key": format!("{{{{ request.object.metadata.annotations.\"{pa}\" || '' }}}}"),
+                    "operator": "Equals",
+                    "value": "",
+                }));
+            }
+            all.push(json!({
+                "key": format!("{{{{ length(items(request.object.metadata.annotations || `{{}}`, 'key', 'value')[?starts_with(key, '{}')]) }}}}", ann_prefixes.last().unwrap()),
+                "operator": "LessThan",
+                "value": "{{ length(request.object.spec.[ephemeralContainers, initContainers, containers][]) }}",
+            }));
+            f = Fidelity::Approximated;
+            notes.push("a required profile set only by container annotations counts when there are as many such annotations as containers");
+        }
+        each.push(json!({"list": ALL_CONTAINERS, "deny": {"conditions": {"all": all}}}));
+    }
+    if each.is_empty() {
+        return None;
+    }
+    Some((json!({"foreach": each}), f, notes.join("; ")))
+}
+
+/// A `foreach` mutation over every container list: `inner` is merged into each container
+/// (matched by name), with its own preconditions.
+fn foreach_containers(inner: Value, preconditions: Option<Value>) -> Value {
+    let each: Vec<Value> = ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .map(|list| {
+            let mut c = json!({"name": "{{ element.name }}"});
+            if let (Value::Object(c), Value::Object(i)) = (&mut c, &inner) {
+                c.extend(i.clone());
+            }
+            let mut e = json!({
+                "list": format!("request.object.spec.{list} || `[]`"),
+                "patchStrategicMerge": {"spec": {*list: [c]}},
+            });
+            if let Some(p) = &preconditions {
+                e["preconditions"] = p.clone();
+            }
+            e
+        })
+        .collect();
+    json!({"foreach": each})
+}
+
+fn psm(patch: Value) -> Value {
+    json!({"patchStrategicMerge": patch})
+}
+
+/// Capability names that can be written into a JMESPath literal.
+fn cap_literal(caps: &[String]) -> Option<String> {
+    if caps.is_empty()
+        || !caps
+            .iter()
+            .all(|c| c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return None;
+    }
+    Some(serde_json::to_string(caps).ok()?)
+}
+
+/// The mutate rule of a defaulting field, its fidelity and a note.
 fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
     use Fidelity::*;
-    // Only regular containers: a conditional `(name)` anchor on an absent init or ephemeral
-    // container list is not portable across Kyverno versions.
-    let containers =
-        |inner: Value| json!({"spec": {"containers": [{"(name)": "*", "securityContext": inner}]}});
     match a {
         DefaultAction::AllowPrivilegeEscalation { value } => Some((
-            containers(json!({"+(allowPrivilegeEscalation)": value})),
-            Approximated,
-            "init and ephemeral containers are not defaulted",
+            foreach_containers(
+                json!({"securityContext": {"+(allowPrivilegeEscalation)": value}}),
+                None,
+            ),
+            Exact,
+            "set on every container that leaves it unset",
         )),
         DefaultAction::ReadOnlyRootFilesystem => Some((
-            containers(json!({"+(readOnlyRootFilesystem)": true})),
-            Approximated,
-            "init and ephemeral containers are not defaulted",
+            foreach_containers(
+                json!({"securityContext": {"+(readOnlyRootFilesystem)": true}}),
+                None,
+            ),
+            Exact,
+            "set on every container that leaves it unset",
         )),
         DefaultAction::RunAsNonRoot => Some((
-            json!({"spec": {"securityContext": {"+(runAsNonRoot)": true}}}),
-            Approximated,
-            "set at pod level; a container-level runAsUser no longer suppresses it",
+            foreach_containers(
+                json!({"securityContext": {"runAsNonRoot": true}}),
+                Some(json!({"all": [
+                    {"key": "{{ to_string(element.securityContext.runAsNonRoot) }}", "operator": "Equals", "value": "null"},
+                    {"key": "{{ to_string(request.object.spec.securityContext.runAsNonRoot) }}", "operator": "Equals", "value": "null"},
+                    {"key": "{{ to_string(element.securityContext.runAsUser) }}", "operator": "Equals", "value": "null"},
+                    {"key": "{{ to_string(request.object.spec.securityContext.runAsUser) }}", "operator": "Equals", "value": "null"},
+                ]})),
+            ),
+            Exact,
+            "set on containers with neither runAsNonRoot nor runAsUser in effect",
         )),
         DefaultAction::RunAsUser { value } => Some((
-            json!({"spec": {"securityContext": {"+(runAsUser)": value}}}),
+            psm(json!({"spec": {"securityContext": {"+(runAsUser)": value}}})),
             Exact,
-            "",
+            "set at pod level when unset: every container without its own value inherits it",
         )),
         DefaultAction::GroupId { field, value } => {
             let v = match field {
@@ -730,14 +1762,16 @@ fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
                 _ => json!(value),
             };
             Some((
-                json!({"spec": {"securityContext": { format!("+({})", field.as_str()): v }}}),
+                psm(json!({"spec": {"securityContext": { format!("+({})", field.as_str()): v }}})),
                 Exact,
                 "",
             ))
         }
-        DefaultAction::RuntimeClass { name } => {
-            Some((json!({"spec": {"+(runtimeClassName)": name}}), Exact, ""))
-        }
+        DefaultAction::RuntimeClass { name } => Some((
+            psm(json!({"spec": {"+(runtimeClassName)": escape(name)}})),
+            Exact,
+            "",
+        )),
         DefaultAction::SeLinuxOptions {
             user,
             role,
@@ -752,11 +1786,11 @@ fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
                 ("level", level),
             ] {
                 if !v.is_empty() {
-                    o.insert(k.into(), json!(v));
+                    o.insert(k.into(), json!(escape(v)));
                 }
             }
             Some((
-                json!({"spec": {"securityContext": {"+(seLinuxOptions)": Value::Object(o)}}}),
+                psm(json!({"spec": {"securityContext": {"+(seLinuxOptions)": Value::Object(o)}}})),
                 Exact,
                 "",
             ))
@@ -765,20 +1799,66 @@ fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
             let sp = if profile == "runtime/default" || profile == "docker/default" {
                 json!({"type": "RuntimeDefault"})
             } else if let Some(p) = profile.strip_prefix("localhost/") {
-                json!({"type": "Localhost", "localhostProfile": p})
+                json!({"type": "Localhost", "localhostProfile": escape(p)})
             } else if profile == "unconfined" {
                 json!({"type": "Unconfined"})
             } else {
                 return None;
             };
             Some((
-                json!({"spec": {"securityContext": {"+(seccompProfile)": sp}}}),
+                psm(json!({"spec": {"securityContext": {"+(seccompProfile)": sp}}})),
                 Approximated,
-                "written as the pod's seccompProfile field, not the deprecated annotation",
+                "written as the pod's seccompProfile field, not the deprecated annotation; a pod annotation alone no longer suppresses it",
             ))
         }
-        DefaultAction::AddCapabilities { .. }
-        | DefaultAction::DropCapabilities { .. }
-        | DefaultAction::AppArmorProfile { .. } => None,
+        DefaultAction::AppArmorProfile { profile } => {
+            let ap = if profile == "runtime/default" {
+                json!({"type": "RuntimeDefault"})
+            } else if let Some(p) = profile.strip_prefix("localhost/") {
+                json!({"type": "Localhost", "localhostProfile": escape(p)})
+            } else if profile == "unconfined" {
+                json!({"type": "Unconfined"})
+            } else {
+                return None;
+            };
+            Some((
+                foreach_containers(
+                    json!({"securityContext": {"+(appArmorProfile)": ap}}),
+                    Some(json!({"all": [{
+                        "key": "{{ request.object.metadata.annotations.\"container.apparmor.security.beta.kubernetes.io/{{element.name}}\" || '' }}",
+                        "operator": "Equals",
+                        "value": "",
+                    }]})),
+                ),
+                Approximated,
+                "written as each container's appArmorProfile field (Kubernetes 1.30+), not the deprecated annotation",
+            ))
+        }
+        DefaultAction::AddCapabilities { capabilities } => {
+            let lit = cap_literal(capabilities)?;
+            Some((
+                foreach_containers(
+                    json!({"securityContext": {"capabilities": {
+                        "add": format!("{{{{ [element.securityContext.capabilities.add || `[]`, `{lit}`][] }}}}"),
+                    }}}),
+                    None,
+                ),
+                Approximated,
+                "appended to each container's capabilities.add; a capability the container already adds is listed twice",
+            ))
+        }
+        DefaultAction::DropCapabilities { capabilities } => {
+            let lit = cap_literal(capabilities)?;
+            Some((
+                foreach_containers(
+                    json!({"securityContext": {"capabilities": {
+                        "drop": format!("{{{{ [element.securityContext.capabilities.drop || `[]`, `{lit}`][] }}}}"),
+                    }}}),
+                    None,
+                ),
+                Approximated,
+                "appended to each container's capabilities.drop; a capability the container already drops is listed twice",
+            ))
+        }
     }
 }
