@@ -84,3 +84,106 @@ fn engine_vectors() {
     let _ = json!(null);
     assert!(failures.is_empty(), "{} disagreements", failures.len());
 }
+
+fn yaml_docs(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    polytrans::load::yaml_documents(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+fn find_object<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+}
+
+/// Runs every `.kyverno-test/kyverno-test.yaml` of the upstream reference policies: each
+/// expected result (policy, rule, resource → pass/fail/skip, and the patched resource of a
+/// mutation) against this engine.
+#[test]
+fn upstream_kyverno_tests() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let root = shared.join("conformance/kyverno-policies");
+    let files: Vec<_> = common::files_under(&root, &["yaml"])
+        .into_iter()
+        .filter(|p| p.ends_with(".kyverno-test/kyverno-test.yaml"))
+        .collect();
+    assert_eq!(files.len(), 28, "28 kyverno-test.yaml files upstream");
+    let (mut agree, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for file in &files {
+        let dir = file.parent().unwrap();
+        let test = yaml_docs(file).remove(0);
+        let mut policies = Vec::new();
+        for p in test["policies"].as_array().unwrap() {
+            for d in yaml_docs(&dir.join(p.as_str().unwrap())) {
+                if d["kind"] == "ClusterPolicy" || d["kind"] == "Policy" {
+                    policies.push(ky::Policy::from_doc(&d));
+                }
+            }
+        }
+        let mut resources = Vec::new();
+        for r in test["resources"].as_array().unwrap() {
+            resources.extend(yaml_docs(&dir.join(r.as_str().unwrap())));
+        }
+        for res in test["results"].as_array().unwrap() {
+            let policy = policies
+                .iter()
+                .find(|p| p.name == res["policy"].as_str().unwrap())
+                .unwrap_or_else(|| panic!("{}: no policy {}", file.display(), res["policy"]));
+            let rule = res["rule"].as_str().unwrap();
+            let kind = res["kind"].as_str().unwrap_or("Pod");
+            let want = res["result"].as_str().unwrap();
+            let patched = res
+                .get("patchedResources")
+                .or_else(|| res.get("patchedResource"))
+                .and_then(|p| p.as_str())
+                .map(|p| yaml_docs(&dir.join(p)));
+            for name in res["resources"].as_array().unwrap() {
+                let name = name.as_str().unwrap();
+                total += 1;
+                let id = format!(
+                    "{}: {} {rule} {kind}/{name}",
+                    file.strip_prefix(&root).unwrap().display(),
+                    policy.name
+                );
+                let obj = find_object(&resources, kind, name)
+                    .unwrap_or_else(|| panic!("{id}: resource not found"))
+                    .clone();
+                let req = ky::Request::create(obj);
+                let (mutated, mut verdicts) = ky::mutate(policy, &req);
+                verdicts.extend(ky::validate(policy, &ky::Request::create(mutated.clone())));
+                let got = verdicts
+                    .iter()
+                    .find(|(r, _)| r == rule)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(ky::Verdict::Skip);
+                let mut ok = got.name() == want;
+                let mut detail = format!("{got:?}");
+                if let Some(patched) = &patched {
+                    let expected = find_object(patched, kind, name)
+                        .unwrap_or_else(|| panic!("{id}: patched resource not found"));
+                    if *expected != mutated {
+                        ok = false;
+                        detail = format!("{detail}; mutated {mutated}\n    expected {expected}");
+                    }
+                }
+                if ok {
+                    agree += 1;
+                } else {
+                    failures.push(format!("{id}: expected {want}, got {detail}"));
+                }
+            }
+        }
+    }
+    println!("kyverno-policies tests: {agree}/{total}");
+    for f in &failures {
+        println!("  disagree: {f}");
+    }
+    assert!(total >= 979, "979 expected results upstream, found {total}");
+    assert!(failures.is_empty(), "{} disagreements", failures.len());
+}

@@ -1454,8 +1454,24 @@ pub fn apply_json6902(res: &mut Value, ops: &[Value]) -> Result<(), String> {
             .map(|p| p.replace("~1", "/").replace("~0", "~"))
             .collect();
         let (last, parents) = parts.split_last().ok_or("empty path")?;
+        let adding = op["op"] == "add";
         let mut cur = &mut *res;
-        for p in parents {
+        for (n, p) in parents.iter().enumerate() {
+            // Kyverno applies JSON patches with `EnsurePathExistsOnAdd`: missing parents of an
+            // `add` are created.
+            if adding {
+                let next = parents.get(n + 1).unwrap_or(last);
+                let fresh = if next == "-" || next.parse::<usize>().is_ok() {
+                    json!([])
+                } else {
+                    json!({})
+                };
+                if let Value::Object(m) = cur {
+                    if m.get(p).is_none_or(|v| v.is_null()) {
+                        m.insert(p.clone(), fresh);
+                    }
+                }
+            }
             cur = match cur {
                 Value::Object(m) => m.get_mut(p).ok_or(format!("{path}: missing `{p}`"))?,
                 Value::Array(a) => {
