@@ -6,7 +6,10 @@ mod common;
 mod kyverno_engine;
 
 use kyverno_engine as ky;
+use polytrans::backend::kyverno::KyvernoArgs;
+use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 fn vectors() -> Option<Value> {
     let shared = common::shared()?;
@@ -187,3 +190,111 @@ fn upstream_kyverno_tests() {
     assert!(total >= 979, "979 expected results upstream, found {total}");
     assert!(failures.is_empty(), "{} disagreements", failures.len());
 }
+
+/// Runs the backend on policies.
+fn emit(policies: &[polytrans::ir::Policy], args: &KyvernoArgs) -> Emitted {
+    let common = Common::default();
+    let input = Input {
+        policies,
+        objects: &[],
+        common: &common,
+    };
+    polytrans::backend::kyverno::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// The generated policies as the engine runs them.
+fn compiled(policies: &[polytrans::ir::Policy]) -> (Vec<ky::Policy>, Emitted) {
+    let emitted = emit(policies, &KyvernoArgs::default());
+    let out = ky::Policy::all_from_text(&emitted.stdout);
+    assert!(
+        !out.is_empty(),
+        "no ClusterPolicy emitted:\n{}",
+        emitted.stdout
+    );
+    (out, emitted)
+}
+
+/// Every failing rule is counted as a rejection, whatever its `failureAction` (the default
+/// `Audit` only reports): this measures what the rules decide, as `--kyverno-mode enforce`
+/// would enforce it.
+fn judge(policies: &[ky::Policy], obj: &Value) -> ky::Outcome {
+    ky::apply_all(policies, &ky::Request::create(obj.clone()))
+}
+
+/// The fields a backend's fidelity report lists as not exact.
+fn lossy_fields(emitted: &Emitted) -> BTreeSet<String> {
+    emitted
+        .fidelity
+        .iter()
+        .filter(|e| e.fidelity != Fidelity::Exact)
+        .map(|e| e.field.clone())
+        .collect()
+}
+
+/// Does a fidelity field name the psp-migration case (`fsgroup` ~ `spec.fsGroup`,
+/// `apparmor` ~ `metadata.annotations[apparmor…]`)?
+fn names_case(field: &str, case: &str) -> bool {
+    let f = field.to_ascii_lowercase();
+    let c = case.to_ascii_lowercase();
+    f.ends_with(&format!(".{c}"))
+        || f.contains(&format!("{c}."))
+        || f.contains(&format!("[{c}"))
+        || f.contains(&c) && (c == "apparmor" || c == "seccomp")
+}
+
+/// psp-migration per-field cases: the generated policy (mutations applied first) must admit
+/// the allowed pod and reject the disallowed one, unless the backend's fidelity report lists
+/// the case's field as not exact.
+#[test]
+fn psp_migration_cases() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let (mut agree, mut total) = (0, 0);
+    let mut listed = Vec::new();
+    let mut unexplained = Vec::new();
+    for case in common::migration_cases(&shared) {
+        let (policies, emitted) = compiled(std::slice::from_ref(&case.policy));
+        let lossy = lossy_fields(&emitted);
+        for (file, expect_admit, _) in &case.pods {
+            total += 1;
+            let pod = yaml_docs(&case.dir.join(file)).remove(0);
+            let out = judge(&policies, &pod);
+            if out.admitted() == *expect_admit {
+                agree += 1;
+                continue;
+            }
+            let why: Vec<&String> = lossy.iter().filter(|f| names_case(f, &case.name)).collect();
+            let line = format!(
+                "{}/{file}: expected admitted={expect_admit}, got {:?}",
+                case.name,
+                out.failures()
+            );
+            if why.is_empty() {
+                unexplained.push(line);
+            } else {
+                listed.push(format!("{line} (fidelity: {why:?})"));
+            }
+        }
+    }
+    println!(
+        "kyverno psp-migration: {agree}/{total} ({} listed in the fidelity report, {} unexplained)",
+        listed.len(),
+        unexplained.len()
+    );
+    for l in &listed {
+        println!("  listed: {l}");
+    }
+    for u in &unexplained {
+        println!("  UNEXPLAINED: {u}");
+    }
+    assert_eq!(total, 48, "48 psp-migration pods");
+    assert!(unexplained.is_empty(), "{unexplained:#?}");
+    assert!(
+        agree >= MIGRATION_RATCHET,
+        "ratchet: {MIGRATION_RATCHET}/48 reached"
+    );
+}
+
+/// psp-migration pods the generated policy decides as PSP did (only goes up).
+const MIGRATION_RATCHET: usize = 46;
