@@ -9,7 +9,7 @@ use kyverno_engine as ky;
 use polytrans::backend::kyverno::KyvernoArgs;
 use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn vectors() -> Option<Value> {
     let shared = common::shared()?;
@@ -298,3 +298,182 @@ fn psp_migration_cases() {
 
 /// psp-migration pods the generated policy decides as PSP did (only goes up).
 const MIGRATION_RATCHET: usize = 46;
+
+/// Drops nulls and empty lists, as the API server's JSON (`omitempty`) would.
+fn api_json(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(_, v)| !v.is_null() && !v.as_array().is_some_and(|a| a.is_empty()))
+                .map(|(k, v)| (k.clone(), api_json(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(api_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The distinct PSA testdata pods after API defaulting, as typed pods and API JSON.
+fn psa_pods(shared: &std::path::Path) -> Vec<(String, polytrans::pod::Pod, Value)> {
+    let mut pods: BTreeMap<String, (String, polytrans::pod::Pod, Value)> = BTreeMap::new();
+    for c in common::psa_cases(shared) {
+        let pod = common::load_pod(&c.path).pod;
+        let mut obj = serde_json::to_value(&pod).unwrap();
+        obj["apiVersion"] = "v1".into();
+        obj["kind"] = "Pod".into();
+        let obj = api_json(&obj);
+        pods.entry(obj.to_string())
+            .or_insert_with(|| (c.path.display().to_string(), pod, obj));
+    }
+    pods.into_values().collect()
+}
+
+/// The golden cases' IR (Kubernetes example PSPs at several upstream versions, seeds, RBAC
+/// cases), as tests/gatekeeper.rs gathers them.
+fn golden_policies() -> Vec<polytrans::ir::Policy> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    let mut out = Vec::new();
+    for f in common::files_under(&root, &["yaml"]) {
+        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let doc: polytrans::ir::IrDocument =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        out.extend(doc.policies);
+    }
+    out
+}
+
+/// A policy without the rules and defaults of one field.
+fn without_field(p: &polytrans::ir::Policy, field: &str) -> polytrans::ir::Policy {
+    let mut q = p.clone();
+    q.rules.retain(|r| r.provenance.field != field);
+    q.defaults.retain(|d| d.provenance.field != field);
+    q
+}
+
+/// Differential: for the Kubernetes example PSPs and every golden PSP, the generated policy
+/// (its mutations applied to the pod first) rejects a PSA testdata pod exactly when the IR
+/// evaluator (`polytrans::eval::admits`, which applies the PSP's defaulting first) does. A
+/// mismatch is explained when removing a field the fidelity report lists as not exact (from
+/// both the PSP and its translation) makes them agree on that pod; it is counted for the first
+/// such field (in field order), or for all listed fields together.
+#[test]
+fn psa_pods_against_psps() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let mut policies = Vec::new();
+    for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
+        let objs =
+            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
+        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
+    }
+    let examples = policies.len();
+    policies.extend(golden_policies());
+    let mut seen = BTreeSet::new();
+    policies.retain(|p| seen.insert(serde_json::to_string(p).unwrap()));
+    let pods = psa_pods(&shared);
+    let (mut agree, mut total) = (0, 0);
+    let mut by_field: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unexplained = Vec::new();
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for policy in &policies {
+        let (generated, emitted) = compiled(std::slice::from_ref(policy));
+        let lossy = lossy_fields(&emitted);
+        let mut reduced: BTreeMap<String, (polytrans::ir::Policy, Vec<ky::Policy>)> =
+            BTreeMap::new();
+        for (path, pod, obj) in &pods {
+            total += 1;
+            let want = polytrans::eval::admits(policy, pod).is_empty();
+            let out = judge(&generated, obj);
+            if out.admitted() == want {
+                agree += 1;
+                continue;
+            }
+            let mut why = Vec::new();
+            for f in &lossy {
+                let (rp, rg) = reduced.entry(f.clone()).or_insert_with(|| {
+                    let rp = without_field(policy, f);
+                    let rg = compiled(std::slice::from_ref(&rp)).0;
+                    (rp, rg)
+                });
+                if polytrans::eval::admits(rp, pod).is_empty() == judge(rg, obj).admitted() {
+                    why.push(f.clone());
+                    // The first listed field that explains the mismatch is enough.
+                    break;
+                }
+            }
+            if why.is_empty() && lossy.len() > 1 {
+                let (rp, rg) = reduced.entry("*".into()).or_insert_with(|| {
+                    let mut rp = policy.clone();
+                    for f in &lossy {
+                        rp = without_field(&rp, f);
+                    }
+                    let rg = compiled(std::slice::from_ref(&rp)).0;
+                    (rp, rg)
+                });
+                if polytrans::eval::admits(rp, pod).is_empty() == judge(rg, obj).admitted() {
+                    why.push(format!(
+                        "together: {}",
+                        lossy.iter().cloned().collect::<Vec<_>>().join(" + ")
+                    ));
+                }
+            }
+            if why.is_empty() {
+                let ir: BTreeSet<String> = polytrans::eval::admits(policy, pod)
+                    .iter()
+                    .map(|v| v.field.clone())
+                    .collect();
+                let rules: BTreeSet<String> = out
+                    .failures()
+                    .iter()
+                    .map(|f| f.split(':').next().unwrap().to_string())
+                    .collect();
+                *groups
+                    .entry(format!("ir {ir:?} / kyverno {rules:?}"))
+                    .or_default() += 1;
+                unexplained.push(format!(
+                    "{} {path}: ir admits={want}, kyverno {:?}",
+                    policy.name,
+                    out.failures()
+                ));
+            } else {
+                for f in why {
+                    *by_field.entry(f).or_default() += 1;
+                }
+            }
+        }
+    }
+    let explained = total - agree - unexplained.len();
+    println!(
+        "kyverno vs ir evaluator, {} distinct PSA testdata pods x {} PSPs ({examples} examples, {} golden): \
+         agree {agree}/{total}, explained by fidelity entries {explained}, unexplained {}",
+        pods.len(),
+        policies.len(),
+        policies.len() - examples,
+        unexplained.len()
+    );
+    for (f, n) in &by_field {
+        println!("  explained by {f}: {n}");
+    }
+    for (g, n) in &groups {
+        println!("  unexplained group: {g}: {n}");
+    }
+    for u in unexplained
+        .iter()
+        .filter(|u| std::env::var("KY_SHOW").is_ok_and(|s| u.contains(&s)))
+        .take(8)
+    {
+        println!("  unexplained: {u}");
+    }
+    assert!(
+        unexplained.len() <= DIFFERENTIAL_UNEXPLAINED,
+        "{} unexplained (ratchet {DIFFERENTIAL_UNEXPLAINED})",
+        unexplained.len()
+    );
+}
+
+/// Unexplained differential mismatches of the current backend (only goes down).
+const DIFFERENTIAL_UNEXPLAINED: usize = 0;

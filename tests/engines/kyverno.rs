@@ -1090,26 +1090,36 @@ pub fn search(expr: &str, data: &jmespath::Rcvar) -> Result<Value, String> {
     Ok(var_to_value(&r))
 }
 
-/// The evaluation context of a rule: `request.object`, and in `foreach` `element` and
-/// `elementIndex`.
+/// The evaluation context of a rule: `request` (with `object` and `operation`), and in
+/// `foreach` `element` and `elementIndex`. Top-level variables are converted to JMESPath values
+/// once; adding one shares the others.
 #[derive(Clone)]
 pub struct Ctx {
-    pub data: Value,
-    var: jmespath::Rcvar,
+    vars: std::collections::BTreeMap<String, jmespath::Rcvar>,
+}
+
+fn to_var(v: &Value) -> jmespath::Rcvar {
+    jmespath::Rcvar::new(jmespath::Variable::try_from(v).unwrap())
 }
 
 impl Ctx {
     pub fn new(data: Value) -> Ctx {
-        let var = jmespath::Rcvar::new(jmespath::Variable::try_from(data.clone()).unwrap());
-        Ctx { data, var }
+        let mut vars = std::collections::BTreeMap::new();
+        if let Value::Object(m) = data {
+            for (k, v) in m {
+                vars.insert(k, to_var(&v));
+            }
+        }
+        Ctx { vars }
     }
     pub fn with(&self, name: &str, v: Value) -> Ctx {
-        let mut d = self.data.clone();
-        d[name] = v;
-        Ctx::new(d)
+        let mut c = self.clone();
+        c.vars.insert(name.to_string(), to_var(&v));
+        c
     }
     pub fn query(&self, expr: &str) -> Result<Value, String> {
-        search(expr.trim(), &self.var)
+        let root = jmespath::Rcvar::new(jmespath::Variable::Object(self.vars.clone()));
+        search(expr.trim(), &root)
     }
 }
 
@@ -1734,12 +1744,12 @@ fn rule_kinds(rule: &Value) -> Vec<String> {
 
 /// How a rule sees a resource: the object itself, or (autogen) the pod of a controller's
 /// template, with where to write mutations back.
-pub struct View {
-    pub object: Value,
+pub struct View<'a> {
+    pub object: std::borrow::Cow<'a, Value>,
     pub template: Option<&'static [&'static str]>,
 }
 
-fn view_of(policy: &Policy, rule: &Value, req: &Request) -> Option<View> {
+fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'a>> {
     let kind = req.kind();
     let name = rule["name"].as_str().unwrap_or("");
     let _ = name;
@@ -1748,7 +1758,7 @@ fn view_of(policy: &Policy, rule: &Value, req: &Request) -> Option<View> {
             return None;
         }
         return Some(View {
-            object: req.object.clone(),
+            object: std::borrow::Cow::Borrowed(&req.object),
             template: None,
         });
     }
@@ -1783,14 +1793,14 @@ fn view_of(policy: &Policy, rule: &Value, req: &Request) -> Option<View> {
         return None;
     }
     Some(View {
-        object: pod,
+        object: std::borrow::Cow::Owned(pod),
         template: Some(path),
     })
 }
 
 fn write_back(req_obj: &mut Value, view: &View) {
     match view.template {
-        None => *req_obj = view.object.clone(),
+        None => *req_obj = view.object.clone().into_owned(),
         Some(path) => {
             let mut t = &mut *req_obj;
             for p in path {
@@ -1899,7 +1909,7 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
                 continue;
             }
         }
-        let v = mutate_view(m, &mut view.object, &ctx);
+        let v = mutate_view(m, view.object.to_mut(), &ctx);
         if v == Verdict::Pass {
             write_back(&mut object, &view);
         }
@@ -1937,7 +1947,7 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
         for fe in each {
             // The list is evaluated against the object as mutated so far.
             let base = ctx.with("request", {
-                let mut r = ctx.data["request"].clone();
+                let mut r = ctx.query("request").unwrap_or(Value::Null);
                 r["object"] = obj.clone();
                 r
             });
@@ -1973,6 +1983,7 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
 /// The validate rules of a policy.
 pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
     let mut out = Vec::new();
+    let mut cache: Vec<(Option<&'static [&'static str]>, Ctx)> = Vec::new();
     for rule in &policy.rules {
         let Some(v) = rule.get("validate") else {
             continue;
@@ -1981,7 +1992,15 @@ pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
             continue;
         };
         let name = rule["name"].as_str().unwrap_or("").to_string();
-        let ctx = context_for(req, &view.object);
+        // One context per view (the object, or a controller's pod template).
+        let ctx = match cache.iter().find(|(t, _)| *t == view.template) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = context_for(req, &view.object);
+                cache.push((view.template, c.clone()));
+                c
+            }
+        };
         let verdict = match conditions(&rule["preconditions"], &ctx) {
             Ok(true) => validate_rule(v, &view.object, &ctx),
             Ok(false) => Verdict::Skip,
