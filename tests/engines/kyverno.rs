@@ -1258,27 +1258,16 @@ fn merge_key(list: &str) -> Option<&'static str> {
 /// conditional anchors)? `Err` distinguishes a failed global anchor.
 fn patch_conditions(patch: &Map<String, Value>, res: &Map<String, Value>) -> Result<bool, ()> {
     for (k, p) in patch {
-        match parse_anchor(k) {
-            Some((Anchor::Condition | Anchor::Equality, key)) => {
-                let Some(v) = res.get(key) else {
-                    return Ok(false);
-                };
-                if validate_element(v, p, "/").is_err() {
-                    return Ok(false);
-                }
-            }
-            Some((Anchor::Global, key)) => {
-                if let Some(v) = res.get(key) {
-                    if validate_element(v, p, "/").is_err() {
-                        return Err(());
-                    }
-                }
-            }
-            Some((Anchor::Negation, key)) => {
-                if res.contains_key(key) {
-                    return Ok(false);
-                }
-            }
+        let Some((anchor, key)) = parse_anchor(k) else {
+            continue;
+        };
+        let value = res.get(key);
+        let matches = |v: &Value| validate_element(v, p, "/").is_ok();
+        match anchor {
+            Anchor::Condition if !value.is_some_and(matches) => return Ok(false),
+            Anchor::Equality if value.is_some_and(|v| !matches(v)) => return Ok(false),
+            Anchor::Global if value.is_some_and(|v| !matches(v)) => return Err(()),
+            Anchor::Negation if value.is_some() => return Ok(false),
             _ => {}
         }
     }
@@ -2213,4 +2202,37 @@ fn pod_security(ps: &Value, obj: &Value) -> Verdict {
     } else {
         Verdict::Fail(failures.join(", "))
     }
+}
+
+/// Drops nulls and empty lists, as the API server's JSON (`omitempty`) would: what a webhook
+/// sees of a typed pod serialised with every field.
+pub fn api_json(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(_, v)| !v.is_null() && !v.as_array().is_some_and(|a| a.is_empty()))
+                .map(|(k, v)| (k.clone(), api_json(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(api_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Does the output text (every ClusterPolicy in it) admit the pod object? Failing rules count
+/// as rejections whatever their `failureAction`.
+pub fn admits(policies: &[Policy], obj: &Value) -> Result<bool, String> {
+    let out = apply_all(policies, &Request::create(api_json(obj)));
+    let errors: Vec<String> = out
+        .results
+        .iter()
+        .filter_map(|(r, v)| match v {
+            Verdict::Error(e) => Some(format!("{r}: {e}")),
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok(out.admitted())
 }
