@@ -183,14 +183,23 @@ fn measure(backend: &Backend, level: Level, version: Version, cases: &[Case]) ->
             row.listed += 1;
             continue;
         }
-        row.expressible += 1;
         match judge(&case.object) {
-            Ok(got) if got == case.pass => row.agree += 1,
-            other => row.mismatches.push(format!(
-                "{} (expected {}): {other:?}",
-                case.path,
-                if case.pass { "pass" } else { "fail" }
-            )),
+            Ok(got) if got == case.pass => {
+                row.expressible += 1;
+                row.agree += 1
+            }
+            // A backend may also be stricter than the level on a lossy check (e.g. Kyverno's
+            // newest pinned version forbids sysctls a later Kubernetes allows). PSA testdata
+            // names every pod after the one check it exercises, so such a pod is listed too.
+            _ if row.lossy.iter().any(|c| c.to_lowercase() == case.check) => row.listed += 1,
+            other => {
+                row.expressible += 1;
+                row.mismatches.push(format!(
+                    "{} (expected {}): {other:?}",
+                    case.path,
+                    if case.pass { "pass" } else { "fail" }
+                ))
+            }
         }
     }
     row
@@ -198,6 +207,9 @@ fn measure(backend: &Backend, level: Level, version: Version, cases: &[Case]) ->
 
 struct Case {
     path: String,
+    /// The check the pod exercises: its file name without the number, lowercase
+    /// (`sysctls1.yaml` → `sysctls`).
+    check: String,
     pass: bool,
     /// The pod as admission sees it (API defaults applied), as JSON.
     object: serde_json::Value,
@@ -223,7 +235,11 @@ fn cases_of(shared: &std::path::Path, level: Level, version: Version) -> Vec<Cas
             let mut object = serde_json::to_value(&pod).unwrap();
             object["apiVersion"] = "v1".into();
             object["kind"] = "Pod".into();
+            let stem = c.path.file_stem().unwrap().to_string_lossy();
             Case {
+                check: stem
+                    .trim_end_matches(|ch: char| ch.is_ascii_digit())
+                    .to_lowercase(),
                 path: c.path.display().to_string(),
                 pass: c.pass,
                 object,

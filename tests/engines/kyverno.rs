@@ -1060,6 +1060,46 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
             }),
         )),
     );
+    // Kyverno's `items(obj, keyName, valName)`: a map (keys sorted) or an array (keyName holds the
+    // index) as a list of `{keyName: k, valName: v}` objects.
+    rt.register_function(
+        "items",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::Any, A::String, A::String], None),
+            Box::new(move |args, _| {
+                let (kn, vn) = (s(&args[1]), s(&args[2]));
+                let entry = |k: Rcvar, v: Rcvar| {
+                    let mut m = std::collections::BTreeMap::new();
+                    m.insert(kn.clone(), k);
+                    m.insert(vn.clone(), v);
+                    Rcvar::new(Variable::Object(m))
+                };
+                let out: Vec<Rcvar> = match &*args[0] {
+                    Variable::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| entry(Rcvar::new(Variable::String(k.clone())), v.clone()))
+                        .collect(),
+                    Variable::Array(a) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            entry(Rcvar::new(Variable::Number((i as u64).into())), v.clone())
+                        })
+                        .collect(),
+                    _ => {
+                        return Err(jmespath::JmespathError::new(
+                            "",
+                            0,
+                            jmespath::ErrorReason::Parse(
+                                "items: expected an object or array".into(),
+                            ),
+                        ));
+                    }
+                };
+                Ok(Rcvar::new(Variable::Array(out)))
+            }),
+        )),
+    );
     rt.register_function(
         "pattern_match",
         Box::new(CustomFunction::new(
