@@ -40,7 +40,9 @@ fn webhook_problems(doc: &serde_json::Value) -> Vec<String> {
         }
         let v = &r["validate"];
         if !v.is_null() && v["failureAction"].as_str() != action {
-            out.push(format!("rule `{name}`: failureAction differs from the policy's"));
+            out.push(format!(
+                "rule `{name}`: failureAction differs from the policy's"
+            ));
         }
         if let Some(ver) = v["podSecurity"]["version"].as_str() {
             if ver == "latest" {
@@ -208,5 +210,8 @@ fn kyverno_output_validates_against_clusterpolicy_schema() {
     );
     assert!(skipped * 4 < vs.len(), "most variants must run");
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(golden.1 >= 15, "expected every golden case to hold a kyverno.yaml");
+    assert!(
+        golden.1 >= 15,
+        "expected every golden case to hold a kyverno.yaml"
+    );
 }
