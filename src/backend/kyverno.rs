@@ -1555,7 +1555,6 @@ fn profile_type(p: &str) -> Option<&'static str> {
 }
 
 /// Validation of seccomp or AppArmor profiles, fields and annotations.
-#[allow(clippy::too_many_arguments)]
 fn profiles(
     what: &str,
     allowed: &NameSet,
@@ -1715,7 +1714,7 @@ fn cap_literal(caps: &[String]) -> Option<String> {
     {
         return None;
     }
-    Some(serde_json::to_string(caps).ok()?)
+    serde_json::to_string(caps).ok()
 }
 
 /// The mutate rule of a defaulting field, its fidelity and a note.
