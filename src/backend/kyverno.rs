@@ -352,7 +352,17 @@ fn policy_for(
     };
     let plan = match args.kyverno_style {
         Style::Rules => None,
-        Style::Auto => plan_pod_security(p, version).ok(),
+        Style::Auto => match plan_pod_security(p, version) {
+            Ok(plan) => Some(plan),
+            Err(why) => {
+                fid.push(
+                    "podSecurity",
+                    Fidelity::Exact,
+                    format!("validate rules, not `podSecurity`: not exactly a level with exclusions ({why})"),
+                );
+                None
+            }
+        },
         Style::PodSecurity => Some(
             plan_pod_security(p, version).unwrap_or_else(|why| safe_level_plan(p, version, &why)),
         ),
@@ -1843,7 +1853,7 @@ fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
                     None,
                 ),
                 Approximated,
-                "appended to each container's capabilities.add; a capability the container already adds is listed twice",
+                "appended to each container's capabilities.add, also where the container already adds it (listed twice) or drops it (PSP left those alone)",
             ))
         }
         DefaultAction::DropCapabilities { capabilities } => {
