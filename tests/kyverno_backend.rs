@@ -473,3 +473,47 @@ fn a_psp_no_one_may_use_gets_no_policy() {
         "{out}"
     );
 }
+
+#[test]
+fn host_namespace_and_sysctl_values_are_restricted_fields() {
+    let p = policies(
+        &[
+            "pss",
+            "baseline",
+            "--version",
+            "v1.31",
+            "--except",
+            "hostNamespaces=hostNetwork",
+            "--except",
+            "sysctls=kernel.msgmax",
+            "--to",
+            "kyverno",
+        ],
+        "",
+    );
+    assert_eq!(
+        pod_security(&p[0])["exclude"],
+        json!([
+            {"controlName": "Host Namespaces", "restrictedField": "spec.hostNetwork", "values": ["true"]},
+            {"controlName": "Sysctls", "restrictedField": "spec.securityContext.sysctls[*].name", "values": ["kernel.msgmax"]},
+        ])
+    );
+    // The whole check: the control alone.
+    let p = policies(
+        &[
+            "pss",
+            "baseline",
+            "--version",
+            "v1.31",
+            "--except",
+            "hostNamespaces",
+            "--to",
+            "kyverno",
+        ],
+        "",
+    );
+    assert_eq!(
+        pod_security(&p[0])["exclude"],
+        json!([{"controlName": "Host Namespaces"}])
+    );
+}

@@ -838,11 +838,13 @@ fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecu
             .filter(|r| r.provenance.check.as_deref() == Some(info.id))
             .collect();
         let mut drop = true;
+        let mut all_open = true;
         let mut values: Vec<String> = Vec::new();
         let mut equal = true;
         for lr in &lrules {
             let k = lr.constraint.kind_name();
             let pr = rule_of(p, k).map(|r| &r.constraint);
+            all_open &= pr.is_none_or(crate::compare::is_trivial);
             if same(pr, Some(&lr.constraint)) {
                 drop = false;
                 continue;
@@ -851,17 +853,20 @@ fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecu
             if !crate::compare::covers(pr, Some(&lr.constraint)) {
                 return Err(format!("stricter than check `{}`", info.id));
             }
-            match pr {
+            match pr.map(|c| (c, extra_values(c, &lr.constraint))) {
                 None => {}
-                Some(c) if crate::compare::is_trivial(c) => {}
-                Some(c) => {
+                // Values first: `hostNetwork` allowed is trivial for its rule, but the check
+                // (all three host namespaces) is only widened by it.
+                Some((_, Some(v))) if !v.is_empty() => {
                     drop = false;
-                    values.extend(extra_values(c, &lr.constraint).ok_or_else(|| {
-                        format!(
-                            "looser than check `{}` in a way no exclusion lists",
-                            info.id
-                        )
-                    })?);
+                    values.extend(v);
+                }
+                Some((c, _)) if crate::compare::is_trivial(c) => {}
+                Some(_) => {
+                    return Err(format!(
+                        "looser than check `{}` in a way no exclusion lists",
+                        info.id
+                    ));
                 }
             }
         }
@@ -870,6 +875,8 @@ fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecu
         }
         values.sort();
         values.dedup();
+        // Every rule of the check open: the whole control, not its values.
+        let drop = drop || all_open;
         if drop || !values.is_empty() {
             exceptions.push(Exception {
                 check: info.id.to_string(),
@@ -1383,7 +1390,11 @@ fn profile_list(s: &NameSet) -> String {
     match s {
         NameSet::Any => "any".into(),
         NameSet::Only(v) if v.is_empty() => "none".into(),
-        NameSet::Only(v) => v.join(", "),
+        NameSet::Only(v) => v
+            .iter()
+            .map(|s| if s.is_empty() { "unset" } else { s.as_str() })
+            .collect::<Vec<_>>()
+            .join(", "),
         NameSet::AnyExcept(v) => format!("any but {}", v.join(", ")),
     }
 }
