@@ -210,3 +210,109 @@ fn cel_outputs_keep_hostile_strings_as_data() {
         }
     }
 }
+
+/// Every string value of a JSON document.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out)
+        }),
+        _ => {}
+    }
+}
+
+/// Kyverno substitutes `{{ … }}` variables and `$( … )` references anywhere in a rule: strings
+/// from the input (PSP names, images, paths, drivers, sysctl patterns, namespaces, exception
+/// values) reach the output escaped (`\{{`, `\$(`), the output is one schema-valid ClusterPolicy
+/// per policy.
+#[test]
+fn kyverno_output_escapes_variables() {
+    let shared = std::env::var_os("POLYTRANS_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let schema_path =
+        shared.join("conformance/kyverno-schemas/clusterpolicy.v1.strict.schema.json");
+    let validator = std::fs::read_to_string(&schema_path).ok().map(|t| {
+        jsonschema::validator_for(&serde_json::from_str(&t).unwrap()).expect("schema compiles")
+    });
+    let mut checked = 0;
+    for h in HOSTILE {
+        let named = psp(h).replacen(
+            "\"name\": \"hostile\"",
+            &format!("\"name\": {}", json_str(h)),
+            1,
+        );
+        let mut runs: Vec<(Vec<&str>, String)> = Vec::new();
+        if !h.contains(',') {
+            for style in ["rules", "pod-security", "auto"] {
+                runs.push((
+                    vec![
+                        "psp",
+                        "-",
+                        "--lenient",
+                        "--to",
+                        "kyverno",
+                        "--kyverno-style",
+                        style,
+                    ],
+                    named.clone(),
+                ));
+            }
+        }
+        let images = format!("--images={h}");
+        let namespaces = format!("--namespaces={h}");
+        let except = format!("--except=sysctls={h}");
+        if !h.contains(',') {
+            runs.push((
+                vec![
+                    "pss",
+                    "baseline",
+                    &images,
+                    &namespaces,
+                    &except,
+                    "--to",
+                    "kyverno",
+                ],
+                String::new(),
+            ));
+        }
+        for (args, stdin) in runs {
+            let (code, out, err) = run(&args, &stdin);
+            assert_eq!(code, 0, "{h:?} {args:?}: {err}");
+            let docs: Vec<serde_json::Value> = polytrans::load::yaml_documents(&out)
+                .unwrap()
+                .into_iter()
+                .filter(|d| !d.is_null())
+                .collect();
+            assert_eq!(docs.len(), 1, "{h:?} {args:?}: one policy:\n{out}");
+            assert_eq!(docs[0]["kind"], "ClusterPolicy");
+            if let Some(v) = &validator {
+                let errors: Vec<String> = v.iter_errors(&docs[0]).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{h:?} {args:?}: {errors:?}\n{out}");
+            }
+            let mut all = Vec::new();
+            strings(&docs[0], &mut all);
+            for s in all {
+                let bare = s.replace("\\{{", "").replace("\\$(", "");
+                assert!(
+                    !bare.contains("$("),
+                    "{h:?} {args:?}: unescaped `$(` in {s:?}"
+                );
+                if bare.contains("{{") {
+                    for marker in ["template", "secrets", "touch"] {
+                        assert!(
+                            !bare.contains(marker),
+                            "{h:?} {args:?}: input inside a variable in {s:?}"
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    println!("kyverno injection: {checked} outputs checked");
+    assert!(checked >= 30);
+}

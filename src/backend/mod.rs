@@ -123,8 +123,8 @@ pub fn fidelity_comment(entries: &[FidelityEntry], prefix: &str) -> String {
     for e in lossy {
         out.push_str(&format!(
             "{prefix}  - {} {}: {} ({})\n",
-            e.policy,
-            e.field,
+            single_line(&e.policy),
+            single_line(&e.field),
             e.fidelity.as_str(),
             single_line(&e.note)
         ));
