@@ -774,3 +774,115 @@ const KNOWN_BACKEND_BUGS: &[(&str, &str)] = &[(
 )];
 /// Differences from known backend bugs today (only goes down).
 const KNOWN_BUG_RATCHET: usize = 381;
+
+/// Chainsaw's assertion: every field of `expected` is in `actual` (lists element-wise).
+fn subset(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|x| subset(v, x))),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| subset(x, y))
+        }
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => expected == actual,
+    }
+}
+
+/// The upstream chainsaw tests without a cluster: every document of a file applied with
+/// `($error != null): true` must be denied (under `Enforce`), every Pod or pod controller of
+/// another applied file admitted, and every asserted Pod or controller must be a subset of the
+/// object as mutated. Objects of other kinds (Namespace, RuntimeClass, reports) are not judged.
+#[test]
+fn upstream_chainsaw_tests() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let root = shared.join("conformance/kyverno-policies");
+    let files: Vec<_> = common::files_under(&root, &["yaml"])
+        .into_iter()
+        .filter(|p| p.ends_with(".chainsaw-test/chainsaw-test.yaml"))
+        .collect();
+    let judged = |d: &Value| {
+        let k = d["kind"].as_str().unwrap_or("");
+        k == "Pod" || ky::CONTROLLERS.iter().any(|(c, _)| *c == k)
+    };
+    let (mut agree, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for file in &files {
+        let dir = file.parent().unwrap();
+        let test = yaml_docs(file).remove(0);
+        let mut policies: Vec<ky::Policy> = Vec::new();
+        let mut applied: Vec<Value> = Vec::new();
+        for step in test["spec"]["steps"].as_array().unwrap() {
+            for op in step["try"].as_array().into_iter().flatten() {
+                if let Some(apply) = op.get("apply") {
+                    let Some(f) = apply["file"].as_str() else {
+                        continue;
+                    };
+                    let docs = yaml_docs(&dir.join(f));
+                    let ps: Vec<ky::Policy> = docs
+                        .iter()
+                        .filter(|d| d["kind"] == "ClusterPolicy" || d["kind"] == "Policy")
+                        .map(ky::Policy::from_doc)
+                        .collect();
+                    if !ps.is_empty() {
+                        policies.extend(ps);
+                        continue;
+                    }
+                    let expect_error = apply["expect"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|e| e["check"]["($error != null)"] == true);
+                    for d in docs.iter().filter(|d| judged(d)) {
+                        total += 1;
+                        let out = judge(&policies, d);
+                        let id = format!(
+                            "{} {f} {}/{}",
+                            dir.strip_prefix(&root).unwrap().display(),
+                            d["kind"].as_str().unwrap(),
+                            d["metadata"]["name"].as_str().unwrap_or("")
+                        );
+                        if out.admitted() != expect_error {
+                            agree += 1;
+                        } else {
+                            failures.push(format!(
+                                "{id}: expected denied={expect_error}, got {:?}",
+                                out.failures()
+                            ));
+                        }
+                        if out.admitted() {
+                            applied.push(out.object);
+                        }
+                    }
+                } else if let Some(assert) = op.get("assert") {
+                    let Some(f) = assert["file"].as_str() else {
+                        continue;
+                    };
+                    for d in yaml_docs(&dir.join(f)).iter().filter(|d| judged(d)) {
+                        total += 1;
+                        let found = applied.iter().any(|a| {
+                            a["kind"] == d["kind"]
+                                && a["metadata"]["name"] == d["metadata"]["name"]
+                                && subset(d, a)
+                        });
+                        if found {
+                            agree += 1;
+                        } else {
+                            failures.push(format!(
+                                "{} {f}: no applied object matches {d}",
+                                dir.strip_prefix(&root).unwrap().display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("kyverno-policies chainsaw cases: {agree}/{total}");
+    for f in &failures {
+        println!("  disagree: {f}");
+    }
+    assert!(failures.is_empty(), "{} disagreements", failures.len());
+}
