@@ -1095,11 +1095,29 @@ pub fn search(expr: &str, data: &jmespath::Rcvar) -> Result<Value, String> {
 /// once; adding one shares the others.
 #[derive(Clone)]
 pub struct Ctx {
-    vars: std::collections::BTreeMap<String, jmespath::Rcvar>,
+    vars: std::collections::BTreeMap<String, Rc<LazyVar>>,
 }
 
-fn to_var(v: &Value) -> jmespath::Rcvar {
-    jmespath::Rcvar::new(jmespath::Variable::try_from(v).unwrap())
+/// A variable converted to a JMESPath value on first use.
+struct LazyVar {
+    value: Value,
+    var: std::cell::OnceCell<jmespath::Rcvar>,
+}
+
+impl LazyVar {
+    fn new(value: Value) -> Rc<LazyVar> {
+        Rc::new(LazyVar {
+            value,
+            var: std::cell::OnceCell::new(),
+        })
+    }
+    fn get(&self) -> jmespath::Rcvar {
+        self.var
+            .get_or_init(|| {
+                jmespath::Rcvar::new(jmespath::Variable::try_from(&self.value).unwrap())
+            })
+            .clone()
+    }
 }
 
 impl Ctx {
@@ -1107,19 +1125,46 @@ impl Ctx {
         let mut vars = std::collections::BTreeMap::new();
         if let Value::Object(m) = data {
             for (k, v) in m {
-                vars.insert(k, to_var(&v));
+                vars.insert(k, LazyVar::new(v));
             }
         }
         Ctx { vars }
     }
     pub fn with(&self, name: &str, v: Value) -> Ctx {
         let mut c = self.clone();
-        c.vars.insert(name.to_string(), to_var(&v));
+        c.vars.insert(name.to_string(), LazyVar::new(v));
         c
     }
+    /// The value of a top-level variable, unconverted.
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name).map(|v| &v.value)
+    }
     pub fn query(&self, expr: &str) -> Result<Value, String> {
-        let root = jmespath::Rcvar::new(jmespath::Variable::Object(self.vars.clone()));
+        let root = jmespath::Rcvar::new(jmespath::Variable::Object(
+            self.vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get()))
+                .collect(),
+        ));
         search(expr.trim(), &root)
+    }
+}
+
+fn has_vars(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(has_vars),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_vars(v)),
+        _ => false,
+    }
+}
+
+/// [`substitute`], borrowing when there is nothing to substitute.
+pub fn substitute_cow<'a>(v: &'a Value, ctx: &Ctx) -> Result<std::borrow::Cow<'a, Value>, String> {
+    if has_vars(v) {
+        substitute(v, ctx).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(v))
     }
 }
 
@@ -1190,8 +1235,8 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
 /// `any`/`all` condition blocks (or a plain list, meaning `all`).
 pub fn conditions(block: &Value, ctx: &Ctx) -> Result<bool, String> {
     let eval_one = |c: &Value| -> Result<bool, String> {
-        let key = substitute(c.get("key").unwrap_or(&Value::Null), ctx)?;
-        let value = substitute(c.get("value").unwrap_or(&Value::Null), ctx)?;
+        let key = substitute_cow(c.get("key").unwrap_or(&Value::Null), ctx)?;
+        let value = substitute_cow(c.get("value").unwrap_or(&Value::Null), ctx)?;
         let op = c["operator"].as_str().unwrap_or("Equals");
         condition(&key, op, &value)
     };
@@ -1274,6 +1319,23 @@ fn patch_conditions(patch: &Map<String, Value>, res: &Map<String, Value>) -> Res
     Ok(true)
 }
 
+/// Does a patch hold anchors that can make (part of) it not apply?
+fn has_condition_anchors(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            matches!(
+                parse_anchor(k),
+                Some((
+                    Anchor::Condition | Anchor::Equality | Anchor::Global | Anchor::Negation,
+                    _
+                ))
+            ) || has_condition_anchors(v)
+        }),
+        Value::Array(a) => a.iter().any(has_condition_anchors),
+        _ => false,
+    }
+}
+
 fn strip_anchors(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -1303,8 +1365,15 @@ pub fn apply_smp(res: &mut Value, patch: &Value, list_name: Option<&str>) -> Res
             if !patch_conditions(pm, res.as_object().unwrap())? {
                 return Ok(false);
             }
-            // Work on a copy: a nested failed condition drops this whole map's patch.
-            let mut work = res.clone();
+            // Work on a copy when a nested condition may drop this whole map's patch.
+            let conditional = has_condition_anchors(patch);
+            let mut owned;
+            let work: &mut Value = if conditional {
+                owned = res.clone();
+                &mut owned
+            } else {
+                &mut *res
+            };
             for (k, p) in pm {
                 let rm = work.as_object_mut().unwrap();
                 match parse_anchor(k) {
@@ -1345,7 +1414,9 @@ pub fn apply_smp(res: &mut Value, patch: &Value, list_name: Option<&str>) -> Res
                     }
                 }
             }
-            *res = work;
+            if conditional {
+                *res = work.clone();
+            }
             Ok(true)
         }
         Value::Array(pa) => {
@@ -1740,8 +1811,6 @@ pub struct View<'a> {
 
 fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'a>> {
     let kind = req.kind();
-    let name = rule["name"].as_str().unwrap_or("");
-    let _ = name;
     if block_matches(&rule["match"], req, kind, false) {
         if block_matches(&rule["exclude"], req, kind, false) {
             return None;
@@ -1785,6 +1854,17 @@ fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'
         object: std::borrow::Cow::Owned(pod),
         template: Some(path),
     })
+}
+
+/// The name Kyverno reports: `autogen-NAME` for a rule generated for pod controllers,
+/// `autogen-cronjob-NAME` for CronJobs.
+fn rule_name(rule: &Value, view: &View<'_>) -> String {
+    let name = rule["name"].as_str().unwrap_or("");
+    match view.template {
+        None => name.to_string(),
+        Some(p) if p.len() > 2 => format!("autogen-cronjob-{name}"),
+        Some(_) => format!("autogen-{name}"),
+    }
 }
 
 fn write_back(req_obj: &mut Value, view: &View) {
@@ -1872,20 +1952,17 @@ pub fn apply_all(policies: &[Policy], req: &Request) -> Outcome {
 
 /// The mutate rules of a policy, in order.
 pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>) {
-    let mut object = req.object.clone();
+    let mut cur = req.clone();
     let mut results = Vec::new();
     for rule in &policy.rules {
         let Some(m) = rule.get("mutate") else {
             continue;
         };
-        let cur = Request {
-            object: object.clone(),
-            operation: req.operation.clone(),
-        };
-        let Some(mut view) = view_of(policy, rule, &cur) else {
+        let Some(view) = view_of(policy, rule, &cur) else {
             continue;
         };
-        let name = rule["name"].as_str().unwrap_or("").to_string();
+        let name = rule_name(rule, &view);
+        let template = view.template;
         let ctx = context_for(&cur, &view.object);
         match conditions(&rule["preconditions"], &ctx) {
             Ok(true) => {}
@@ -1898,13 +1975,20 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
                 continue;
             }
         }
-        let v = mutate_view(m, view.object.to_mut(), &ctx);
+        let mut object = view.object.into_owned();
+        let v = mutate_view(m, &mut object, &ctx);
         if v == Verdict::Pass {
-            write_back(&mut object, &view);
+            write_back(
+                &mut cur.object,
+                &View {
+                    object: std::borrow::Cow::Owned(object),
+                    template,
+                },
+            );
         }
         results.push((name, v));
     }
-    (object, results)
+    (cur.object, results)
 }
 
 fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
@@ -1936,7 +2020,7 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
         for fe in each {
             // The list is evaluated against the object as mutated so far.
             let base = ctx.with("request", {
-                let mut r = ctx.query("request").unwrap_or(Value::Null);
+                let mut r = ctx.var("request").cloned().unwrap_or(Value::Null);
                 r["object"] = obj.clone();
                 r
             });
@@ -1980,7 +2064,7 @@ pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
         let Some(view) = view_of(policy, rule, req) else {
             continue;
         };
-        let name = rule["name"].as_str().unwrap_or("").to_string();
+        let name = rule_name(rule, &view);
         // One context per view (the object, or a controller's pod template).
         let ctx = match cache.iter().find(|(t, _)| *t == view.template) {
             Some((_, c)) => c.clone(),
@@ -2001,7 +2085,7 @@ pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
 }
 
 fn pattern_verdict(pattern: &Value, obj: &Value, ctx: &Ctx) -> Verdict {
-    let pattern = match substitute(pattern, ctx) {
+    let pattern = match substitute_cow(pattern, ctx) {
         Ok(p) => p,
         Err(e) => return Verdict::Error(e),
     };
