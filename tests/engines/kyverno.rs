@@ -1013,7 +1013,19 @@ thread_local! {
 }
 
 fn var_to_value(v: &jmespath::Variable) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    use jmespath::Variable as V;
+    match v {
+        V::Null | V::Expref(_) => Value::Null,
+        V::String(s) => Value::String(s.clone()),
+        V::Bool(b) => Value::Bool(*b),
+        V::Number(n) => Value::Number(n.clone()),
+        V::Array(a) => Value::Array(a.iter().map(|x| var_to_value(x)).collect()),
+        V::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), var_to_value(x)))
+                .collect(),
+        ),
+    }
 }
 
 fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
@@ -1991,15 +2003,17 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
     (cur.object, results)
 }
 
+/// Applies a mutate rule (or a `foreach` entry) to the object. A patch whose global anchor
+/// fails leaves the object as it was and skips; otherwise the rule passes (changed or not).
 fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
-    let before = obj.clone();
     if let Some(patch) = m.get("patchStrategicMerge") {
-        let patch = match substitute(patch, ctx) {
+        let patch = match substitute_cow(patch, ctx) {
             Ok(p) => p,
             Err(e) => return Verdict::Error(e),
         };
+        // `apply_smp` works on a copy when anchors may drop the patch, so a failed global
+        // anchor leaves `obj` untouched.
         if apply_smp(obj, &patch, None).is_err() {
-            *obj = before;
             return Verdict::Skip;
         }
     }
@@ -2045,10 +2059,6 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
                 }
             }
         }
-    }
-    if *obj == before {
-        // Kyverno reports `skip` for a mutation that changed nothing.
-        return Verdict::Skip;
     }
     Verdict::Pass
 }
