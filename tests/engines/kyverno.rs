@@ -1975,7 +1975,14 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
         };
         let name = rule_name(rule, &view);
         let template = view.template;
-        let ctx = context_for(&cur, &view.object);
+        // The JMESPath context costs a copy of the object: only when the rule reads variables.
+        let needs_ctx =
+            !rule["preconditions"].is_null() || has_vars(m) || m.get("foreach").is_some();
+        let ctx = if needs_ctx {
+            context_for(&cur, &view.object)
+        } else {
+            Ctx::new(Value::Null)
+        };
         match conditions(&rule["preconditions"], &ctx) {
             Ok(true) => {}
             Ok(false) => {
@@ -1987,17 +1994,24 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
                 continue;
             }
         }
-        let mut object = view.object.into_owned();
-        let v = mutate_view(m, &mut object, &ctx);
-        if v == Verdict::Pass {
-            write_back(
-                &mut cur.object,
-                &View {
-                    object: std::borrow::Cow::Owned(object),
-                    template,
-                },
-            );
-        }
+        let v = if template.is_none() {
+            // The object itself: mutate it in place.
+            drop(view);
+            mutate_view(m, &mut cur.object, &ctx)
+        } else {
+            let mut object = view.object.into_owned();
+            let v = mutate_view(m, &mut object, &ctx);
+            if v == Verdict::Pass {
+                write_back(
+                    &mut cur.object,
+                    &View {
+                        object: std::borrow::Cow::Owned(object),
+                        template,
+                    },
+                );
+            }
+            v
+        };
         results.push((name, v));
     }
     (cur.object, results)
