@@ -353,6 +353,9 @@ fn controllers_of(pod: &Value) -> Vec<(&'static str, Value)> {
 /// psp-migration pods the generated policy decides as PSP did (only goes up).
 const MIGRATION_RATCHET: usize = 46;
 
+/// A pod to judge: where it comes from, the typed pod, the object.
+type PodCase = (String, polytrans::pod::Pod, Value);
+
 /// The distinct PSA testdata pods after API defaulting, as typed pods and API JSON.
 fn psa_pods(shared: &std::path::Path) -> Vec<(String, polytrans::pod::Pod, Value)> {
     let mut pods: BTreeMap<String, (String, polytrans::pod::Pod, Value)> = BTreeMap::new();
@@ -965,13 +968,25 @@ fn pod_security_style() {
             polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
         policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
     }
+    let examples = policies.len();
+    let psa = psa_pods(&shared);
+    // The example PSPs on every PSA pod; each psp-migration PSP on its own two pods.
+    let mut runs: Vec<(polytrans::ir::Policy, Vec<PodCase>)> =
+        policies.into_iter().map(|p| (p, psa.clone())).collect();
     for case in common::migration_cases(&shared) {
-        policies.push(case.policy);
+        let pods = case
+            .pods
+            .iter()
+            .map(|(file, _, found)| {
+                let obj = yaml_docs(&case.dir.join(file)).remove(0);
+                (format!("{}/{file}", case.name), found.pod.clone(), obj)
+            })
+            .collect();
+        runs.push((case.policy, pods));
     }
-    let pods = psa_pods(&shared);
     let (mut agree, mut total, mut stricter, mut looser) = (0, 0, 0, 0);
     let mut unexplained = Vec::new();
-    for policy in &policies {
+    for (policy, pods) in &runs {
         let emitted = emit(std::slice::from_ref(policy), &args);
         let generated = ky::Policy::all_from_text(&emitted.stdout);
         assert!(
@@ -980,7 +995,7 @@ fn pod_security_style() {
             policy.name
         );
         let lossy = lossy_fields(&emitted);
-        for (path, pod, obj) in &pods {
+        for (path, pod, obj) in pods {
             total += 1;
             let want = polytrans::eval::admits(policy, pod).is_empty();
             let out = judge(&generated, obj);
@@ -1014,9 +1029,9 @@ fn pod_security_style() {
         }
     }
     println!(
-        "kyverno --kyverno-style pod-security vs ir evaluator, {} pods x {} PSPs: agree {agree}/{total}; the level rejects what the PSP admits {stricter}, admits what the PSP rejects {looser}; unexplained {}",
-        pods.len(),
-        policies.len(),
+        "kyverno --kyverno-style pod-security vs ir evaluator ({examples} example PSPs x {} PSA pods, {} psp-migration PSPs x their 2 pods): agree {agree}/{total}; the level rejects what the PSP admits {stricter}, admits what the PSP rejects {looser}; unexplained {}",
+        psa.len(),
+        runs.len() - examples,
         unexplained.len()
     );
     for u in unexplained.iter().take(10) {
