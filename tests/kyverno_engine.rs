@@ -79,12 +79,81 @@ fn engine_vectors() {
             ));
         }
     }
+    // Kyverno's JMESPath functions the engine registers (beside the standard ones).
+    let ctx = ky::Ctx::new(
+        json!({"request": {"object": {"metadata": {"name": "web-01"},
+        "spec": {"containers": [{"name": "a", "image": "nginx:1.2"}]}}}}),
+    );
+    for (expr, want) in [
+        ("split('a,b', ',')", json!(["a", "b"])),
+        (
+            "regex_match('^web-[0-9]+$', request.object.metadata.name)",
+            json!(true),
+        ),
+        (
+            "regex_match('^db', request.object.metadata.name)",
+            json!(false),
+        ),
+        (
+            "regex_replace_all_literal(':.*', request.object.spec.containers[0].image, '')",
+            json!("nginx"),
+        ),
+        ("to_upper('ab')", json!("AB")),
+        ("trim_prefix('registry/x', 'registry/')", json!("x")),
+        (
+            "pattern_match('nginx:*', request.object.spec.containers[0].image)",
+            json!(true),
+        ),
+        ("length(request.object.spec.containers)", json!(1)),
+        (
+            "starts_with(request.object.metadata.name, 'web')",
+            json!(true),
+        ),
+        (
+            "request.object.spec.containers[].name | contains(@, 'a')",
+            json!(true),
+        ),
+    ] {
+        total += 1;
+        let got = ctx.query(expr);
+        let ok = match (&got, &want) {
+            (Ok(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            (Ok(g), w) => g == w,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("function {expr}: got {got:?}, want {want}"));
+        }
+    }
+    // `{{ }}` substitution: a whole-string variable keeps its type, `\{{` escapes.
+    for (text, want) in [
+        ("{{ request.object.metadata.name }}", json!("web-01")),
+        ("{{ length(request.object.spec.containers) }}", json!(1)),
+        (
+            "name={{ request.object.metadata.name }}!",
+            json!("name=web-01!"),
+        ),
+        (
+            "\\{{ request.object.metadata.name }}",
+            json!("{{ request.object.metadata.name }}"),
+        ),
+    ] {
+        total += 1;
+        let got = ky::substitute(&json!(text), &ctx);
+        let ok = match (&got, &want) {
+            (Ok(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            (Ok(g), w) => g == w,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("substitution {text}: got {got:?}, want {want}"));
+        }
+    }
     let agree = total - failures.len();
-    println!("kyverno-vectors: {agree}/{total}");
+    println!("kyverno-vectors (+ functions and substitution): {agree}/{total}");
     for f in &failures {
         println!("  disagree: {f}");
     }
-    let _ = json!(null);
     assert!(failures.is_empty(), "{} disagreements", failures.len());
 }
 

@@ -1073,6 +1073,33 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
         )),
     );
     rt.register_function(
+        "regex_match",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::String, A::Any], None),
+            Box::new(move |args, _| {
+                let v = go_sprint(&var_to_value(&args[1]));
+                let ok = regex::Regex::new(&s(&args[0])).is_ok_and(|r| r.is_match(&v));
+                Ok(Rcvar::new(Variable::Bool(ok)))
+            }),
+        )),
+    );
+    rt.register_function(
+        "regex_replace_all_literal",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::String, A::Any, A::String], None),
+            Box::new(move |args, _| {
+                let v = go_sprint(&var_to_value(&args[1]));
+                let out = match regex::Regex::new(&s(&args[0])) {
+                    Ok(r) => r
+                        .replace_all(&v, regex::NoExpand(&s(&args[2])))
+                        .into_owned(),
+                    Err(_) => v,
+                };
+                Ok(Rcvar::new(Variable::String(out)))
+            }),
+        )),
+    );
+    rt.register_function(
         "pattern_match",
         Box::new(CustomFunction::new(
             Signature::new(vec![A::String, A::Any], None),
