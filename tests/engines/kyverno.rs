@@ -1013,7 +1013,19 @@ thread_local! {
 }
 
 fn var_to_value(v: &jmespath::Variable) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    use jmespath::Variable as V;
+    match v {
+        V::Null | V::Expref(_) => Value::Null,
+        V::String(s) => Value::String(s.clone()),
+        V::Bool(b) => Value::Bool(*b),
+        V::Number(n) => Value::Number(n.clone()),
+        V::Array(a) => Value::Array(a.iter().map(|x| var_to_value(x)).collect()),
+        V::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), var_to_value(x)))
+                .collect(),
+        ),
+    }
 }
 
 fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
@@ -1101,6 +1113,33 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
         )),
     );
     rt.register_function(
+        "regex_match",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::String, A::Any], None),
+            Box::new(move |args, _| {
+                let v = go_sprint(&var_to_value(&args[1]));
+                let ok = regex::Regex::new(&s(&args[0])).is_ok_and(|r| r.is_match(&v));
+                Ok(Rcvar::new(Variable::Bool(ok)))
+            }),
+        )),
+    );
+    rt.register_function(
+        "regex_replace_all_literal",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::String, A::Any, A::String], None),
+            Box::new(move |args, _| {
+                let v = go_sprint(&var_to_value(&args[1]));
+                let out = match regex::Regex::new(&s(&args[0])) {
+                    Ok(r) => r
+                        .replace_all(&v, regex::NoExpand(&s(&args[2])))
+                        .into_owned(),
+                    Err(_) => v,
+                };
+                Ok(Rcvar::new(Variable::String(out)))
+            }),
+        )),
+    );
+    rt.register_function(
         "pattern_match",
         Box::new(CustomFunction::new(
             Signature::new(vec![A::String, A::Any], None),
@@ -1135,11 +1174,29 @@ pub fn search(expr: &str, data: &jmespath::Rcvar) -> Result<Value, String> {
 /// once; adding one shares the others.
 #[derive(Clone)]
 pub struct Ctx {
-    vars: std::collections::BTreeMap<String, jmespath::Rcvar>,
+    vars: std::collections::BTreeMap<String, Rc<LazyVar>>,
 }
 
-fn to_var(v: &Value) -> jmespath::Rcvar {
-    jmespath::Rcvar::new(jmespath::Variable::try_from(v).unwrap())
+/// A variable converted to a JMESPath value on first use.
+struct LazyVar {
+    value: Value,
+    var: std::cell::OnceCell<jmespath::Rcvar>,
+}
+
+impl LazyVar {
+    fn new(value: Value) -> Rc<LazyVar> {
+        Rc::new(LazyVar {
+            value,
+            var: std::cell::OnceCell::new(),
+        })
+    }
+    fn get(&self) -> jmespath::Rcvar {
+        self.var
+            .get_or_init(|| {
+                jmespath::Rcvar::new(jmespath::Variable::try_from(&self.value).unwrap())
+            })
+            .clone()
+    }
 }
 
 impl Ctx {
@@ -1147,19 +1204,46 @@ impl Ctx {
         let mut vars = std::collections::BTreeMap::new();
         if let Value::Object(m) = data {
             for (k, v) in m {
-                vars.insert(k, to_var(&v));
+                vars.insert(k, LazyVar::new(v));
             }
         }
         Ctx { vars }
     }
     pub fn with(&self, name: &str, v: Value) -> Ctx {
         let mut c = self.clone();
-        c.vars.insert(name.to_string(), to_var(&v));
+        c.vars.insert(name.to_string(), LazyVar::new(v));
         c
     }
+    /// The value of a top-level variable, unconverted.
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name).map(|v| &v.value)
+    }
     pub fn query(&self, expr: &str) -> Result<Value, String> {
-        let root = jmespath::Rcvar::new(jmespath::Variable::Object(self.vars.clone()));
+        let root = jmespath::Rcvar::new(jmespath::Variable::Object(
+            self.vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get()))
+                .collect(),
+        ));
         search(expr.trim(), &root)
+    }
+}
+
+fn has_vars(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(has_vars),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_vars(v)),
+        _ => false,
+    }
+}
+
+/// [`substitute`], borrowing when there is nothing to substitute.
+pub fn substitute_cow<'a>(v: &'a Value, ctx: &Ctx) -> Result<std::borrow::Cow<'a, Value>, String> {
+    if has_vars(v) {
+        substitute(v, ctx).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(v))
     }
 }
 
@@ -1230,8 +1314,8 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
 /// `any`/`all` condition blocks (or a plain list, meaning `all`).
 pub fn conditions(block: &Value, ctx: &Ctx) -> Result<bool, String> {
     let eval_one = |c: &Value| -> Result<bool, String> {
-        let key = substitute(c.get("key").unwrap_or(&Value::Null), ctx)?;
-        let value = substitute(c.get("value").unwrap_or(&Value::Null), ctx)?;
+        let key = substitute_cow(c.get("key").unwrap_or(&Value::Null), ctx)?;
+        let value = substitute_cow(c.get("value").unwrap_or(&Value::Null), ctx)?;
         let op = c["operator"].as_str().unwrap_or("Equals");
         condition(&key, op, &value)
     };
@@ -1314,6 +1398,23 @@ fn patch_conditions(patch: &Map<String, Value>, res: &Map<String, Value>) -> Res
     Ok(true)
 }
 
+/// Does a patch hold anchors that can make (part of) it not apply?
+fn has_condition_anchors(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            matches!(
+                parse_anchor(k),
+                Some((
+                    Anchor::Condition | Anchor::Equality | Anchor::Global | Anchor::Negation,
+                    _
+                ))
+            ) || has_condition_anchors(v)
+        }),
+        Value::Array(a) => a.iter().any(has_condition_anchors),
+        _ => false,
+    }
+}
+
 fn strip_anchors(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -1343,8 +1444,15 @@ pub fn apply_smp(res: &mut Value, patch: &Value, list_name: Option<&str>) -> Res
             if !patch_conditions(pm, res.as_object().unwrap())? {
                 return Ok(false);
             }
-            // Work on a copy: a nested failed condition drops this whole map's patch.
-            let mut work = res.clone();
+            // Work on a copy when a nested condition may drop this whole map's patch.
+            let conditional = has_condition_anchors(patch);
+            let mut owned;
+            let work: &mut Value = if conditional {
+                owned = res.clone();
+                &mut owned
+            } else {
+                &mut *res
+            };
             for (k, p) in pm {
                 let rm = work.as_object_mut().unwrap();
                 match parse_anchor(k) {
@@ -1385,7 +1493,9 @@ pub fn apply_smp(res: &mut Value, patch: &Value, list_name: Option<&str>) -> Res
                     }
                 }
             }
-            *res = work;
+            if conditional {
+                *res = work.clone();
+            }
             Ok(true)
         }
         Value::Array(pa) => {
@@ -1780,8 +1890,6 @@ pub struct View<'a> {
 
 fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'a>> {
     let kind = req.kind();
-    let name = rule["name"].as_str().unwrap_or("");
-    let _ = name;
     if block_matches(&rule["match"], req, kind, false) {
         if block_matches(&rule["exclude"], req, kind, false) {
             return None;
@@ -1825,6 +1933,17 @@ fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'
         object: std::borrow::Cow::Owned(pod),
         template: Some(path),
     })
+}
+
+/// The name Kyverno reports: `autogen-NAME` for a rule generated for pod controllers,
+/// `autogen-cronjob-NAME` for CronJobs.
+fn rule_name(rule: &Value, view: &View<'_>) -> String {
+    let name = rule["name"].as_str().unwrap_or("");
+    match view.template {
+        None => name.to_string(),
+        Some(p) if p.len() > 2 => format!("autogen-cronjob-{name}"),
+        Some(_) => format!("autogen-{name}"),
+    }
 }
 
 fn write_back(req_obj: &mut Value, view: &View) {
@@ -1912,21 +2031,25 @@ pub fn apply_all(policies: &[Policy], req: &Request) -> Outcome {
 
 /// The mutate rules of a policy, in order.
 pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>) {
-    let mut object = req.object.clone();
+    let mut cur = req.clone();
     let mut results = Vec::new();
     for rule in &policy.rules {
         let Some(m) = rule.get("mutate") else {
             continue;
         };
-        let cur = Request {
-            object: object.clone(),
-            operation: req.operation.clone(),
-        };
-        let Some(mut view) = view_of(policy, rule, &cur) else {
+        let Some(view) = view_of(policy, rule, &cur) else {
             continue;
         };
-        let name = rule["name"].as_str().unwrap_or("").to_string();
-        let ctx = context_for(&cur, &view.object);
+        let name = rule_name(rule, &view);
+        let template = view.template;
+        // The JMESPath context costs a copy of the object: only when the rule reads variables.
+        let needs_ctx =
+            !rule["preconditions"].is_null() || has_vars(m) || m.get("foreach").is_some();
+        let ctx = if needs_ctx {
+            context_for(&cur, &view.object)
+        } else {
+            Ctx::new(Value::Null)
+        };
         match conditions(&rule["preconditions"], &ctx) {
             Ok(true) => {}
             Ok(false) => {
@@ -1938,24 +2061,40 @@ pub fn mutate(policy: &Policy, req: &Request) -> (Value, Vec<(String, Verdict)>)
                 continue;
             }
         }
-        let v = mutate_view(m, view.object.to_mut(), &ctx);
-        if v == Verdict::Pass {
-            write_back(&mut object, &view);
-        }
+        let v = if template.is_none() {
+            // The object itself: mutate it in place.
+            drop(view);
+            mutate_view(m, &mut cur.object, &ctx)
+        } else {
+            let mut object = view.object.into_owned();
+            let v = mutate_view(m, &mut object, &ctx);
+            if v == Verdict::Pass {
+                write_back(
+                    &mut cur.object,
+                    &View {
+                        object: std::borrow::Cow::Owned(object),
+                        template,
+                    },
+                );
+            }
+            v
+        };
         results.push((name, v));
     }
-    (object, results)
+    (cur.object, results)
 }
 
+/// Applies a mutate rule (or a `foreach` entry) to the object. A patch whose global anchor
+/// fails leaves the object as it was and skips; otherwise the rule passes (changed or not).
 fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
-    let before = obj.clone();
     if let Some(patch) = m.get("patchStrategicMerge") {
-        let patch = match substitute(patch, ctx) {
+        let patch = match substitute_cow(patch, ctx) {
             Ok(p) => p,
             Err(e) => return Verdict::Error(e),
         };
+        // `apply_smp` works on a copy when anchors may drop the patch, so a failed global
+        // anchor leaves `obj` untouched.
         if apply_smp(obj, &patch, None).is_err() {
-            *obj = before;
             return Verdict::Skip;
         }
     }
@@ -1976,7 +2115,7 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
         for fe in each {
             // The list is evaluated against the object as mutated so far.
             let base = ctx.with("request", {
-                let mut r = ctx.query("request").unwrap_or(Value::Null);
+                let mut r = ctx.var("request").cloned().unwrap_or(Value::Null);
                 r["object"] = obj.clone();
                 r
             });
@@ -2002,10 +2141,6 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
             }
         }
     }
-    if *obj == before {
-        // Kyverno reports `skip` for a mutation that changed nothing.
-        return Verdict::Skip;
-    }
     Verdict::Pass
 }
 
@@ -2020,7 +2155,7 @@ pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
         let Some(view) = view_of(policy, rule, req) else {
             continue;
         };
-        let name = rule["name"].as_str().unwrap_or("").to_string();
+        let name = rule_name(rule, &view);
         // One context per view (the object, or a controller's pod template).
         let ctx = match cache.iter().find(|(t, _)| *t == view.template) {
             Some((_, c)) => c.clone(),
@@ -2041,7 +2176,7 @@ pub fn validate(policy: &Policy, req: &Request) -> Vec<(String, Verdict)> {
 }
 
 fn pattern_verdict(pattern: &Value, obj: &Value, ctx: &Ctx) -> Verdict {
-    let pattern = match substitute(pattern, ctx) {
+    let pattern = match substitute_cow(pattern, ctx) {
         Ok(p) => p,
         Err(e) => return Verdict::Error(e),
     };
