@@ -1007,11 +1007,12 @@ fn ranges_pattern(ranges: &[IdRange]) -> String {
         .join(" | ")
 }
 
-/// `=(list): [ {=(securityContext): inner} ]` for every container list.
+/// `=(list): [ {=(securityContext): inner} ]` for every container list (`securityContext`
+/// without the anchor when `sc_required`: a container without one fails, in every list).
 fn every_container(inner: Value, sc_required: bool) -> Value {
     let mut spec = Map::new();
     for list in CONTAINER_LISTS {
-        let sc_key = if sc_required && list == "containers" {
+        let sc_key = if sc_required {
             "securityContext"
         } else {
             "=(securityContext)"
@@ -1295,18 +1296,14 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             let NameSet::Only(v) = allowed else {
                 return None;
             };
-            let unset_ok = v.iter().any(|s| s.is_empty());
+            // PSP always allows an unset runtimeClassName (the provider: "An unset
+            // RuntimeClassName is always allowed"), hence the conditional anchor.
             let names: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
             if names.is_empty() {
                 return exact(pattern(json!({"X(runtimeClassName)": "null"})));
             }
             let alt = alternatives(&names)?;
-            let key = if unset_ok {
-                "=(runtimeClassName)"
-            } else {
-                "runtimeClassName"
-            };
-            exact(pattern(json!({ key: alt })))
+            exact(pattern(json!({ "=(runtimeClassName)": alt })))
         }
         Constraint::Seccomp {
             allowed,
