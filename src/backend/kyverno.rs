@@ -32,8 +32,9 @@ pub enum Style {
     Auto,
     /// One validate rule per PSP field (per check for levels).
     Rules,
-    /// Kyverno's `podSecurity` subrule; for a PSP that is not exactly a level, its safe level
-    /// (approximated).
+    /// Kyverno's `podSecurity` subrule; for a PSP that is not exactly a level, the most
+    /// restrictive level admitting every pod it admits, with the controls PSP cannot express
+    /// excluded (approximated).
     PodSecurity,
 }
 
@@ -965,11 +966,36 @@ fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecu
 /// `--kyverno-style pod-security` for a PSP that is not exactly a level: its safe level, which
 /// admits pods the PSP rejected where the PSP is stricter.
 fn safe_level_plan(p: &Policy, version: Version, why: &str) -> PodSecurityPlan {
-    let report = crate::fit::fit(p, version);
-    let level = report.safe_level;
     let minor = version
         .effective_minor()
         .clamp(KYVERNO_MIN_MINOR, KYVERNO_MAX_MINOR);
+    // The most restrictive level that admits every pod the PSP admits once its defaulting is
+    // kept (by the mutate rules), with the controls PSP cannot express excluded: the
+    // `podSecurity` rule never rejects a pod the PSP admitted, and admits more where the PSP is
+    // stricter.
+    let report = crate::fit::fit(p, Version::Minor(minor));
+    let level = report.safe_level_with_defaulting_kept;
+    let mut exclude = Vec::new();
+    let mut exceptions = Vec::new();
+    for c in &report.checks {
+        let active = crate::pss::checks_at(level, minor)
+            .iter()
+            .any(|i| i.id == c.check);
+        if active && c.relation == crate::fit::Relation::NotExpressible {
+            let ex = Exception {
+                check: c.check.clone(),
+                values: vec![],
+            };
+            if let Ok(e) = exclude_entries(&ex, p) {
+                for x in e {
+                    if !exclude.contains(&x) {
+                        exclude.push(x);
+                    }
+                }
+                exceptions.push(ex);
+            }
+        }
+    }
     let fidelity = p
         .rules
         .iter()
@@ -978,7 +1004,7 @@ fn safe_level_plan(p: &Policy, version: Version, why: &str) -> PodSecurityPlan {
                 r.provenance.field.clone(),
                 Fidelity::Approximated,
                 format!(
-                    "enforced as PSS level `{level}` v1.{minor} (`podSecurity`), which is not exactly this policy ({})",
+                    "enforced as PSS level `{level}` v1.{minor} (`podSecurity`, controls PSP cannot express excluded), which admits pods this policy rejects where it is stricter ({})",
                     super::single_line(why)
                 ),
             )
@@ -987,11 +1013,12 @@ fn safe_level_plan(p: &Policy, version: Version, why: &str) -> PodSecurityPlan {
     PodSecurityPlan {
         level,
         minor,
-        exclude: vec![],
-        exceptions: vec![],
+        exclude,
+        exceptions,
         fidelity,
     }
 }
+
 /// Pattern text for a union of ranges: `"1-10 | 20"`.
 fn ranges_pattern(ranges: &[IdRange]) -> String {
     ranges
