@@ -171,6 +171,9 @@ struct Translated {
     what: String,
     fidelity: Fidelity,
     note: String,
+    /// Whether the approximation can fire on pods the constraint admits (rather than only miss
+    /// some it rejects).
+    overfires: bool,
 }
 
 fn exact(ka: String, what: &str) -> Option<Translated> {
@@ -179,15 +182,26 @@ fn exact(ka: String, what: &str) -> Option<Translated> {
         what: what.into(),
         fidelity: Fidelity::Exact,
         note: "k8s audit rule".into(),
+        overfires: false,
     })
 }
 
+/// An approximation that only misses violations.
 fn approx(ka: String, what: &str, note: &str) -> Option<Translated> {
     Some(Translated {
         ka,
         what: what.into(),
         fidelity: Fidelity::Approximated,
         note: note.into(),
+        overfires: false,
+    })
+}
+
+/// An approximation that can also fire on pods the constraint admits.
+fn approx_over(ka: String, what: &str, note: &str) -> Option<Translated> {
+    approx(ka, what, note).map(|t| Translated {
+        overfires: true,
+        ..t
     })
 }
 
@@ -271,6 +285,52 @@ fn in_set(field: &str, items: &str) -> String {
     format!("{field} intersects ({items})")
 }
 
+/// The Linux capabilities (Kubernetes spelling), and `ALL`.
+const LINUX_CAPABILITIES: &[&str] = &[
+    "ALL",
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "PERFMON",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYSLOG",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "WAKE_ALARM",
+];
+
 /// PSP volume names as pod volume keys (the plugin reports keys): `cephFS` is `cephfs`.
 fn pod_keys(names: &[String]) -> Vec<String> {
     names
@@ -323,6 +383,7 @@ fn id_condition(pod_field: &str, suffix: &str, ids: &str, required: bool) -> Str
 fn translate(
     c: &Constraint,
     policy: &str,
+    level: bool,
 ) -> Result<Result<Option<Translated>, String>, crate::Error> {
     let t = match c {
         Constraint::Privileged { allowed: true } => None,
@@ -342,14 +403,14 @@ fn translate(
         Constraint::HostPorts { allowed } => {
             let note = "the plugin reports a port's containerPort where hostPort is unset, so a container port outside the allowed host ports fires too";
             if allowed.is_empty() {
-                approx(
+                approx_over(
                     any_container("host_port", |f| format!("{f} exists")),
                     "pod with a hostPort",
                     note,
                 )
             } else {
                 match enumerate(allowed) {
-                    Some(v) => approx(
+                    Some(v) => approx_over(
                         any_container("host_port", |f| outside(f, &v.join(", "))),
                         "pod with a hostPort outside the allowed ranges",
                         note,
@@ -398,7 +459,7 @@ fn translate(
                     paths.push(format!("{p}/"));
                 }
             }
-            approx(
+            approx_over(
                 outside(f, &literals("host path", &paths, policy)?),
                 "pod with a hostPath volume outside allowedHostPaths",
                 "list fields take no prefix operator: only the allowed paths themselves match, not paths below them; readOnly is not checked",
@@ -418,8 +479,24 @@ fn translate(
                 let cond = any_container("add_capabilities", |f| outside(f, &texts));
                 if v.is_empty() {
                     exact(cond, "pod adding a capability")
-                } else {
+                } else if level {
+                    // Only admits more: one-capability lists of a capability the level does
+                    // not allow.
+                    let forbidden: Vec<String> = LINUX_CAPABILITIES
+                        .iter()
+                        .filter(|c| !allowed.contains(c))
+                        .map(|c| c.to_string())
+                        .collect();
+                    let texts: Vec<String> =
+                        capability_texts(&forbidden).into_iter().skip(1).collect();
+                    let texts = literals("capability", &texts, policy)?;
                     approx(
+                        any_container("add_capabilities", |f| in_set(f, &texts)),
+                        "pod adding a capability not allowed",
+                        "the plugin gives each container's capabilities.add as one JSON text; only one-capability lists of a capability not allowed are matched",
+                    )
+                } else {
+                    approx_over(
                         cond,
                         "pod adding a capability not allowed",
                         "the plugin gives each container's capabilities.add as one JSON text; the rule accepts the empty and one-capability lists, so a list of several allowed capabilities fires too",
@@ -495,7 +572,7 @@ fn translate(
                         "ka.req.pod.supplemental_groups"
                     };
                     if *required {
-                        approx(
+                        approx_over(
                             format!("not {f} exists or {}", outside(f, &ids)),
                             &what,
                             defaulted,
@@ -1045,8 +1122,22 @@ fn modern(
     let mut rules: Vec<ModernRule> = Vec::new();
     for r in &p.rules {
         let field = entry_field(r);
-        match translate(&r.constraint, name)? {
+        match translate(
+            &r.constraint,
+            name,
+            matches!(p.origin, crate::ir::Origin::Level { .. }),
+        )? {
             Ok(None) => {}
+            Ok(Some(t)) if t.overfires && matches!(p.origin, crate::ir::Origin::Level { .. }) => {
+                // A level is what pods must satisfy; a rule that can reject admitted pods would
+                // misstate it, so it is left out and listed.
+                fidelity.push(FidelityEntry {
+                    policy: p.name.clone(),
+                    field,
+                    fidelity: Fidelity::Unsupported,
+                    note: format!("not enforced for levels: {}", t.note),
+                });
+            }
             Ok(Some(t)) => {
                 fidelity.push(FidelityEntry {
                     policy: p.name.clone(),
@@ -1113,8 +1204,12 @@ fn modern(
         });
     }
     fidelity.dedup_by(|a, b| a.field == b.field && a.note == b.note);
+    let what = match p.origin {
+        crate::ir::Origin::Level { .. } => "Pod Security Standards level",
+        crate::ir::Origin::Psp { .. } => "PodSecurityPolicy",
+    };
     let mut header = format!(
-        "# Falco rules generated by polytrans from PodSecurityPolicy {}\n# requires falco >= 0.37 with the k8saudit (>= {K8SAUDIT_VERSION}) and json plugins\n",
+        "# Falco rules generated by polytrans from {what} {}\n# requires falco >= 0.37 with the k8saudit (>= {K8SAUDIT_VERSION}) and json plugins\n",
         super::single_line(&p.name)
     );
     header.push_str(&fidelity_comment(fidelity, "# "));
