@@ -441,11 +441,19 @@ fn translate(
                         )
                     }
                 }
-                NameSet::AnyExcept(v) => approx(
-                    in_set(f, &literals("volume type", &pod_keys(v), policy)?),
-                    "pod with a forbidden volume type",
-                    "a volume with no source (defaulted to emptyDir by the API server) shows no type in the audit event",
-                ),
+                NameSet::AnyExcept(v) => {
+                    let cond = in_set(f, &literals("volume type", &pod_keys(v), policy)?);
+                    let what = "pod with a forbidden volume type";
+                    if v.iter().any(|n| n == "emptyDir") {
+                        approx(
+                            cond,
+                            what,
+                            "a volume with no source (defaulted to emptyDir by the API server) shows no type in the audit event",
+                        )
+                    } else {
+                        exact(cond, what)
+                    }
+                }
             }
         }
         Constraint::HostPaths { allowed } => {
