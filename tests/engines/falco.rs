@@ -369,7 +369,7 @@ impl RulesFile {
     /// Parses every YAML document of a backend's stdout (one rules file per policy, merged).
     pub fn from_text(text: &str) -> Result<RulesFile, String> {
         let mut out = RulesFile::default();
-        let docs = polytrans::load::yaml_documents(text).map_err(|e| format!("{e}"))?;
+        let docs = polytrans::load::yaml_documents(text).map_err(|e| e.to_string())?;
         for doc in docs {
             let items = doc.as_array().ok_or("a rules file is a YAML sequence")?;
             for it in items {
