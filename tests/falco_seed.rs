@@ -118,8 +118,11 @@ fn psp(name: &str, images: &str, extra: &str) -> String {
     )
 }
 
+/// The legacy flavour writes falcoctl's unquoted lists, so it rejects anything but plain tokens
+/// (the modern flavour quotes them instead: see `tests/injection.rs`).
 #[test]
 fn hostile_strings_are_rejected() {
+    let legacy = ["--falco-flavor", "legacy"];
     let hostile = [
         "\"[ngi\\\"nx]\"",
         "\"[nginx, 'a b']\"",
@@ -128,7 +131,7 @@ fn hostile_strings_are_rejected() {
         "\"[ngi\\nnx]\"",
     ];
     for images in hostile {
-        let (ok, out, err) = run(&psp("p", images, ""), &[]);
+        let (ok, out, err) = run(&psp("p", images, ""), &legacy);
         if ok {
             // Whatever was accepted must be a plain token list.
             let line = out
@@ -150,7 +153,7 @@ fn hostile_strings_are_rejected() {
         "  allowedHostPaths:\n  - pathPrefix: \"/a\\nb\"\n",
         "  allowedFlexVolumes:\n  - driver: \"x\\\"y\"\n",
     ] {
-        let (ok, _, err) = run(&psp("p", "\"[nginx]\"", extra), &[]);
+        let (ok, _, err) = run(&psp("p", "\"[nginx]\"", extra), &legacy);
         assert!(!ok, "{extra} accepted");
         assert!(err.contains("cannot be written into a falco rule"), "{err}");
         assert!(err.contains("help:"), "{err}");

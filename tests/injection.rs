@@ -316,3 +316,77 @@ fn kyverno_output_escapes_variables() {
     println!("kyverno injection: {checked} outputs checked");
     assert!(checked >= 30);
 }
+
+#[path = "engines/falco.rs"]
+mod falco_engine;
+
+/// Falco string literals carry hostile values as data: the rules file keeps one YAML document,
+/// every condition parses with the grammar checker, and the evaluator reads each hostile value
+/// as one literal (an image named `a") or (1=1` scopes the rules to that image only; a flex
+/// driver and a host path named by the hostile string allow exactly themselves).
+#[test]
+fn falco_outputs_keep_hostile_strings_as_data() {
+    let mut hostile: Vec<&str> = HOSTILE.to_vec();
+    hostile.extend([
+        "a\") or (1=1",
+        "x' or '1'='1",
+        "tab\there",
+        "(",
+        ")",
+        "\\\"",
+        "{{ x }}",
+    ]);
+    for h in hostile {
+        if h.contains(',') {
+            continue; // rejected by the front end (seccomp annotation), see above
+        }
+        let (code, out, err) = run(&["psp", "-", "--to", "falco"], &psp(h));
+        assert_eq!(code, 0, "{h:?}: {err}");
+        let docs = polytrans::load::yaml_documents(&out).unwrap();
+        assert_eq!(docs.len(), 1, "{h:?}: one document:\n{out}");
+        let rules = falco_engine::RulesFile::from_text(&out)
+            .unwrap_or_else(|e| panic!("{h:?}: {e}\n{out}"));
+        let images = polytrans::front::psp::parse_image_list(h);
+        let pod = |image: &str, driver: &str, path: &str| {
+            falco_engine::audit_event(&serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {
+                    "containers": [{"name": "c", "image": image}],
+                    "volumes": [
+                        {"name": "f", "flexVolume": {"driver": driver}},
+                        {"name": "h", "hostPath": {"path": path}},
+                    ],
+                }
+            }))
+        };
+        let fired = |ev: &serde_json::Value| -> Vec<String> {
+            rules.fired(ev).into_iter().map(String::from).collect()
+        };
+        // An image outside the annotation: nothing fires, whatever the pod does.
+        assert_eq!(
+            fired(&pod("other", "other", "/other")),
+            Vec::<String>::new(),
+            "{h:?}: the image scope must not match everything:\n{out}"
+        );
+        // The annotated image's repository (the plugin drops `:tag` and `@digest`).
+        let Some(image) = images.first() else {
+            continue;
+        };
+        if image.contains([':', '@']) {
+            continue;
+        }
+        let same = fired(&pod(image, h, &format!("/{h}")));
+        assert!(
+            !same
+                .iter()
+                .any(|r| r.contains("allowedFlexVolumes") || r.contains("allowedHostPaths")),
+            "{h:?}: the hostile driver and path allow themselves: {same:?}\n{out}"
+        );
+        let other = fired(&pod(image, "other", "/other"));
+        assert!(
+            other.iter().any(|r| r.contains("allowedFlexVolumes"))
+                && other.iter().any(|r| r.contains("allowedHostPaths")),
+            "{h:?}: other values stay forbidden: {other:?}\n{out}"
+        );
+    }
+}

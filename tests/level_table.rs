@@ -13,6 +13,8 @@ mod common;
 
 #[path = "engines/cel.rs"]
 mod cel_engine;
+#[path = "engines/falco.rs"]
+mod falco_engine;
 #[path = "engines/gatekeeper.rs"]
 mod gatekeeper_engine;
 #[path = "engines/kyverno.rs"]
@@ -96,6 +98,17 @@ fn backends() -> Vec<Backend> {
                 let policies = kyverno_engine::Policy::all_from_text(text);
                 assert!(!policies.is_empty(), "no ClusterPolicy emitted");
                 Box::new(move |obj| kyverno_engine::admits(&policies, obj))
+            },
+        },
+        Backend {
+            name: "falco",
+            args: &["--to", "falco"],
+            engine: |text| {
+                // A pod is admitted when no rule fires on the audit event of its creation.
+                let rules = falco_engine::RulesFile::from_text(text)
+                    .unwrap_or_else(|e| panic!("{e}\n{text}"));
+                assert!(!rules.rules.is_empty(), "no falco rule emitted");
+                Box::new(move |obj| Ok(rules.fired(&falco_engine::audit_event(obj)).is_empty()))
             },
         },
     ]

@@ -55,8 +55,11 @@ pub const GOLDEN_FILES: &[(&str, &[&str])] = &[
 
 /// `required_engine_version` of today's k8saudit rules file.
 pub const MODERN_ENGINE_VERSION: u32 = 15;
+/// The k8saudit plugin version the modern rules need: the first with the `initContainers` and
+/// `ephemeralContainers` fields; the same header as the plugin's own rules file at that version.
+pub const K8SAUDIT_VERSION: &str = "0.18.0";
 /// Largest id range enumerated into an `in (…)` list (Falco has no range syntax).
-pub const MAX_ENUMERATED: i64 = 64;
+pub const MAX_ENUMERATED: i64 = 256;
 
 const PRIORITIES: &[&str] = &[
     "EMERGENCY",
@@ -168,6 +171,9 @@ struct Translated {
     what: String,
     fidelity: Fidelity,
     note: String,
+    /// Whether the approximation can fire on pods the constraint admits (rather than only miss
+    /// some it rejects).
+    overfires: bool,
 }
 
 fn exact(ka: String, what: &str) -> Option<Translated> {
@@ -176,24 +182,102 @@ fn exact(ka: String, what: &str) -> Option<Translated> {
         what: what.into(),
         fidelity: Fidelity::Exact,
         note: "k8s audit rule".into(),
+        overfires: false,
     })
 }
 
+/// An approximation that only misses violations.
 fn approx(ka: String, what: &str, note: &str) -> Option<Translated> {
     Some(Translated {
         ka,
         what: what.into(),
         fidelity: Fidelity::Approximated,
         note: note.into(),
+        overfires: false,
     })
 }
 
-/// "a value outside `items`" on a (list) field, with today's semantics.
+/// An approximation that can also fire on pods the constraint admits.
+fn approx_over(ka: String, what: &str, note: &str) -> Option<Translated> {
+    approx(ka, what, note).map(|t| Translated {
+        overfires: true,
+        ..t
+    })
+}
+
+/// The pod's container lists, each with its own k8saudit fields (plugin ≥ 0.18.0).
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
+/// `f(field)` for the field of every container list, or-ed: "some container …".
+/// Ephemeral containers may not declare ports, and the plugin has no `host_port` field for them.
+fn any_container(suffix: &str, f: impl Fn(&str) -> String) -> String {
+    let parts: Vec<String> = CONTAINER_LISTS
+        .iter()
+        .filter(|l| !(suffix == "host_port" && **l == "ephemeralContainers"))
+        .map(|l| f(&format!("ka.req.pod.{l}.{suffix}")))
+        .collect();
+    format!("({})", parts.join(" or "))
+}
+
+/// A Falco string literal: bare when it is a plain token, else double-quoted with libsinsp's
+/// escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`). Other control characters have no escape
+/// and are rejected.
+pub fn literal(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    {
+        return Ok(s.to_string());
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => {
+                return Err(format!(
+                    "control character U+{:04X} has no escape in a falco string",
+                    c as u32
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Ok(out)
+}
+
+fn literals(what: &str, values: &[String], policy: &str) -> Result<String, crate::Error> {
+    let mut out = Vec::new();
+    for v in values {
+        out.push(literal(v).map_err(|why| reject_why(what, v, policy, &why))?);
+    }
+    Ok(out.join(", "))
+}
+
+fn reject_why(what: &str, value: &str, policy: &str, why: &str) -> crate::Error {
+    crate::Error::Input(Diagnostics(vec![
+        Diagnostic::error(format!(
+            "{what} `{}` of policy `{}` cannot be written into a falco rule",
+            super::single_line(value).escape_debug(),
+            super::single_line(policy).escape_debug()
+        ))
+        .with_help(why),
+    ]))
+}
+
+/// "a value outside `items`" on a (list) field, with today's semantics: a missing value is not
+/// "not in", so the field must exist.
 fn outside(field: &str, items: &str) -> String {
     if items.is_empty() {
         format!("{field} exists")
     } else {
-        format!("{field} exists and not {field} in ({items})")
+        format!("({field} exists and not {field} in ({items}))")
     }
 }
 
@@ -201,16 +285,110 @@ fn in_set(field: &str, items: &str) -> String {
     format!("{field} intersects ({items})")
 }
 
+/// The Linux capabilities (Kubernetes spelling), and `ALL`.
+const LINUX_CAPABILITIES: &[&str] = &[
+    "ALL",
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "PERFMON",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYSLOG",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "WAKE_ALARM",
+];
+
+/// PSP volume names as pod volume keys (the plugin reports keys): `cephFS` is `cephfs`.
+fn pod_keys(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            if n == "cephFS" {
+                "cephfs".into()
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
+}
+
+/// The plugin renders each container's `capabilities.add` as the JSON text of the array
+/// (`["NET_ADMIN"]`); these are the texts of the empty and the one-capability lists.
+fn capability_texts(caps: &[String]) -> Vec<String> {
+    std::iter::once("[]".to_string())
+        .chain(
+            caps.iter()
+                .map(|c| serde_json::to_string(&[c]).unwrap_or_default()),
+        )
+        .collect()
+}
+
+/// `MustRunAs`-style id checks on a setting the pod and each container can carry
+/// (`runAsUser`, `runAsGroup`): a container's own value is judged; the pod-level value (or its
+/// absence, when one is required) only where a container list has no container setting one
+/// (the plugin skips unset containers, so a list where only some set it is not seen).
+fn id_condition(pod_field: &str, suffix: &str, ids: &str, required: bool) -> String {
+    let unset_somewhere = any_container(suffix, |f| {
+        let list = f.trim_end_matches(&format!(".{suffix}"));
+        format!("({list}.name exists and not {f} exists)")
+    });
+    let mut cond = format!(
+        "{} or ({} and {unset_somewhere})",
+        any_container(suffix, |f| outside(f, ids)),
+        outside(pod_field, ids),
+    );
+    if required {
+        cond.push_str(&format!(
+            " or (not {pod_field} exists and {unset_somewhere})"
+        ));
+    }
+    cond
+}
+
 /// Translates one restrictive constraint for the modern flavour. `Ok(None)`: nothing to check.
 /// `Err(note)`: not expressible.
 fn translate(
     c: &Constraint,
     policy: &str,
+    level: bool,
 ) -> Result<Result<Option<Translated>, String>, crate::Error> {
     let t = match c {
         Constraint::Privileged { allowed: true } => None,
         Constraint::Privileged { allowed: false } => exact(
-            "ka.req.pod.containers.privileged intersects (true)".into(),
+            any_container("privileged", |f| format!("{f} intersects (true)")),
             "pod with privileged=true",
         ),
         Constraint::HostNamespace { allowed: true, .. } => None,
@@ -223,16 +401,19 @@ fn translate(
             exact(format!("{field}=true"), &format!("pod with {name}=true"))
         }
         Constraint::HostPorts { allowed } => {
+            let note = "the plugin reports a port's containerPort where hostPort is unset, so a container port outside the allowed host ports fires too";
             if allowed.is_empty() {
-                exact(
-                    "ka.req.pod.containers.host_port exists".into(),
+                approx_over(
+                    any_container("host_port", |f| format!("{f} exists")),
                     "pod with a hostPort",
+                    note,
                 )
             } else {
                 match enumerate(allowed) {
-                    Some(v) => exact(
-                        outside("ka.req.pod.containers.host_port", &v.join(", ")),
+                    Some(v) => approx_over(
+                        any_container("host_port", |f| outside(f, &v.join(", "))),
                         "pod with a hostPort outside the allowed ranges",
+                        note,
                     ),
                     None => {
                         return Ok(Err(format!(
@@ -243,58 +424,102 @@ fn translate(
                 }
             }
         }
-        Constraint::Volumes { allowed } => match allowed {
-            NameSet::Any => None,
-            NameSet::Only(v) => approx(
-                outside("ka.req.pod.volumes.volume_type", &tokens("volume type", v, policy)?),
-                "pod with a volume type not allowed",
-                "plugin's volume_type names must match PSP volume names; inline CSI and ephemeral volumes as the plugin reports them",
-            ),
-            NameSet::AnyExcept(v) => approx(
-                in_set("ka.req.pod.volumes.volume_type", &tokens("volume type", v, policy)?),
-                "pod with a forbidden volume type",
-                "plugin's volume_type names must match PSP volume names",
-            ),
-        },
+        Constraint::Volumes { allowed } => {
+            let f = "ka.req.pod.volumes.volume_type";
+            match allowed {
+                NameSet::Any => None,
+                NameSet::Only(v) => {
+                    let cond = outside(f, &literals("volume type", &pod_keys(v), policy)?);
+                    let what = "pod with a volume type not allowed";
+                    if v.iter().any(|n| n == "emptyDir") {
+                        exact(cond, what)
+                    } else {
+                        approx(
+                            cond,
+                            what,
+                            "a volume with no source (defaulted to emptyDir by the API server) shows no type in the audit event",
+                        )
+                    }
+                }
+                NameSet::AnyExcept(v) => {
+                    let cond = in_set(f, &literals("volume type", &pod_keys(v), policy)?);
+                    let what = "pod with a forbidden volume type";
+                    if v.iter().any(|n| n == "emptyDir") {
+                        approx(
+                            cond,
+                            what,
+                            "a volume with no source (defaulted to emptyDir by the API server) shows no type in the audit event",
+                        )
+                    } else {
+                        exact(cond, what)
+                    }
+                }
+            }
+        }
         Constraint::HostPaths { allowed } => {
-            let paths: Vec<String> = allowed.iter().map(|h| h.path_prefix.clone()).collect();
-            let items = tokens("host path", &paths, policy)?;
-            let cond = if items.is_empty() {
-                "ka.req.pod.volumes.hostpath exists".to_string()
-            } else {
-                format!(
-                    "ka.req.pod.volumes.hostpath exists and not ka.req.pod.volumes.hostpath pmatch ({items})"
-                )
-            };
-            approx(
-                cond,
+            let f = "ka.req.pod.volumes.hostpath";
+            let mut paths: Vec<String> = Vec::new();
+            for h in allowed {
+                let p = h.path_prefix.trim_end_matches('/');
+                let p = if p.is_empty() { "/" } else { p };
+                paths.push(p.to_string());
+                if p != "/" {
+                    paths.push(format!("{p}/"));
+                }
+            }
+            approx_over(
+                outside(f, &literals("host path", &paths, policy)?),
                 "pod with a hostPath volume outside allowedHostPaths",
-                "readOnly of allowedHostPaths is not checked; pmatch matches path prefixes",
+                "list fields take no prefix operator: only the allowed paths themselves match, not paths below them; readOnly is not checked",
             )
         }
         Constraint::FlexVolumeDrivers { allowed } => exact(
             outside(
                 "ka.req.pod.volumes.flexvolume_driver",
-                &tokens("flex volume driver", allowed, policy)?,
+                &literals("flex volume driver", allowed, policy)?,
             ),
             "pod with a flexVolume driver not allowed",
         ),
         Constraint::AddCapabilities { allowed } => match allowed {
             NameSet::Any => None,
-            NameSet::Only(v) => exact(
-                outside(
-                    "ka.req.pod.containers.add_capabilities",
-                    &tokens("capability", v, policy)?,
-                ),
-                "pod adding a capability not allowed",
-            ),
-            NameSet::AnyExcept(v) => exact(
-                in_set(
-                    "ka.req.pod.containers.add_capabilities",
-                    &tokens("capability", v, policy)?,
-                ),
-                "pod adding a forbidden capability",
-            ),
+            NameSet::Only(v) => {
+                let texts = literals("capability", &capability_texts(v), policy)?;
+                let cond = any_container("add_capabilities", |f| outside(f, &texts));
+                if v.is_empty() {
+                    exact(cond, "pod adding a capability")
+                } else if level {
+                    // Only admits more: one-capability lists of a capability the level does
+                    // not allow.
+                    let forbidden: Vec<String> = LINUX_CAPABILITIES
+                        .iter()
+                        .filter(|c| !allowed.contains(c))
+                        .map(|c| c.to_string())
+                        .collect();
+                    let texts: Vec<String> =
+                        capability_texts(&forbidden).into_iter().skip(1).collect();
+                    let texts = literals("capability", &texts, policy)?;
+                    approx(
+                        any_container("add_capabilities", |f| in_set(f, &texts)),
+                        "pod adding a capability not allowed",
+                        "the plugin gives each container's capabilities.add as one JSON text; only one-capability lists of a capability not allowed are matched",
+                    )
+                } else {
+                    approx_over(
+                        cond,
+                        "pod adding a capability not allowed",
+                        "the plugin gives each container's capabilities.add as one JSON text; the rule accepts the empty and one-capability lists, so a list of several allowed capabilities fires too",
+                    )
+                }
+            }
+            NameSet::AnyExcept(v) => {
+                let texts: Vec<String> = capability_texts(v).into_iter().skip(1).collect();
+                let texts = literals("capability", &texts, policy)?;
+                approx(
+                    any_container("add_capabilities", |f| in_set(f, &texts)),
+                    "pod adding a forbidden capability",
+                    "the plugin gives each container's capabilities.add as one JSON text; only one-capability lists are matched",
+                )
+            }
         },
         Constraint::RunAsUser {
             ranges, required, ..
@@ -305,19 +530,26 @@ fn translate(
                     ranges_text(ranges)
                 )));
             };
-            let f = "ka.req.pod.containers.eff_run_as_user";
-            let mut cond = outside(f, &v.join(", "));
-            if *required {
-                cond = format!("(not {f} exists) or ({cond})");
-            }
             approx(
-                cond,
+                id_condition(
+                    "ka.req.pod.run_as_user",
+                    "run_as_user",
+                    &v.join(", "),
+                    *required,
+                ),
                 "pod with runAsUser outside the allowed ranges",
-                "containers that leave runAsUser unset are judged by the plugin's effective value list",
+                "the pod-level value (or its absence) is judged only where no container of a list sets one: the plugin skips unset containers (and its eff_run_as_user does not read securityContext)",
             )
         }
         Constraint::RunAsNonRoot { .. } => approx(
-            "ka.req.pod.containers.eff_run_as_user intersects (0)".into(),
+            format!(
+                "{} or (ka.req.pod.run_as_user=0 and {})",
+                any_container("run_as_user", |f| format!("{f} intersects (0)")),
+                any_container("run_as_user", |f| {
+                    let list = f.trim_end_matches(".run_as_user");
+                    format!("({list}.name exists and not {f} exists)")
+                })
+            ),
             "pod running as root",
             "only an explicit uid 0 is detected; runAsNonRoot and image users are not visible",
         ),
@@ -326,52 +558,77 @@ fn translate(
             ranges,
             required,
         } => {
-            let f = match field {
-                GroupField::RunAsGroup => "ka.req.pod.containers.eff_run_as_group",
-                GroupField::SupplementalGroups => "ka.req.pod.supplemental_groups",
-                GroupField::FsGroup => "ka.req.pod.fs_group",
-            };
             let Some(v) = enumerate(ranges) else {
                 return Ok(Err(format!(
                     "group id ranges {} too wide to enumerate (falco has no range syntax)",
                     ranges_text(ranges)
                 )));
             };
-            let mut cond = outside(f, &v.join(", "));
-            if *required && *field != GroupField::SupplementalGroups {
-                cond = format!("(not {f} exists) or ({cond})");
+            let ids = v.join(", ");
+            let what = format!("pod with {} outside the allowed ranges", field.as_str());
+            let defaulted = "PSP would default an unset value (MustRunAs); the audit event shows the request before defaulting, so the rule flags it";
+            match field {
+                GroupField::RunAsGroup => approx(
+                    id_condition("ka.req.pod.run_as_group", "run_as_group", &ids, *required),
+                    &what,
+                    "the pod-level value (or its absence) is judged only where no container of a list sets one: the plugin skips unset containers",
+                ),
+                GroupField::FsGroup | GroupField::SupplementalGroups => {
+                    let f = if *field == GroupField::FsGroup {
+                        "ka.req.pod.fs_group"
+                    } else {
+                        "ka.req.pod.supplemental_groups"
+                    };
+                    if *required {
+                        approx_over(
+                            format!("not {f} exists or {}", outside(f, &ids)),
+                            &what,
+                            defaulted,
+                        )
+                    } else {
+                        exact(outside(f, &ids), &what)
+                    }
+                }
             }
-            approx(
-                cond,
-                &format!("pod with {} outside the allowed ranges", field.as_str()),
-                "PSP would default an unset value; the audit event shows the request before defaulting",
-            )
         }
         Constraint::ReadOnlyRootFilesystem => approx(
-            "not (ka.req.pod.containers.read_only_fs exists and ka.req.pod.containers.read_only_fs in (true))".into(),
+            any_container("read_only_fs", |f| {
+                let list = f.trim_end_matches(".read_only_fs");
+                format!("({list}.name exists and not ({f} exists and {f} in (true)))")
+            }),
             "pod without readOnlyRootFilesystem=true",
-            "PSP defaulted unset readOnlyRootFilesystem to true; the rule flags every container not setting it",
+            "the plugin skips containers that leave readOnlyRootFilesystem unset, so one is missed when another container of its list sets true",
         ),
-        Constraint::NoPrivilegeEscalation => exact(
-            "not (ka.req.pod.containers.allow_privilege_escalation exists and ka.req.pod.containers.allow_privilege_escalation in (false))".into(),
+        Constraint::NoPrivilegeEscalation => approx(
+            any_container("allow_privilege_escalation", |f| {
+                let list = f.trim_end_matches(".allow_privilege_escalation");
+                format!("({list}.name exists and not ({f} exists and {f} in (false)))")
+            }),
             "pod allowing privilege escalation",
+            "the plugin skips containers that leave allowPrivilegeEscalation unset, so one is missed when another container of its list sets false",
         ),
         Constraint::ProcMount { allowed } => match allowed {
             NameSet::Any => None,
-            NameSet::Only(v) => exact(
-                outside(
-                    "ka.req.pod.containers.proc_mount",
-                    &tokens("proc mount type", v, policy)?,
-                ),
-                "pod with a procMount type not allowed",
-            ),
-            NameSet::AnyExcept(v) => exact(
-                in_set(
-                    "ka.req.pod.containers.proc_mount",
-                    &tokens("proc mount type", v, policy)?,
-                ),
-                "pod with a forbidden procMount type",
-            ),
+            NameSet::Only(v) => {
+                let items = literals("proc mount type", v, policy)?;
+                let cond = any_container("proc_mount", |f| outside(f, &items));
+                if v.iter().any(|n| n == "Default") {
+                    exact(cond, "pod with a procMount type not allowed")
+                } else {
+                    approx(
+                        cond,
+                        "pod with a procMount type not allowed",
+                        "an unset procMount (Default) is not visible in the audit event",
+                    )
+                }
+            }
+            NameSet::AnyExcept(v) => {
+                let items = literals("proc mount type", v, policy)?;
+                exact(
+                    any_container("proc_mount", |f| in_set(f, &items)),
+                    "pod with a forbidden procMount type",
+                )
+            }
         },
         other => {
             return Ok(Err(format!(
@@ -389,6 +646,8 @@ struct ModernRule {
     name: String,
     desc: String,
     condition: String,
+    #[serde(skip)]
+    parts: Vec<String>,
     output: String,
 }
 
@@ -406,27 +665,16 @@ struct Alt {
 }
 
 fn plugins() -> Vec<Plugin> {
+    let alt = |name, version| Alt { name, version };
     vec![
         Plugin {
             name: "k8saudit",
-            version: "0.7.0",
+            version: K8SAUDIT_VERSION,
             alternatives: vec![
-                Alt {
-                    name: "k8saudit-aks",
-                    version: "0.1.0",
-                },
-                Alt {
-                    name: "k8saudit-eks",
-                    version: "0.4.0",
-                },
-                Alt {
-                    name: "k8saudit-gke",
-                    version: "0.1.0",
-                },
-                Alt {
-                    name: "k8saudit-ovh",
-                    version: "0.1.0",
-                },
+                alt("k8saudit-aks", "0.6.0"),
+                alt("k8saudit-eks", "0.12.0"),
+                alt("k8saudit-gke", "0.9.0"),
+                alt("k8saudit-ovh", "0.6.0"),
             ],
         },
         Plugin {
@@ -478,16 +726,21 @@ fn check_options(args: &FalcoArgs) -> Result<Vec<String>, crate::Error> {
     Ok(tags)
 }
 
-fn check_name(p: &Policy) -> Result<&str, crate::Error> {
-    if !p.name.is_empty()
-        && p.name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        Ok(&p.name)
-    } else {
-        Err(reject("name", &p.name, &p.name))
-    }
+/// The policy name as it appears in rule names and output lines: letters, digits and `._-`, every
+/// other character replaced by `_` (a level's `restricted:v1.37` becomes `restricted_v1.37`).
+fn rule_name(p: &Policy) -> String {
+    let n: String = p
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if n.is_empty() { "psp".into() } else { n }
 }
 
 /// Whether a rule comes from a field written in the PSP (the legacy converter only looked at
@@ -502,12 +755,15 @@ pub fn emit(input: &Input<'_>, args: &FalcoArgs) -> Result<Emitted, crate::Error
     let mut out = Emitted::default();
     let mut texts = Vec::new();
     for p in input.policies {
-        let name = check_name(p)?;
-        let images = tokens("image", &p.images, name)?;
+        let name = rule_name(p);
+        let name = name.as_str();
         let mut fidelity = Vec::new();
         let content = match args.falco_flavor {
-            Flavor::Legacy => legacy(&env, p, name, &images, args, &tags, &mut fidelity)?,
-            Flavor::Modern => modern(&env, p, name, &images, args, &tags, &mut fidelity)?,
+            Flavor::Legacy => {
+                let images = tokens("image", &p.images, name)?;
+                legacy(&env, p, name, &images, args, &tags, &mut fidelity)?
+            }
+            Flavor::Modern => modern(&env, p, name, args, &tags, &mut fidelity)?,
         };
         out.files.push(OutputFile {
             name: format!("falco/{}.yaml", k8s_name(name)),
@@ -783,22 +1039,113 @@ fn restrictive(c: &Constraint) -> bool {
     ) && !matches!(c, Constraint::Sysctls { allowed: NameSet::Any, forbidden } if forbidden.is_empty())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The name a fidelity entry and a rule use for an IR rule: the PSS check for levels, else the
+/// PSP field (`metadata.annotations[…]` fields by their constraint, e.g. `seccomp`).
+fn entry_field(r: &Rule) -> String {
+    if let Some(c) = &r.provenance.check {
+        return c.clone();
+    }
+    let f = psp_field(r);
+    if f == "metadata" {
+        r.constraint.kind_name().to_string()
+    } else {
+        f
+    }
+}
+
+/// The guard that keeps a rule off the pods its PSS exemptions name (Windows pods, user-namespaced
+/// pods), through the json plugin's view of the request.
+fn unless_guard(unless: &[crate::ir::Exemption]) -> String {
+    let mut out = String::new();
+    for e in unless {
+        out.push_str(match e {
+            crate::ir::Exemption::WindowsPod => {
+                " and not jevt.value[/requestObject/spec/os/name]=windows"
+            }
+            crate::ir::Exemption::UserNamespacePod => {
+                " and not jevt.value[/requestObject/spec/hostUsers]=false"
+            }
+        });
+    }
+    out
+}
+
+/// `s` in parentheses, unless it already is one parenthesised group.
+fn paren(s: &str) -> String {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && i + 1 < s.len() {
+                    return format!("({s})");
+                }
+            }
+            _ if depth == 0 => return format!("({s})"),
+            _ => {}
+        }
+    }
+    s.to_string()
+}
+
+/// YAML for a one-line scalar: plain when it is unambiguous, else double-quoted (JSON escapes
+/// are valid YAML).
+fn yaml_scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || " _.-/()=,<>!%+".contains(c) || c == '[' || c == ']'
+        })
+        && !s.starts_with(|c: char| " -[]%!".contains(c))
+        && !s.ends_with(' ');
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
 fn modern(
     env: &minijinja::Environment<'_>,
     p: &Policy,
     name: &str,
-    images: &str,
     args: &FalcoArgs,
     tags: &[String],
     fidelity: &mut Vec<FidelityEntry>,
 ) -> Result<String, crate::Error> {
     let id = ident(name);
-    let mut rules = Vec::new();
+    let mut rules: Vec<ModernRule> = Vec::new();
     for r in &p.rules {
-        let field = psp_field(r);
-        match translate(&r.constraint, name)? {
+        let field = entry_field(r);
+        match translate(
+            &r.constraint,
+            name,
+            matches!(p.origin, crate::ir::Origin::Level { .. }),
+        )? {
             Ok(None) => {}
+            Ok(Some(t)) if t.overfires && matches!(p.origin, crate::ir::Origin::Level { .. }) => {
+                // A level is what pods must satisfy; a rule that can reject admitted pods would
+                // misstate it, so it is left out and listed.
+                fidelity.push(FidelityEntry {
+                    policy: p.name.clone(),
+                    field,
+                    fidelity: Fidelity::Unsupported,
+                    note: format!("not enforced for levels: {}", t.note),
+                });
+            }
             Ok(Some(t)) => {
                 fidelity.push(FidelityEntry {
                     policy: p.name.clone(),
@@ -806,6 +1153,20 @@ fn modern(
                     fidelity: t.fidelity,
                     note: t.note,
                 });
+                let guard = unless_guard(&r.unless);
+                let cond = if guard.is_empty() {
+                    paren(&t.ka)
+                } else {
+                    format!("({}{guard})", paren(&t.ka))
+                };
+                // Several IR rules can come from one field (e.g. readOnlyRootFilesystem twice):
+                // one Falco rule per field, conditions or-ed.
+                if let Some(m) = rules.iter_mut().find(|m| m.field == field) {
+                    if !m.parts.contains(&cond) {
+                        m.parts.push(cond);
+                    }
+                    continue;
+                }
                 rules.push(ModernRule {
                     field: field.clone(),
                     name: format!(
@@ -815,7 +1176,8 @@ fn modern(
                     desc: format!(
                         "Detect a pod that PodSecurityPolicy {name} rejects ({field}) using k8s audit logs"
                     ),
-                    condition: format!("{id}_ka_pod_create and ({})", t.ka),
+                    condition: String::new(),
+                    parts: vec![cond],
                     output: format!(
                         "Pod Security Policy {name} validation failure--{} (user=%ka.user.name pod=%ka.resp.name ns=%ka.target.namespace images=%ka.req.pod.containers.image)",
                         t.what
@@ -830,31 +1192,49 @@ fn modern(
             }),
         }
     }
-    // Several IR rules can come from one field (e.g. readOnlyRootFilesystem twice); keep one
-    // rule per name, conditions or-ed.
-    let mut merged: Vec<ModernRule> = Vec::new();
-    for r in rules {
-        if let Some(m) = merged.iter_mut().find(|m| m.name == r.name) {
-            if m.condition != r.condition {
-                let prefix = format!("{id}_ka_pod_create and ");
-                let a = m.condition.trim_start_matches(&prefix).to_string();
-                let b = r.condition.trim_start_matches(&prefix).to_string();
-                m.condition = format!("{prefix}({a} or {b})");
-            }
+    for m in &mut rules {
+        let body = if m.parts.len() == 1 {
+            m.parts[0].clone()
         } else {
-            merged.push(r);
-        }
+            format!("({})", m.parts.join(" or "))
+        };
+        m.condition = yaml_scalar(&format!("{id}_ka_pod_create and {body}"));
+        m.name = yaml_scalar(&m.name);
+        m.desc = yaml_scalar(&m.desc);
+        m.output = yaml_scalar(&m.output);
+    }
+    if !p.exempt_images.is_empty() {
+        fidelity.push(FidelityEntry {
+            policy: p.name.clone(),
+            field: "exemptImages".into(),
+            fidelity: Fidelity::Approximated,
+            note: "falco rules judge whole pods: containers of exempt images are judged too".into(),
+        });
     }
     fidelity.dedup_by(|a, b| a.field == b.field && a.note == b.note);
+    let what = match p.origin {
+        crate::ir::Origin::Level { .. } => "Pod Security Standards level",
+        crate::ir::Origin::Psp { .. } => "PodSecurityPolicy",
+    };
     let mut header = format!(
-        "# Falco rules generated by polytrans from PodSecurityPolicy {name}\n# requires falco >= 0.37 with the k8saudit and json plugins\n"
+        "# Falco rules generated by polytrans from {what} {}\n# requires falco >= 0.37 with the k8saudit (>= {K8SAUDIT_VERSION}) and json plugins\n",
+        super::single_line(&p.name)
     );
     header.push_str(&fidelity_comment(fidelity, "# "));
-    let ka_clause = if p.images.is_empty() {
-        String::new()
-    } else {
-        format!(" and ka.req.pod.containers.image.repository intersects ({id}_images)")
-    };
+    let mut scope = String::from(
+        "ka.target.resource=pods and not ka.target.subresource exists and ka.verb=create",
+    );
+    if !p.images.is_empty() {
+        let images = literals("image", &p.images, name)?;
+        scope.push_str(&format!(
+            " and {}",
+            any_container("image.repository", |f| format!("{f} intersects ({images})"))
+        ));
+    }
+    if !p.exempt_namespaces.is_empty() {
+        let ns = literals("namespace", &p.exempt_namespaces, name)?;
+        scope.push_str(&format!(" and not ka.target.namespace in ({ns})"));
+    }
     crate::render::render(
         env,
         "falco/modern.yaml.j2",
@@ -863,9 +1243,8 @@ fn modern(
             engine_version => MODERN_ENGINE_VERSION,
             plugins => plugins(),
             id => id,
-            images => images,
-            ka_image_clause => ka_clause,
-            rules => merged,
+            scope => yaml_scalar(&format!("({scope})")),
+            rules => rules,
             priority => args.falco_priority,
             tags => tags.join(", "),
         },
