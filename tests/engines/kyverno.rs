@@ -1072,6 +1072,41 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
             }),
         )),
     );
+    // `items(object, keyName, valueName)`: a map as a list of `{keyName: k, valueName: v}`
+    // sorted by key, an array as `{keyName: index, valueName: element}`.
+    rt.register_function(
+        "items",
+        Box::new(CustomFunction::new(
+            Signature::new(vec![A::Any, A::String, A::String], None),
+            Box::new(move |args, _| {
+                let (kn, vn) = (s(&args[1]), s(&args[2]));
+                let item = |k: Rcvar, v: Rcvar| {
+                    let mut m = std::collections::BTreeMap::new();
+                    m.insert(kn.clone(), k);
+                    m.insert(vn.clone(), v);
+                    Rcvar::new(Variable::Object(m))
+                };
+                let out: Vec<Rcvar> = match &*args[0] {
+                    Variable::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| item(Rcvar::new(Variable::String(k.clone())), v.clone()))
+                        .collect(),
+                    Variable::Array(a) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            item(
+                                Rcvar::new(Variable::Number(serde_json::Number::from(i))),
+                                v.clone(),
+                            )
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                Ok(Rcvar::new(Variable::Array(out)))
+            }),
+        )),
+    );
     rt.register_function(
         "regex_match",
         Box::new(CustomFunction::new(
@@ -1191,9 +1226,11 @@ impl Ctx {
 
 fn has_vars(v: &Value) -> bool {
     match v {
-        Value::String(s) => s.contains("{{"),
+        Value::String(s) => s.contains("{{") || s.contains("\\$("),
         Value::Array(a) => a.iter().any(has_vars),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_vars(v)),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.contains("{{") || k.contains("\\$(") || has_vars(v)),
         _ => false,
     }
 }
@@ -1232,9 +1269,14 @@ pub fn substitute(v: &Value, ctx: &Ctx) -> Result<Value, String> {
     })
 }
 
+/// Kyverno's escapes: `\$(` is a literal `$(` (not a reference).
+fn unescape(s: &str) -> String {
+    s.replace("\\$(", "$(")
+}
+
 fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     if !s.contains("{{") {
-        return Ok(Value::String(s.into()));
+        return Ok(Value::String(unescape(s)));
     }
     // Whole-string variable: keep the type.
     let t = s.trim();
@@ -1247,12 +1289,12 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     let mut rest = s;
     while let Some(i) = rest.find("{{") {
         if i > 0 && rest.as_bytes()[i - 1] == b'\\' {
-            out.push_str(&rest[..i - 1]);
+            out.push_str(&unescape(&rest[..i - 1]));
             out.push_str("{{");
             rest = &rest[i + 2..];
             continue;
         }
-        out.push_str(&rest[..i]);
+        out.push_str(&unescape(&rest[..i]));
         let Some(j) = rest[i..].find("}}") else {
             out.push_str(&rest[i..]);
             rest = "";
@@ -1267,7 +1309,7 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
         }
         rest = &rest[i + j + 2..];
     }
-    out.push_str(rest);
+    out.push_str(&unescape(rest));
     Ok(Value::String(out))
 }
 
