@@ -420,7 +420,7 @@ fn controllers_of(pod: &Value) -> Vec<(&'static str, Value)> {
 }
 
 /// psp-migration pods the generated policy decides as PSP did (only goes up).
-const MIGRATION_RATCHET: usize = 46;
+const MIGRATION_RATCHET: usize = 48;
 
 /// A pod to judge: where it comes from, the typed pod, the object.
 type PodCase = (String, polytrans::pod::Pod, Value);

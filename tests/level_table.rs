@@ -519,19 +519,8 @@ fn exceptions_in_every_backend() {
 
 /// Backend bugs found by these tests and reported, not yet fixed: (backend, feature, what is
 /// wrong). A mismatch on one of them is counted, not failed; the count only goes down.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    (
-        "kyverno",
-        "exemptNamespaces",
-        "`--namespaces` (Policy.exempt_namespaces) is ignored by the Kyverno backend and not \
-         listed in its fidelity report: no `exclude` block is emitted",
-    ),
-    (
-        "kyverno",
-        "exemptImages",
-        "`--images` (Policy.exempt_images) is ignored by the Kyverno backend and not listed in \
-         its fidelity report: containers running an exempt image are still judged",
-    ),
-];
-/// Known-gap mismatches today (kyverno: 1 namespace pod, 2 image pods).
-const KNOWN_GAP_RATCHET: usize = 3;
+/// Fixed so far: Kyverno ignored `--namespaces` and `--images` (now a rule `exclude` and
+/// `podSecurity.exclude` image entries).
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
+/// Known-gap mismatches today.
+const KNOWN_GAP_RATCHET: usize = 0;

@@ -1072,15 +1072,15 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
             }),
         )),
     );
-    // Kyverno's `items(obj, keyName, valName)`: a map (keys sorted) or an array (keyName holds the
-    // index) as a list of `{keyName: k, valName: v}` objects.
+    // `items(object, keyName, valueName)`: a map as a list of `{keyName: k, valueName: v}`
+    // sorted by key, an array as `{keyName: index, valueName: element}`.
     rt.register_function(
         "items",
         Box::new(CustomFunction::new(
             Signature::new(vec![A::Any, A::String, A::String], None),
             Box::new(move |args, _| {
                 let (kn, vn) = (s(&args[1]), s(&args[2]));
-                let entry = |k: Rcvar, v: Rcvar| {
+                let item = |k: Rcvar, v: Rcvar| {
                     let mut m = std::collections::BTreeMap::new();
                     m.insert(kn.clone(), k);
                     m.insert(vn.clone(), v);
@@ -1089,24 +1089,19 @@ fn register_kyverno_functions(rt: &mut jmespath::Runtime) {
                 let out: Vec<Rcvar> = match &*args[0] {
                     Variable::Object(m) => m
                         .iter()
-                        .map(|(k, v)| entry(Rcvar::new(Variable::String(k.clone())), v.clone()))
+                        .map(|(k, v)| item(Rcvar::new(Variable::String(k.clone())), v.clone()))
                         .collect(),
                     Variable::Array(a) => a
                         .iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            entry(Rcvar::new(Variable::Number((i as u64).into())), v.clone())
+                            item(
+                                Rcvar::new(Variable::Number(serde_json::Number::from(i))),
+                                v.clone(),
+                            )
                         })
                         .collect(),
-                    _ => {
-                        return Err(jmespath::JmespathError::new(
-                            "",
-                            0,
-                            jmespath::ErrorReason::Parse(
-                                "items: expected an object or array".into(),
-                            ),
-                        ));
-                    }
+                    _ => vec![],
                 };
                 Ok(Rcvar::new(Variable::Array(out)))
             }),
@@ -1231,9 +1226,11 @@ impl Ctx {
 
 fn has_vars(v: &Value) -> bool {
     match v {
-        Value::String(s) => s.contains("{{"),
+        Value::String(s) => s.contains("{{") || s.contains("\\$("),
         Value::Array(a) => a.iter().any(has_vars),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_vars(v)),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.contains("{{") || k.contains("\\$(") || has_vars(v)),
         _ => false,
     }
 }
@@ -1272,9 +1269,14 @@ pub fn substitute(v: &Value, ctx: &Ctx) -> Result<Value, String> {
     })
 }
 
+/// Kyverno's escapes: `\$(` is a literal `$(` (not a reference).
+fn unescape(s: &str) -> String {
+    s.replace("\\$(", "$(")
+}
+
 fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     if !s.contains("{{") {
-        return Ok(Value::String(s.into()));
+        return Ok(Value::String(unescape(s)));
     }
     // Whole-string variable: keep the type.
     let t = s.trim();
@@ -1287,12 +1289,12 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     let mut rest = s;
     while let Some(i) = rest.find("{{") {
         if i > 0 && rest.as_bytes()[i - 1] == b'\\' {
-            out.push_str(&rest[..i - 1]);
+            out.push_str(&unescape(&rest[..i - 1]));
             out.push_str("{{");
             rest = &rest[i + 2..];
             continue;
         }
-        out.push_str(&rest[..i]);
+        out.push_str(&unescape(&rest[..i]));
         let Some(j) = rest[i..].find("}}") else {
             out.push_str(&rest[i..]);
             rest = "";
@@ -1307,7 +1309,7 @@ fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
         }
         rest = &rest[i + j + 2..];
     }
-    out.push_str(rest);
+    out.push_str(&unescape(rest));
     Ok(Value::String(out))
 }
 
