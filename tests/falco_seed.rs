@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 
 const PAGES: &[&str] = &[
     "000_7785a6e434b254f8.txt",
@@ -60,26 +59,10 @@ fn fenced_block(text: &str, n: usize) -> Option<String> {
 }
 
 fn run(stdin: &str, args: &[&str]) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_polytrans"))
-        .args(["psp", "-", "--lenient", "--to", "falco"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let mut argv = vec!["psp", "-", "--lenient", "--to", "falco"];
+    argv.extend_from_slice(args);
+    let (code, out, err) = common::run_polytrans(&argv, stdin);
+    (code == 0, out, err)
 }
 
 #[test]

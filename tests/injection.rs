@@ -1,7 +1,7 @@
 //! Hostile strings from input (quotes, backslashes, newlines, `)`, `,`, `${{ }}`, `{{ }}`, YAML
 //! document markers) never change the structure or meaning of what polytrans writes.
 
-use std::process::{Command, Stdio};
+mod common;
 
 const HOSTILE: &[&str] = &[
     "a\"b",
@@ -16,28 +16,7 @@ const HOSTILE: &[&str] = &[
 ];
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_polytrans"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_polytrans(args, stdin)
 }
 
 fn json_str(s: &str) -> String {
