@@ -844,29 +844,29 @@ fn legacy_rules(
             let cond = if r.is_empty() {
                 "ka.req.pod.containers.host_port exists".to_string()
             } else {
-                format!("not ka.req.pod.containers.host_port in ({r})")
+                format!("not ka.req.pod.containers.host_port in ({r},\"<NA>\")")
             };
             vec![ka(cond, "with hostPort outside the allowed ranges")]
         }
         Constraint::Volumes { allowed: NameSet::Only(v) } => vec![ka(
-            format!("not ka.req.pod.volumes.volume_type in ({})", list(v, "volume type")?),
+            format!("not ka.req.pod.volumes.volume_type in ({},\"<NA>\")", list(v, "volume type")?),
             "with a volume type not allowed",
         )],
         Constraint::HostPaths { allowed } => {
             let p: Vec<String> = allowed.iter().map(|h| h.path_prefix.clone()).collect();
             vec![ka(
-                format!("not ka.req.pod.volumes.hostpath pmatch ({})", list(&p, "host path")?),
+                format!("not ka.req.pod.volumes.hostpath pmatch ({},\"<NA>\")", list(&p, "host path")?),
                 "with a hostPath volume outside allowedHostPaths",
             )]
         }
         Constraint::FlexVolumeDrivers { allowed } => vec![ka(
             format!(
-                "not ka.req.pod.volumes.flexvolume_driver in ({})",
+                "not ka.req.pod.volumes.flexvolume_driver in ({},\"<NA>\")",
                 list(allowed, "flex volume driver")?
             ),
             "with a flexVolume driver not allowed",
         )],
-        Constraint::GroupIds { ranges, field: gf, .. } => {
+        Constraint::GroupIds { ranges, field: gf, required } => {
             let f = match gf {
                 GroupField::RunAsGroup => "ka.req.pod.containers.eff_run_as_group",
                 GroupField::SupplementalGroups => "ka.req.pod.supplemental_groups",
@@ -877,7 +877,16 @@ fn legacy_rules(
                 .map(|r| format!("{}:{}", r.min, r.max))
                 .collect::<Vec<_>>()
                 .join(", ");
-            vec![ka(format!("not {f} in ({r})"), &format!("with {field} outside the allowed ranges"))]
+            // As falcoctl v0.0.4 (the version Falco's PSP suite ran): `MayRunAs` accepts an
+            // unset value (`<NA>`).
+            let cond = match (gf, required) {
+                (_, true) => format!("not {f} in ({r})"),
+                (GroupField::RunAsGroup, false) => format!(
+                    "not {f} in ({r}) and not (ka.req.pod.containers.run_as_group in (\"<NA>\") and ka.req.pod.run_as_group=\"<NA>\")"
+                ),
+                (_, false) => format!("not {f} in ({r},\"<NA>\")"),
+            };
+            vec![ka(cond, &format!("with {field} outside the allowed ranges"))]
         }
         Constraint::RunAsUser { ranges, .. } => {
             let r = ranges
@@ -900,7 +909,7 @@ fn legacy_rules(
         )],
         Constraint::AddCapabilities { allowed: NameSet::Only(v) } => vec![ka(
             format!(
-                "not ka.req.pod.containers.add_capabilities in ({})",
+                "not ka.req.pod.containers.add_capabilities in ({},\"<NA>\")",
                 list(v, "capability")?
             ),
             "adding a capability not allowed",
@@ -920,7 +929,7 @@ fn legacy_rules(
         ],
         Constraint::ProcMount { allowed: NameSet::Only(v) } => vec![ka(
             format!(
-                "not ka.req.pod.containers.proc_mount in ({})",
+                "not ka.req.pod.containers.proc_mount in ({},\"<NA>\")",
                 list(v, "proc mount type")?
             ),
             "with a procMount type not allowed",
