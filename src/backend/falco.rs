@@ -219,14 +219,13 @@ fn any_container(suffix: &str, f: impl Fn(&str) -> String) -> String {
     format!("({})", parts.join(" or "))
 }
 
-/// A Falco string literal: bare when it is a plain token, else double-quoted with libsinsp's
-/// escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`). Other control characters have no escape
-/// and are rejected.
+/// A Falco string literal: bare only for numbers and booleans, else double-quoted with libsinsp's
+/// escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`). Quoting every name keeps a value that
+/// happens to be spelled like a keyword (`and`, `in`) or like a list defined in another loaded
+/// rules file (Falco expands bare list items that name a list) a plain string. Other control
+/// characters have no escape and are rejected.
 pub fn literal(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
-    {
+    if (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())) || s == "true" || s == "false" {
         return Ok(s.to_string());
     }
     let mut out = String::from("\"");
@@ -1111,8 +1110,8 @@ fn paren(s: &str) -> String {
     s.to_string()
 }
 
-/// YAML for a one-line scalar: plain when it is unambiguous, else double-quoted (JSON escapes
-/// are valid YAML).
+/// YAML for a one-line scalar: plain when it is unambiguous, else single-quoted, or double-quoted
+/// (JSON escapes are valid YAML) when it holds control characters.
 fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars().all(|c| {
@@ -1122,6 +1121,9 @@ fn yaml_scalar(s: &str) -> String {
         && !s.ends_with(' ');
     if plain {
         s.to_string()
+    } else if !s.chars().any(|c| c.is_control()) {
+        // single-quoted: only `'` needs escaping (doubled), so Falco's `"…"` stay readable
+        format!("'{}'", s.replace('\'', "''"))
     } else {
         serde_json::to_string(s).unwrap_or_default()
     }
