@@ -2,17 +2,18 @@
 //! the IR evaluator (differential over the PSA testdata pods), and against the grammar and field
 //! tables of today's Falco (`conformance/falco-fields/`).
 //!
-//! Which flavour the suite runs against: **modern**. The suite's rules were produced by
-//! falcoctl v0.0.4 and replayed by Falco ≤ 0.31, whose built-in k8s audit engine no longer exists
-//! (`<NA>` sentinels, `min:max` ranges, `pmatch` on list fields); an evaluator of those semantics
-//! would only test itself. What users load today is the modern flavour, so each k8s-audit case
-//! converts its PSP with `--to falco` (modern, `--lenient` as falcoctl read missing strategies),
-//! replays the case's audit events through `tests/engines/falco.rs` (the k8saudit plugin's
-//! extraction, libsinsp's comparison semantics), and maps rule names by the PSP field each rule
-//! covers (suite: `PSP <prefix> Violation (<field>) K8s Audit`, ours: `PSP <name> Violation
-//! (<field>)`). The legacy flavour is held to the seed page byte for byte (`tests/falco_seed.rs`)
-//! and is only grammar-checked here. The 7 syscall cases replay binary captures; the modern
-//! flavour emits no syscall rules, so they are counted as not run.
+//! Which flavour the suite runs against: **both**, each with the semantics of the Falco it is
+//! written for. The suite's rules were produced by falcoctl v0.0.4 and replayed by Falco <= 0.31
+//! (built-in k8s audit engine: `<NA>` for absent values, `min:max` ranges, `pmatch` on list
+//! fields). `falco_psp_suite_legacy` converts each PSP with `--falco-flavor legacy` (whose
+//! conditions for the fields the seed page does not show follow v0.0.4) and replays the events
+//! with `eval_legacy`; `falco_psp_suite` converts with the default modern flavour (what users
+//! load today) and replays them with the k8saudit plugin's extraction and libsinsp's semantics.
+//! Rule names are mapped by the PSP field each rule covers (suite: `PSP <prefix> Violation
+//! (<field>[=<strategy>]) K8s Audit`; legacy: `PSP Violation (<field>) K8s Audit`, the seed
+//! page's older names; modern: `PSP <name> Violation (<field>)`). Both run with `--lenient`, as
+//! falcoctl read PSPs missing a strategy. The 7 syscall cases replay binary captures that no
+//! test engine reads; they are counted as not run.
 
 mod common;
 
@@ -65,6 +66,17 @@ fn rule_field(name: &str) -> String {
 
 #[test]
 fn falco_psp_suite() {
+    suite(Flavor::Modern);
+}
+
+/// The legacy flavour replayed with the legacy engine's semantics (see `eval_legacy` in the
+/// engine): falcoctl's rules as Falco <= 0.31 ran them.
+#[test]
+fn falco_psp_suite_legacy() {
+    suite(Flavor::Legacy);
+}
+
+fn suite(flavor: Flavor) {
     let Some(shared) = common::shared() else {
         return;
     };
@@ -89,16 +101,23 @@ fn falco_psp_suite() {
         }
         total += 1;
         let policies = lower(&root.join(case["psp"].as_str().unwrap()));
-        let emitted = emit(&policies, Flavor::Modern);
+        let emitted = emit(&policies, flavor);
         let rules = RulesFile::from_text(&emitted.stdout)
             .unwrap_or_else(|e| panic!("{name}: {e}\n{}", emitted.stdout));
-        let problems = falco_engine::check_fields(&rules, &k8s, &sys);
-        assert!(problems.is_empty(), "{name}: {problems:#?}");
+        if flavor == Flavor::Modern {
+            let problems = falco_engine::check_fields(&rules, &k8s, &sys);
+            assert!(problems.is_empty(), "{name}: {problems:#?}");
+        }
         let events = std::fs::read_to_string(root.join(case["event"].as_str().unwrap())).unwrap();
         let mut fired: BTreeMap<String, usize> = BTreeMap::new();
         for line in events.lines().filter(|l| !l.trim().is_empty()) {
             let ev: serde_json::Value = serde_json::from_str(line).unwrap();
-            for r in rules.fired(&ev) {
+            let fired_now = if flavor == Flavor::Modern {
+                rules.fired(&ev)
+            } else {
+                rules.fired_legacy(&ev)
+            };
+            for r in fired_now {
                 *fired.entry(rule_field(r)).or_default() += 1;
             }
         }
@@ -126,7 +145,7 @@ fn falco_psp_suite() {
         }
     }
     println!(
-        "falco-psp suite (modern flavour, k8s_audit cases): {agree}/{total} ({syscall} syscall cases not run: no syscall rules in the modern flavour)"
+        "falco-psp suite ({flavor:?} flavour, k8s_audit cases): {agree}/{total} ({syscall} syscall cases not run: binary captures)"
     );
     for f in &failures {
         println!("  mismatch: {f}");

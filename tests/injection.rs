@@ -100,7 +100,11 @@ fn labels_outputs_are_quoted() {
             });
         let _ = line;
         let script = sh.replace("kubectl label --overwrite ns", "printf '%s\\0'");
-        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
         let words: Vec<&str> = std::str::from_utf8(&out.stdout)
             .unwrap()
             .split('\0')

@@ -219,14 +219,13 @@ fn any_container(suffix: &str, f: impl Fn(&str) -> String) -> String {
     format!("({})", parts.join(" or "))
 }
 
-/// A Falco string literal: bare when it is a plain token, else double-quoted with libsinsp's
-/// escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`). Other control characters have no escape
-/// and are rejected.
+/// A Falco string literal: bare only for numbers and booleans, else double-quoted with libsinsp's
+/// escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`, `\f`). Quoting every name keeps a value that
+/// happens to be spelled like a keyword (`and`, `in`) or like a list defined in another loaded
+/// rules file (Falco expands bare list items that name a list) a plain string. Other control
+/// characters have no escape and are rejected.
 pub fn literal(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
-    {
+    if (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())) || s == "true" || s == "false" {
         return Ok(s.to_string());
     }
     let mut out = String::from("\"");
@@ -844,29 +843,29 @@ fn legacy_rules(
             let cond = if r.is_empty() {
                 "ka.req.pod.containers.host_port exists".to_string()
             } else {
-                format!("not ka.req.pod.containers.host_port in ({r})")
+                format!("not ka.req.pod.containers.host_port in ({r},\"<NA>\")")
             };
             vec![ka(cond, "with hostPort outside the allowed ranges")]
         }
         Constraint::Volumes { allowed: NameSet::Only(v) } => vec![ka(
-            format!("not ka.req.pod.volumes.volume_type in ({})", list(v, "volume type")?),
+            format!("not ka.req.pod.volumes.volume_type in ({},\"<NA>\")", list(v, "volume type")?),
             "with a volume type not allowed",
         )],
         Constraint::HostPaths { allowed } => {
             let p: Vec<String> = allowed.iter().map(|h| h.path_prefix.clone()).collect();
             vec![ka(
-                format!("not ka.req.pod.volumes.hostpath pmatch ({})", list(&p, "host path")?),
+                format!("not ka.req.pod.volumes.hostpath pmatch ({},\"<NA>\")", list(&p, "host path")?),
                 "with a hostPath volume outside allowedHostPaths",
             )]
         }
         Constraint::FlexVolumeDrivers { allowed } => vec![ka(
             format!(
-                "not ka.req.pod.volumes.flexvolume_driver in ({})",
+                "not ka.req.pod.volumes.flexvolume_driver in ({},\"<NA>\")",
                 list(allowed, "flex volume driver")?
             ),
             "with a flexVolume driver not allowed",
         )],
-        Constraint::GroupIds { ranges, field: gf, .. } => {
+        Constraint::GroupIds { ranges, field: gf, required } => {
             let f = match gf {
                 GroupField::RunAsGroup => "ka.req.pod.containers.eff_run_as_group",
                 GroupField::SupplementalGroups => "ka.req.pod.supplemental_groups",
@@ -877,7 +876,16 @@ fn legacy_rules(
                 .map(|r| format!("{}:{}", r.min, r.max))
                 .collect::<Vec<_>>()
                 .join(", ");
-            vec![ka(format!("not {f} in ({r})"), &format!("with {field} outside the allowed ranges"))]
+            // As falcoctl v0.0.4 (the version Falco's PSP suite ran): `MayRunAs` accepts an
+            // unset value (`<NA>`).
+            let cond = match (gf, required) {
+                (_, true) => format!("not {f} in ({r})"),
+                (GroupField::RunAsGroup, false) => format!(
+                    "not {f} in ({r}) and not (ka.req.pod.containers.run_as_group in (\"<NA>\") and ka.req.pod.run_as_group=\"<NA>\")"
+                ),
+                (_, false) => format!("not {f} in ({r},\"<NA>\")"),
+            };
+            vec![ka(cond, &format!("with {field} outside the allowed ranges"))]
         }
         Constraint::RunAsUser { ranges, .. } => {
             let r = ranges
@@ -900,7 +908,7 @@ fn legacy_rules(
         )],
         Constraint::AddCapabilities { allowed: NameSet::Only(v) } => vec![ka(
             format!(
-                "not ka.req.pod.containers.add_capabilities in ({})",
+                "not ka.req.pod.containers.add_capabilities in ({},\"<NA>\")",
                 list(v, "capability")?
             ),
             "adding a capability not allowed",
@@ -920,7 +928,7 @@ fn legacy_rules(
         ],
         Constraint::ProcMount { allowed: NameSet::Only(v) } => vec![ka(
             format!(
-                "not ka.req.pod.containers.proc_mount in ({})",
+                "not ka.req.pod.containers.proc_mount in ({},\"<NA>\")",
                 list(v, "proc mount type")?
             ),
             "with a procMount type not allowed",
@@ -1102,8 +1110,8 @@ fn paren(s: &str) -> String {
     s.to_string()
 }
 
-/// YAML for a one-line scalar: plain when it is unambiguous, else double-quoted (JSON escapes
-/// are valid YAML).
+/// YAML for a one-line scalar: plain when it is unambiguous, else single-quoted, or double-quoted
+/// (JSON escapes are valid YAML) when it holds control characters.
 fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars().all(|c| {
@@ -1113,6 +1121,9 @@ fn yaml_scalar(s: &str) -> String {
         && !s.ends_with(' ');
     if plain {
         s.to_string()
+    } else if !s.chars().any(|c| c.is_control()) {
+        // single-quoted: only `'` needs escaping (doubled), so Falco's `"…"` stay readable
+        format!("'{}'", s.replace('\'', "''"))
     } else {
         serde_json::to_string(s).unwrap_or_default()
     }

@@ -746,3 +746,155 @@ pub fn audit_event(pod: &serde_json::Value) -> serde_json::Value {
         "stageTimestamp": "2020-01-01T00:00:00.000000Z",
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Legacy semantics (Falco <= 0.31's built-in k8s audit engine, what falcoctl's rules targeted),
+// as far as the suite exercises them: an absent single value reads as `<NA>` (so `not X in (…)`
+// fires on it), a container that leaves a setting unset contributes `<NA>`, list fields with no
+// element are empty (`in` holds vacuously), `min:max` list items are numeric ranges, `pmatch`
+// matches path prefixes and `eff_run_as_*` reads the security contexts.
+
+const NA: &str = "<NA>";
+
+fn legacy_extract(ev: &serde_json::Value, field: &str, arg: Option<&str>) -> Vec<String> {
+    let na = || vec![NA.to_string()];
+    let containers = || -> Vec<&serde_json::Value> {
+        get(ev, &["requestObject", "spec", "containers"])
+            .and_then(|c| c.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    };
+    let per_container = |path: &[&str]| -> Vec<String> {
+        containers()
+            .iter()
+            .map(|c| get(c, path).map(as_text).unwrap_or_else(|| NA.into()))
+            .collect()
+    };
+    let pod_sc = |k: &str| get(ev, &["requestObject", "spec", "securityContext", k]).map(as_text);
+    match field {
+        "ka.req.pod.containers.privileged" => per_container(&["securityContext", "privileged"]),
+        "ka.req.pod.containers.allow_privilege_escalation" => {
+            per_container(&["securityContext", "allowPrivilegeEscalation"])
+        }
+        "ka.req.pod.containers.read_only_fs" => {
+            per_container(&["securityContext", "readOnlyRootFilesystem"])
+        }
+        "ka.req.pod.containers.proc_mount" => per_container(&["securityContext", "procMount"]),
+        "ka.req.pod.containers.add_capabilities" => containers()
+            .iter()
+            .flat_map(|c| {
+                get(c, &["securityContext", "capabilities", "add"])
+                    .and_then(|a| a.as_array())
+                    .map(|a| a.iter().map(as_text).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        "ka.req.pod.containers.host_port"
+        | "ka.req.pod.volumes.volume_type"
+        | "ka.req.pod.volumes.hostpath"
+        | "ka.req.pod.volumes.flexvolume_driver" => extract(ev, field, arg).unwrap_or_else(na),
+        "ka.req.pod.containers.eff_run_as_user" | "ka.req.pod.containers.eff_run_as_group" => {
+            let key = if field.ends_with("user") {
+                "runAsUser"
+            } else {
+                "runAsGroup"
+            };
+            let pod = pod_sc(key).unwrap_or_else(|| "0".into());
+            containers()
+                .iter()
+                .map(|c| {
+                    get(c, &["securityContext", key])
+                        .map(as_text)
+                        .unwrap_or(pod.clone())
+                })
+                .collect()
+        }
+        "ka.req.pod.fs_group" => pod_sc("fsGroup").map(|v| vec![v]).unwrap_or_else(na),
+        "ka.req.pod.run_as_group" => pod_sc("runAsGroup").map(|v| vec![v]).unwrap_or_else(na),
+        "ka.req.pod.run_as_user" => pod_sc("runAsUser").map(|v| vec![v]).unwrap_or_else(na),
+        "ka.req.pod.containers.run_as_group" => per_container(&["securityContext", "runAsGroup"]),
+        "ka.req.pod.containers.run_as_user" => per_container(&["securityContext", "runAsUser"]),
+        "ka.req.pod.supplemental_groups" => match pod_sc("supplementalGroups") {
+            None => na(),
+            Some(_) => get(
+                ev,
+                &[
+                    "requestObject",
+                    "spec",
+                    "securityContext",
+                    "supplementalGroups",
+                ],
+            )
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().map(as_text).collect())
+            .unwrap_or_default(),
+        },
+        "ka.req.pod.host_network" | "ka.req.pod.host_pid" | "ka.req.pod.host_ipc" => {
+            extract(ev, field, arg).unwrap_or_else(na)
+        }
+        f if f.starts_with("ka.req.pod.volumes.")
+            || f == "ka.req.pod.containers.host_port"
+            || f == "ka.req.pod.containers.image.repository" =>
+        {
+            extract(ev, field, arg).unwrap_or_default()
+        }
+        _ => extract(ev, field, arg).unwrap_or_default(),
+    }
+}
+
+fn legacy_in(v: &str, items: &[String]) -> bool {
+    items.iter().any(|i| {
+        if i == v {
+            return true;
+        }
+        match (i.split_once(':'), v.parse::<i64>()) {
+            (Some((lo, hi)), Ok(n)) => match (lo.parse::<i64>(), hi.parse::<i64>()) {
+                (Ok(lo), Ok(hi)) => lo <= n && n <= hi,
+                _ => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+/// Evaluates a condition with the legacy engine's semantics.
+pub fn eval_legacy(e: &Expr, ev: &serde_json::Value) -> bool {
+    match e {
+        Expr::And(v) => v.iter().all(|x| eval_legacy(x, ev)),
+        Expr::Or(v) => v.iter().any(|x| eval_legacy(x, ev)),
+        Expr::Not(x) => !eval_legacy(x, ev),
+        Expr::Check {
+            field,
+            arg,
+            op,
+            values,
+        } => {
+            if op == "exists" {
+                return extract(ev, field, arg.as_deref()).is_some();
+            }
+            let got = legacy_extract(ev, field, arg.as_deref());
+            match op.as_str() {
+                "in" => got.iter().all(|g| legacy_in(g, values)),
+                "intersects" => got.iter().any(|g| legacy_in(g, values)),
+                "=" => got.first() == Some(&values[0]),
+                "pmatch" => got.iter().all(|g| {
+                    values
+                        .iter()
+                        .any(|p| g == p || g.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+                }),
+                other => panic!("legacy operator `{other}` not modelled"),
+            }
+        }
+    }
+}
+
+impl RulesFile {
+    /// The k8s_audit rules that fire on an audit event under the legacy engine's semantics.
+    pub fn fired_legacy(&self, event: &serde_json::Value) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|r| r.source == "k8s_audit" && eval_legacy(&r.expr, event))
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+}
