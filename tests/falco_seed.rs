@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-
 const PAGES: &[&str] = &[
     "000_7785a6e434b254f8.txt",
     "001_28139cc6edf1b9c9.txt",
