@@ -153,24 +153,6 @@ fn suite(flavor: Flavor) {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// The n-th fenced block of a seed document (as tests/golden.rs reads `seed` inputs).
-fn fenced_block(text: &str, n: usize) -> String {
-    let mut blocks = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            match cur.take() {
-                Some(b) => blocks.push(b),
-                None => cur = Some(String::new()),
-            }
-        } else if let Some(b) = cur.as_mut() {
-            b.push_str(line);
-            b.push('\n');
-        }
-    }
-    blocks.remove(n - 1)
-}
-
 /// Every PSP input: the suite's PSPs and the golden cases' PSP inputs, lowered.
 fn all_policies(shared: &Path) -> Vec<(String, Policy)> {
     let mut out = Vec::new();
@@ -204,7 +186,11 @@ fn all_policies(shared: &Path) -> Vec<(String, Policy)> {
                     ["seed", f, n] => {
                         let text = std::fs::read_to_string(shared.join("seeds").join(f)).unwrap();
                         let p = tmp.join(format!("{case}.yaml"));
-                        std::fs::write(&p, fenced_block(&text, n.parse().unwrap())).unwrap();
+                        std::fs::write(
+                            &p,
+                            common::fenced_block(&text, n.parse().unwrap()).unwrap(),
+                        )
+                        .unwrap();
                         paths.push(p);
                     }
                     _ => {}

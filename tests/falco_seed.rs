@@ -38,24 +38,6 @@ fn rules_block(text: &str) -> Option<String> {
     (!out.is_empty()).then(|| out.join("\n") + "\n")
 }
 
-/// The n-th fenced block of a page (1-based).
-fn fenced_block(text: &str, n: usize) -> Option<String> {
-    let mut blocks = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            match cur.take() {
-                Some(b) => blocks.push(b),
-                None => cur = Some(String::new()),
-            }
-        } else if let Some(b) = cur.as_mut() {
-            b.push_str(line);
-            b.push('\n');
-        }
-    }
-    blocks.into_iter().nth(n.checked_sub(1)?)
-}
-
 fn run(stdin: &str, args: &[&str]) -> (bool, String, String) {
     let mut argv = vec!["psp", "-", "--lenient", "--to", "falco"];
     argv.extend_from_slice(args);
@@ -69,8 +51,8 @@ fn legacy_output_matches_the_falco_psp_page() {
         return;
     };
     let page = std::fs::read_to_string(shared.join("seeds").join(PAGES[2])).unwrap();
-    let psp = fenced_block(&page, 1).expect("block 1 (the psp)");
-    let expected = fenced_block(&page, 2).expect("block 2 (the rules)");
+    let psp = common::fenced_block(&page, 1).expect("block 1 (the psp)");
+    let expected = common::fenced_block(&page, 2).expect("block 2 (the rules)");
     let expected = expected.trim_start_matches('\n');
     let (ok, got, err) = run(&psp, &["--falco-flavor", "legacy"]);
     assert!(ok, "polytrans failed: {err}");

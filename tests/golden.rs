@@ -51,24 +51,6 @@ fn is_local_input(name: &str) -> bool {
     name == "psp.yaml" || name.ends_with(".input.yaml")
 }
 
-/// The n-th (1-based) fenced code block of a text.
-fn fenced_block(text: &str, n: usize) -> Option<String> {
-    let mut blocks = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            match cur.take() {
-                Some(b) => blocks.push(b),
-                None => cur = Some(String::new()),
-            }
-        } else if let Some(b) = cur.as_mut() {
-            b.push_str(line);
-            b.push('\n');
-        }
-    }
-    blocks.into_iter().nth(n.checked_sub(1)?)
-}
-
 #[derive(Clone)]
 struct Case {
     dir: PathBuf,
@@ -101,8 +83,9 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
                 ["seed", file, n] => {
                     let text = std::fs::read_to_string(shared.join("seeds").join(file))
                         .map_err(|e| format!("seed {file}: {e}"))?;
-                    let block = fenced_block(&text, n.parse().map_err(|_| "bad block number")?)
-                        .ok_or_else(|| format!("seed {file} has no block {n}"))?;
+                    let block =
+                        common::fenced_block(&text, n.parse().map_err(|_| "bad block number")?)
+                            .ok_or_else(|| format!("seed {file} has no block {n}"))?;
                     if !stdin.is_empty() {
                         stdin.push_str("---\n");
                     }

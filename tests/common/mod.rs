@@ -149,3 +149,21 @@ pub fn run_polytrans(args: &[&str], stdin: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The n-th (1-based) fenced code block of a Markdown text.
+pub fn fenced_block(text: &str, n: usize) -> Option<String> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            match cur.take() {
+                Some(b) => blocks.push(b),
+                None => cur = Some(String::new()),
+            }
+        } else if let Some(b) = cur.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks.into_iter().nth(n.checked_sub(1)?)
+}
