@@ -1878,31 +1878,34 @@ fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
                 "written as each container's appArmorProfile field (Kubernetes 1.30+), not the deprecated annotation",
             ))
         }
-        DefaultAction::AddCapabilities { capabilities } => {
-            let lit = cap_literal(capabilities)?;
-            Some((
-                foreach_containers(
-                    json!({"securityContext": {"capabilities": {
-                        "add": format!("{{{{ [element.securityContext.capabilities.add || `[]`, `{lit}`][] }}}}"),
-                    }}}),
-                    None,
-                ),
-                Approximated,
-                "appended to each container's capabilities.add, also where the container already adds it (listed twice) or drops it (PSP left those alone)",
-            ))
-        }
-        DefaultAction::DropCapabilities { capabilities } => {
-            let lit = cap_literal(capabilities)?;
-            Some((
-                foreach_containers(
-                    json!({"securityContext": {"capabilities": {
-                        "drop": format!("{{{{ [element.securityContext.capabilities.drop || `[]`, `{lit}`][] }}}}"),
-                    }}}),
-                    None,
-                ),
-                Approximated,
-                "appended to each container's capabilities.drop; a capability the container already drops is listed twice",
-            ))
-        }
+        DefaultAction::AddCapabilities { capabilities } => append_capabilities(
+            "add",
+            capabilities,
+            "appended to each container's capabilities.add, also where the container already adds it (listed twice) or drops it (PSP left those alone)",
+        ),
+        DefaultAction::DropCapabilities { capabilities } => append_capabilities(
+            "drop",
+            capabilities,
+            "appended to each container's capabilities.drop; a capability the container already drops is listed twice",
+        ),
     }
+}
+
+/// A `foreach` mutation appending `capabilities` to each container's `capabilities.<list>`.
+fn append_capabilities(
+    list: &str,
+    capabilities: &[String],
+    note: &'static str,
+) -> Option<(Value, Fidelity, &'static str)> {
+    let lit = cap_literal(capabilities)?;
+    Some((
+        foreach_containers(
+            json!({"securityContext": {"capabilities": {
+                list: format!("{{{{ [element.securityContext.capabilities.{list} || `[]`, `{lit}`][] }}}}"),
+            }}}),
+            None,
+        ),
+        Fidelity::Approximated,
+        note,
+    ))
 }
