@@ -97,35 +97,12 @@ fn psp_migration_cases() {
     assert!(agree >= 48);
 }
 
-/// Every golden case's IR (Kubernetes example PSPs at several upstream versions, seeds).
-fn golden_policies() -> Vec<Policy> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    let mut out = Vec::new();
-    for f in common::files_under(&root, &["yaml"]) {
-        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&f).unwrap();
-        let doc: IrDocument =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        out.extend(doc.policies);
-    }
-    out
-}
-
 #[test]
 fn psa_pods_against_psps() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let mut policies = Vec::new();
-    for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
-        let objs =
-            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
-        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
-    }
-    let examples = policies.len();
-    policies.extend(golden_policies());
+    let (policies, examples) = common::example_and_golden_policies(&shared);
     let pods: Vec<_> = common::psa_cases(&shared)
         .iter()
         .map(|c| (c.path.clone(), common::load_pod(&c.path).pod))

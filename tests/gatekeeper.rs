@@ -20,7 +20,7 @@ use gatekeeper_engine::{Library, Output, load_template, matches, review_of, yaml
 use polytrans::backend::gatekeeper::GatekeeperArgs;
 use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use polytrans::eval::admits;
-use polytrans::ir::{IrDocument, Policy};
+use polytrans::ir::Policy;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -195,22 +195,6 @@ fn psp_migration_cases() {
     assert!(agree >= 48, "ratchet: 48/48 reached");
 }
 
-/// The golden cases' IR (Kubernetes example PSPs at several upstream versions, seeds, RBAC cases).
-fn golden_policies() -> Vec<Policy> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    let mut out = Vec::new();
-    for f in common::files_under(&root, &["yaml"]) {
-        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&f).unwrap();
-        let doc: IrDocument =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        out.extend(doc.policies);
-    }
-    out
-}
-
 /// A policy without the rules and defaults of one field.
 fn without_field(p: &Policy, field: &str) -> Policy {
     let mut q = p.clone();
@@ -225,14 +209,7 @@ fn psa_pods_against_psps() {
         return;
     };
     let lib = Library::from_shared(&shared);
-    let mut policies = Vec::new();
-    for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
-        let objs =
-            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
-        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
-    }
-    let examples = policies.len();
-    policies.extend(golden_policies());
+    let (mut policies, examples) = common::example_and_golden_policies(&shared);
     // The same PSP appears in several golden cases: judge each distinct one once.
     let mut seen = BTreeSet::new();
     policies.retain(|p| seen.insert(serde_json::to_string(p).unwrap()));

@@ -440,23 +440,6 @@ fn psa_pods(shared: &std::path::Path) -> Vec<(String, polytrans::pod::Pod, Value
     pods.into_values().collect()
 }
 
-/// The golden cases' IR (Kubernetes example PSPs at several upstream versions, seeds, RBAC
-/// cases), as tests/gatekeeper.rs gathers them.
-fn golden_policies() -> Vec<polytrans::ir::Policy> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    let mut out = Vec::new();
-    for f in common::files_under(&root, &["yaml"]) {
-        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&f).unwrap();
-        let doc: polytrans::ir::IrDocument =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        out.extend(doc.policies);
-    }
-    out
-}
-
 /// A policy without the rules and defaults of one field.
 fn without_field(p: &polytrans::ir::Policy, field: &str) -> polytrans::ir::Policy {
     let mut q = p.clone();
@@ -476,14 +459,7 @@ fn psa_pods_against_psps() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let mut policies = Vec::new();
-    for f in common::files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
-        let objs =
-            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
-        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
-    }
-    let examples = policies.len();
-    policies.extend(golden_policies());
+    let (mut policies, examples) = common::example_and_golden_policies(&shared);
     let mut seen = BTreeSet::new();
     policies.retain(|p| seen.insert(serde_json::to_string(p).unwrap()));
     let pods = psa_pods(&shared);

@@ -167,3 +167,30 @@ pub fn fenced_block(text: &str, n: usize) -> Option<String> {
     }
     blocks.into_iter().nth(n.checked_sub(1)?)
 }
+
+/// The PSPs the differential tests judge: the Kubernetes example PSPs (lowered from
+/// `conformance/psp-examples`), then every golden case's IR (`golden/*/ir.yaml`: the examples at
+/// several upstream versions, the seeds, RBAC cases). Returns the policies and how many of them
+/// are examples.
+pub fn example_and_golden_policies(
+    shared: &std::path::Path,
+) -> (Vec<polytrans::ir::Policy>, usize) {
+    let mut policies = Vec::new();
+    for f in files_under(&shared.join("conformance/psp-examples"), &["yaml"]) {
+        let objs =
+            polytrans::load::load_paths(std::slice::from_ref(&f), &Default::default()).unwrap();
+        policies.extend(polytrans::front::psp::lower_all(&objs).unwrap().0);
+    }
+    let examples = policies.len();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    for f in files_under(&root, &["yaml"]) {
+        if f.file_name().and_then(|n| n.to_str()) != Some("ir.yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let doc: polytrans::ir::IrDocument =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        policies.extend(doc.policies);
+    }
+    (policies, examples)
+}
