@@ -147,7 +147,7 @@ fn main() {
     } else {
         for i in 0..count {
             writeln!(out, "---").unwrap();
-            write!(out, "{}", polytrans::load::to_yaml(&object(&mut rng, i))).unwrap();
+            write!(out, "{}", polytrans::render::to_yaml(&object(&mut rng, i))).unwrap();
         }
     }
 }

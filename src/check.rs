@@ -336,7 +336,7 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
             lenient: args.lenient,
         };
         let (policies, _, d) =
-            crate::load_policies(std::slice::from_ref(psp), limits, &options, false)?;
+            crate::pipeline::load_policies(std::slice::from_ref(psp), limits, &options, false)?;
         diags.extend(d);
         Judge::Psp(policies)
     } else {

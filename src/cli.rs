@@ -1,6 +1,8 @@
-//! The command line: clap derive types. [`Target`] is the backend registry.
+//! The command line: clap derive types only, mapped onto the backend registry
+//! ([`crate::backend::TARGETS`]) and each backend's plain `Options`.
 
 use crate::backend;
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -111,40 +113,111 @@ pub enum SchemaKind {
     Ir,
 }
 
-/// The backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Target {
-    /// The normalised policy IR (YAML or JSON).
-    Ir,
-    /// Level-fit report: how each PSP compares with the Pod Security Standards.
-    Pss,
-    /// Falco rules (k8s audit and syscall).
-    Falco,
-    /// Kyverno ClusterPolicy.
-    Kyverno,
-    /// Kyverno ValidatingPolicy (CEL).
-    KyvernoCel,
-    /// Gatekeeper constraints for the gatekeeper-library templates.
-    Gatekeeper,
-    /// Kubernetes ValidatingAdmissionPolicy (CEL).
-    Vap,
-    /// Pod Security Admission namespace labels.
-    PssLabels,
+/// A `--to` value: a row of the registry ([`backend::TARGETS`]).
+pub type Target = &'static backend::Target;
+
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
+    clap::builder::PossibleValuesParser::new(
+        backend::TARGETS
+            .iter()
+            .map(|t| clap::builder::PossibleValue::new(t.name).help(t.about)),
+    )
+    .map(|s| backend::target(&s).expect("a listed target"))
 }
 
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Ir => "ir",
-            Target::Pss => "pss",
-            Target::Falco => "falco",
-            Target::Kyverno => "kyverno",
-            Target::KyvernoCel => "kyverno-cel",
-            Target::Gatekeeper => "gatekeeper",
-            Target::Vap => "vap",
-            Target::PssLabels => "pss-labels",
-        }
-    }
+fn names_parser<T: Clone + Send + Sync + 'static>(
+    names: &'static [&'static str],
+    parse: fn(&str) -> Option<T>,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    clap::builder::PossibleValuesParser::new(names.iter().copied())
+        .map(move |s| parse(&s).expect("a listed value"))
+}
+
+/// Options of `--to falco`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Falco options")]
+pub struct FalcoArgs {
+    /// Rules flavour: `modern` (Falco ≥ 0.37, k8saudit plugin) or `legacy` (falcoctl output).
+    #[arg(long = "falco-flavor", default_value = "modern",
+          value_parser = names_parser(backend::falco::Flavor::NAMES, backend::falco::Flavor::parse))]
+    pub falco_flavor: backend::falco::Flavor,
+    /// Rule priority.
+    #[arg(long = "falco-priority", default_value = "WARNING")]
+    pub falco_priority: String,
+    /// Rule tags, comma separated.
+    #[arg(long = "falco-tags", default_value = "k8s-psp")]
+    pub falco_tags: String,
+    /// Prefix of rule names (modern flavour).
+    #[arg(long = "falco-rule-prefix", default_value = "PSP")]
+    pub falco_rule_prefix: String,
+}
+
+/// Options of `--to gatekeeper`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Gatekeeper options")]
+pub struct GatekeeperArgs {
+    /// Scope constraints and mutators to these namespaces (repeatable, comma-separated;
+    /// overrides RBAC).
+    #[arg(long = "gatekeeper-namespaces", value_name = "NS", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Namespaces the constraints do not apply to (repeatable, comma-separated).
+    #[arg(long = "gatekeeper-exempt-namespaces", value_name = "NS", value_delimiter = ',')]
+    pub exempt_namespaces: Vec<String>,
+    /// Images exempt from the container checks (`exemptImages`; a trailing `*` is a prefix).
+    #[arg(long = "gatekeeper-exempt-images", value_name = "IMAGE", value_delimiter = ',')]
+    pub exempt_images: Vec<String>,
+}
+
+/// Options of `--to kyverno`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Kyverno options")]
+pub struct KyvernoArgs {
+    /// How validating rules are written: `auto` (`podSecurity` where the source is a level
+    /// Kyverno can express), `rules` (one rule per field), `pod-security`.
+    #[arg(long = "kyverno-style", default_value = "auto",
+          value_parser = names_parser(backend::kyverno::Style::NAMES, backend::kyverno::Style::parse))]
+    pub kyverno_style: backend::kyverno::Style,
+    /// Also scan existing resources (`spec.background: true`).
+    #[arg(long = "kyverno-background")]
+    pub kyverno_background: bool,
+    /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers: none`).
+    #[arg(long = "kyverno-no-autogen")]
+    pub kyverno_no_autogen: bool,
+}
+
+/// Options of `--to vap` and `--to kyverno-cel`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cel options")]
+pub struct CelArgs {
+    /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+    /// ReplicationController) and judge their pod templates.
+    #[arg(long = "cel-workloads")]
+    pub cel_workloads: bool,
+}
+
+/// Options of `--to pss-labels`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Psa options")]
+pub struct PsaArgs {
+    /// Force the enforce level instead of computing it.
+    #[arg(long, value_parser = parse_level)]
+    pub enforce: Option<crate::ir::Level>,
+    /// Force the warn level (default: one level stricter than enforce).
+    #[arg(long, value_parser = parse_level)]
+    pub warn: Option<crate::ir::Level>,
+    /// Force the audit level (default: one level stricter than enforce).
+    #[arg(long, value_parser = parse_level)]
+    pub audit: Option<crate::ir::Level>,
+    /// Propose levels even when a given pod would be rejected.
+    #[arg(long)]
+    pub allow_breakage: bool,
+    /// Emit an AdmissionConfiguration (cluster defaults, privileged namespaces exempted) instead
+    /// of namespace labels.
+    #[arg(long)]
+    pub admission_config: bool,
+    /// Write `-version: latest` instead of pinning the newest version in the catalogue.
+    #[arg(long)]
+    pub unpinned: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,8 +226,15 @@ pub struct PspArgs {
     pub inputs: Vec<PathBuf>,
 
     /// What to produce.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = target_parser())]
     pub to: Target,
+
+    /// What a violation does in the admission backends: `enforce` (reject; the default, as PSP
+    /// did), `audit` (record only) or `warn` (admit with a warning). Gatekeeper
+    /// `enforcementAction`, Kyverno `failureAction`, VAP and Kyverno-CEL `validationActions`.
+    #[arg(long, default_value = "enforce", alias = "cel-mode", alias = "kyverno-mode",
+          value_parser = names_parser(backend::Mode::NAMES, backend::Mode::parse))]
+    pub mode: backend::Mode,
 
     /// Output format, where the target has several (text, yaml, json, markdown, kubectl).
     #[arg(long)]
@@ -207,15 +287,53 @@ pub struct PspArgs {
     pub templates: Option<PathBuf>,
 
     #[command(flatten)]
-    pub falco: backend::falco::FalcoArgs,
+    pub falco: FalcoArgs,
     #[command(flatten)]
-    pub gatekeeper: backend::gatekeeper::GatekeeperArgs,
+    pub gatekeeper: GatekeeperArgs,
     #[command(flatten)]
-    pub kyverno: backend::kyverno::KyvernoArgs,
+    pub kyverno: KyvernoArgs,
     #[command(flatten)]
-    pub cel: backend::cel::CelArgs,
+    pub cel: CelArgs,
     #[command(flatten)]
-    pub psa: backend::psa::PsaArgs,
+    pub psa: PsaArgs,
+}
+
+impl PspArgs {
+    /// Every backend's plain options, from the command line.
+    pub fn backend_options(&self) -> backend::Options {
+        backend::Options {
+            falco: backend::falco::Options {
+                flavor: self.falco.falco_flavor,
+                priority: self.falco.falco_priority.clone(),
+                tags: self.falco.falco_tags.clone(),
+                rule_prefix: self.falco.falco_rule_prefix.clone(),
+            },
+            gatekeeper: backend::gatekeeper::Options {
+                mode: self.mode,
+                namespaces: self.gatekeeper.namespaces.clone(),
+                exempt_namespaces: self.gatekeeper.exempt_namespaces.clone(),
+                exempt_images: self.gatekeeper.exempt_images.clone(),
+            },
+            kyverno: backend::kyverno::Options {
+                style: self.kyverno.kyverno_style,
+                mode: self.mode,
+                background: self.kyverno.kyverno_background,
+                no_autogen: self.kyverno.kyverno_no_autogen,
+            },
+            cel: backend::cel::Options {
+                mode: self.mode,
+                workloads: self.cel.cel_workloads,
+            },
+            psa: backend::psa::Options {
+                enforce: self.psa.enforce,
+                warn: self.psa.warn,
+                audit: self.psa.audit,
+                allow_breakage: self.psa.allow_breakage,
+                admission_config: self.psa.admission_config,
+                unpinned: self.psa.unpinned,
+            },
+        }
+    }
 }
 
 /// Options of `polytrans pss`.

@@ -287,36 +287,17 @@ pub fn compare_policies(old: &Policy, new: &Policy, version: crate::pss::Version
 
 /// Line counts by which each implemented backend's output for the PSP changes.
 fn backend_effects(old: &Policy, new: &Policy) -> Vec<BackendEffect> {
-    use crate::cli::Target;
     let mut out = Vec::new();
-    for target in [
-        Target::Falco,
-        Target::Kyverno,
-        Target::KyvernoCel,
-        Target::Gatekeeper,
-        Target::Vap,
-    ] {
-        let Ok(cli) = <crate::cli::Cli as clap::Parser>::try_parse_from([
-            "polytrans",
-            "psp",
-            "-",
-            "--to",
-            target.name(),
-        ]) else {
+    let common = crate::backend::Common::default();
+    let options = crate::backend::Options::default();
+    for target in crate::backend::TARGETS.iter().filter(|t| t.admission || t.name == "falco") {
+        if target.name == "pss-labels" {
             continue;
-        };
-        let crate::cli::Command::Psp(args) = &cli.command else {
-            continue;
-        };
-        let common = crate::backend::Common::default();
+        }
         let render = |p: &Policy| {
             let policies = [p.clone()];
-            let input = crate::backend::Input {
-                policies: &policies,
-                objects: &[],
-                common: &common,
-            };
-            crate::emit(target, &input, args).map(|e| e.stdout)
+            let scope = crate::scope::Scope::unscoped(&policies);
+            crate::pipeline::emit(target, &policies, &scope, &common, &options).map(|e| e.stdout)
         };
         let (Ok(a), Ok(b)) = (render(old), render(new)) else {
             continue;
@@ -331,7 +312,7 @@ fn backend_effects(old: &Policy, new: &Policy) -> Vec<BackendEffect> {
             }
         }
         out.push(BackendEffect {
-            target: target.name().to_string(),
+            target: target.name.to_string(),
             added_lines: added,
             removed_lines: removed,
         });
@@ -379,11 +360,11 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
                     args.inputs.len()
                 )));
             }
-            let (objs, diags) = crate::load_inputs(&args.inputs[..1], limits)?;
+            let (objs, diags) = crate::pipeline::load_inputs(&args.inputs[..1], limits)?;
             (objs, args.inputs[1..].to_vec(), diags)
         }
     };
-    let (new_objects, d2) = crate::load_inputs(&new_paths, limits)?;
+    let (new_objects, d2) = crate::pipeline::load_inputs(&new_paths, limits)?;
     diags.extend(d2);
     let lower = |objs: &[Object]| -> Result<Vec<Policy>, Error> {
         let (p, warnings) =

@@ -22,9 +22,11 @@ pub mod front;
 pub mod ir;
 pub mod load;
 pub mod output;
+pub mod pipeline;
 pub mod pod;
 pub mod pss;
 pub mod render;
+pub mod scope;
 
 use diag::{Diagnostic, Diagnostics};
 use std::io::Write;
@@ -124,105 +126,6 @@ fn write_out(out: &mut dyn Write, s: &str) -> Result<(), Error> {
     })
 }
 
-/// Loads inputs, reporting every error; notes for ignored objects in verbose mode.
-pub fn load_inputs(
-    inputs: &[std::path::PathBuf],
-    limits: &load::Limits,
-) -> Result<(Vec<load::Object>, Diagnostics), Error> {
-    let mut diags = Diagnostics::default();
-    let mut objects = Vec::new();
-    load::for_each_object(inputs, limits, &mut |o| objects.push(o), &mut diags);
-    if diags.has_errors() {
-        return Err(Error::Input(diags));
-    }
-    Ok((objects, diags))
-}
-
-/// Kinds later stages use; anything else is ignored (with a note in verbose mode).
-pub const KNOWN_KINDS: &[&str] = &[
-    "PodSecurityPolicy",
-    "Namespace",
-    "ClusterRole",
-    "Role",
-    "ClusterRoleBinding",
-    "RoleBinding",
-    "ServiceAccount",
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-    "PodTemplate",
-];
-
-/// Loads and lowers PSPs: the front half of `polytrans psp`.
-pub fn load_policies(
-    inputs: &[std::path::PathBuf],
-    limits: &load::Limits,
-    options: &front::psp::Options,
-    verbose: bool,
-) -> Result<(Vec<ir::Policy>, Vec<load::Object>, Diagnostics), Error> {
-    let (objects, mut diags) = load_inputs(inputs, limits)?;
-    if verbose {
-        for o in objects
-            .iter()
-            .filter(|o| !KNOWN_KINDS.contains(&o.kind.as_str()))
-        {
-            diags.push(
-                Diagnostic::note(format!("ignoring {} (not used by polytrans)", o.describe()))
-                    .at(o.location()),
-            );
-        }
-    }
-    let (policies, warnings) = front::psp::lower_all_with(&objects, options).map_err(|e| {
-        let mut all = diags.clone();
-        all.extend(e);
-        Error::Input(all)
-    })?;
-    diags.extend(warnings);
-    if policies.is_empty() {
-        let mut d = diags.clone();
-        d.push(
-            Diagnostic::error("no PodSecurityPolicy found in the input").with_help(
-                "`kubectl get psp -o yaml > psp.yaml` exports them; kinds found: ".to_string()
-                    + &kinds_found(&objects),
-            ),
-        );
-        return Err(Error::Input(d));
-    }
-    Ok((policies, objects, diags))
-}
-
-fn kinds_found(objects: &[load::Object]) -> String {
-    let kinds: std::collections::BTreeSet<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
-    if kinds.is_empty() {
-        "none".into()
-    } else {
-        kinds.into_iter().collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// Runs one backend.
-pub fn emit(
-    target: cli::Target,
-    input: &backend::Input<'_>,
-    args: &cli::PspArgs,
-) -> Result<backend::Emitted, Error> {
-    use cli::Target::*;
-    match target {
-        Ir => backend::ir::emit(input),
-        Pss => backend::pss::emit(input),
-        Falco => backend::falco::emit(input, &args.falco),
-        Kyverno => backend::kyverno::emit(input, &args.kyverno),
-        Gatekeeper => backend::gatekeeper::emit(input, &args.gatekeeper),
-        Vap | KyvernoCel => backend::cel::emit(input, &args.cel, target),
-        PssLabels => backend::psa::emit(input, &args.psa),
-    }
-}
-
 fn psp_command(
     args: &cli::PspArgs,
     limits: &load::Limits,
@@ -232,7 +135,8 @@ fn psp_command(
     let options = front::psp::Options {
         lenient: args.lenient,
     };
-    let (mut policies, objects, diags) = load_policies(&args.inputs, limits, &options, verbose)?;
+    let (mut policies, objects, diags) =
+        pipeline::load_policies(&args.inputs, limits, &options, verbose)?;
     if let Some(level) = args.at_least {
         for p in &mut policies {
             pss::intersect_with_level(p, level, args.pss_version);
@@ -281,7 +185,7 @@ fn pss_command(
     let (objects, diags) = if args.emit.inputs.is_empty() {
         (vec![], Diagnostics::default())
     } else {
-        load_inputs(&args.emit.inputs, limits)?
+        pipeline::load_inputs(&args.emit.inputs, limits)?
     };
     emit_and_write(&[policy], &objects, &args.emit, version, diags, out)
 }
@@ -310,12 +214,14 @@ fn emit_and_write(
         want_files: args.output.as_ref().is_some_and(dir_like)
             || args.diff.as_ref().is_some_and(dir_like),
     };
-    let input = backend::Input {
+    let scope = pipeline::scope_of(policies, objects);
+    let emitted = pipeline::emit(
+        args.to,
         policies,
-        objects,
-        common: &common,
-    };
-    let emitted = emit(args.to, &input, args)?;
+        &scope,
+        &common,
+        &args.backend_options(),
+    )?;
     diags.extend(emitted.diagnostics.clone());
     let lossy: Vec<&backend::FidelityEntry> = emitted
         .fidelity
@@ -334,7 +240,7 @@ fn emit_and_write(
             diags.push(
                 Diagnostic::error(format!(
                     "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
-                    args.to.name(),
+                    args.to.name,
                     e.field,
                     e.policy,
                     e.fidelity.as_str(),
@@ -369,7 +275,7 @@ fn emit_and_write(
             diags.push(
                 Diagnostic::error(format!(
                     "generated `--to {}` output differs from `{}` ({} changed, {} missing)",
-                    args.to.name(),
+                    args.to.name,
                     existing.display(),
                     d.changed.len(),
                     d.missing.len()

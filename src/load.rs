@@ -1812,11 +1812,6 @@ fn make_object(
     }
 }
 
-/// Prints a serialisable value as YAML (block style, keys in struct order).
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
-    serde_yaml::to_string(value).expect("values built by polytrans serialise to YAML")
-}
-
 /// Parses a YAML text without locations into JSON (for tests, templates' own output and
 /// configuration files). Multi-document input yields one value per document.
 pub fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {

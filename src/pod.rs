@@ -426,6 +426,18 @@ pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A pod or workload given as input, with where it runs and where it was read.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Its namespace (`default` when the object names none).
+    pub namespace: String,
+    /// `file:line` of the object.
+    pub location: String,
+    /// `pods "name"`, `deployments "name"`: the object as PSA messages name it.
+    pub what: String,
+    pub found: FoundPod,
+}
+
 /// A pod found in the input: a Pod, or a workload's pod template.
 #[derive(Debug, Clone)]
 pub struct FoundPod {

@@ -121,3 +121,8 @@ mod tests {
         }
     }
 }
+
+/// Prints a serialisable value as YAML (block style, keys in struct order).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).expect("values built by polytrans serialise to YAML")
+}

@@ -21,7 +21,7 @@ mod common;
 mod falco_engine;
 
 use falco_engine::RulesFile;
-use polytrans::backend::falco::{FalcoArgs, Flavor};
+use polytrans::backend::falco::{Flavor, Options as FalcoArgs};
 use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use polytrans::ir::Policy;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,10 +29,8 @@ use std::path::{Path, PathBuf};
 
 fn falco_args(flavor: Flavor) -> FalcoArgs {
     FalcoArgs {
-        falco_flavor: flavor,
-        falco_priority: "WARNING".into(),
-        falco_tags: "k8s-psp".into(),
-        falco_rule_prefix: "PSP".into(),
+        flavor,
+        ..FalcoArgs::default()
     }
 }
 
@@ -46,9 +44,10 @@ fn lower(path: &Path) -> Vec<Policy> {
 
 fn emit(policies: &[Policy], flavor: Flavor) -> Emitted {
     let common = Common::default();
+    let scope = polytrans::scope::Scope::unscoped(policies);
     let input = Input {
         policies,
-        objects: &[],
+        scope: &scope,
         common: &common,
     };
     polytrans::backend::falco::emit(&input, &falco_args(flavor)).unwrap_or_else(|e| panic!("{e:?}"))

@@ -17,7 +17,7 @@ mod common;
 mod gatekeeper_engine;
 
 use gatekeeper_engine::{Library, Output, load_template, matches, review_of, yaml_one};
-use polytrans::backend::gatekeeper::GatekeeperArgs;
+use polytrans::backend::gatekeeper::Options as GatekeeperArgs;
 use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use polytrans::eval::admits;
 use polytrans::ir::Policy;
@@ -32,9 +32,10 @@ fn emit(
     args: &GatekeeperArgs,
 ) -> Emitted {
     let common = Common::default();
+    let scope = polytrans::pipeline::scope_of(policies, objects);
     let input = Input {
         policies,
-        objects,
+        scope: &scope,
         common: &common,
     };
     polytrans::backend::gatekeeper::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
@@ -368,14 +369,13 @@ fn rbac_scoping() {
     let emitted = emit(&policies, &objects, &GatekeeperArgs::default());
     assert!(
         emitted.stdout.contains(
-            "polytrans.io/rbac-scope: 'kube-system: RoleBinding/kube-system/kube-system:privileged"
+            "polytrans.dev/scope: 'rbac: applies in namespace kube-system; granted by RoleBinding/kube-system/kube-system:privileged"
         ),
         "{}",
         emitted.stdout
     );
     let scoped = Output::from_text(&emitted.stdout);
-    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
-    let usage = polytrans::front::rbac::usable_psps(&objects, &names);
+    let scope = polytrans::pipeline::scope_of(&policies, &objects);
     let (mut same, mut union_agree, mut total) = (0, 0, 0);
     let pods = psa_pods(&shared);
     let mut failures = Vec::new();
@@ -385,7 +385,7 @@ fn rbac_scoping() {
         ("web", "restricted"),
     ] {
         let single = output_of(&[by_name[decides].clone()], &GatekeeperArgs::default());
-        let usable = polytrans::front::rbac::usable_in(&usage, ns);
+        let usable = scope.group_of(ns);
         for (path, pod, obj) in &pods {
             total += 1;
             let mut obj = obj.clone();

@@ -6,7 +6,7 @@ mod common;
 mod kyverno_engine;
 
 use kyverno_engine as ky;
-use polytrans::backend::kyverno::KyvernoArgs;
+use polytrans::backend::kyverno::Options as KyvernoArgs;
 use polytrans::backend::{Common, Emitted, Fidelity, Input};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -270,9 +270,10 @@ fn upstream_kyverno_tests() {
 /// Runs the backend on policies.
 fn emit(policies: &[polytrans::ir::Policy], args: &KyvernoArgs) -> Emitted {
     let common = Common::default();
+    let scope = polytrans::scope::Scope::unscoped(policies);
     let input = Input {
         policies,
-        objects: &[],
+        scope: &scope,
         common: &common,
     };
     polytrans::backend::kyverno::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
@@ -1005,7 +1006,7 @@ fn pod_security_style() {
         return;
     };
     let args = KyvernoArgs {
-        kyverno_style: polytrans::backend::kyverno::Style::PodSecurity,
+        style: polytrans::backend::kyverno::Style::PodSecurity,
         ..Default::default()
     };
     let mut policies = Vec::new();

@@ -2,7 +2,6 @@
 
 mod common;
 
-use polytrans::front::rbac::{ALL_NAMESPACES, usable_in, usable_psps};
 use std::path::Path;
 
 fn objects(yaml: &str) -> Vec<polytrans::load::Object> {
@@ -67,22 +66,38 @@ subjects: [{kind: Group, name: 'system:serviceaccounts:ops'}]
 
 #[test]
 fn rbac_resolution() {
-    let names: Vec<String> = ["baseline", "privileged", "restricted"]
-        .map(String::from)
-        .to_vec();
-    let usage = usable_psps(&objects(RBAC), &names);
+    let psps_yaml: String = ["baseline", "privileged", "restricted"]
+        .iter()
+        .map(|n| format!("---\nkind: PodSecurityPolicy\napiVersion: policy/v1beta1\nmetadata: {{name: {n}}}\nspec: {{}}\n"))
+        .collect();
+    let policies = polytrans::front::psp::lower_all_with(
+        &objects(&psps_yaml),
+        &polytrans::front::psp::Options { lenient: true },
+    )
+    .unwrap()
+    .0;
+    let scope = polytrans::pipeline::scope_of(&policies, &objects(RBAC));
     let psps = |ns: &str| {
-        usable_in(&usage, ns)
+        scope
+            .group_of(ns)
             .psps
             .keys()
             .cloned()
             .collect::<Vec<_>>()
     };
     // system:authenticated via a ClusterRoleBinding: every namespace; `get` is not `use`.
-    assert_eq!(psps(ALL_NAMESPACES), vec!["restricted"]);
     assert_eq!(psps("anywhere"), vec!["restricted"]);
-    // A Role bound in `team` to a service account of `team`.
+    // A Role bound in `team` to a service account of `team`: the whole namespace, with a note
+    // (a namespace selector cannot single out the service account).
     assert_eq!(psps("team"), vec!["baseline", "restricted"]);
+    assert!(
+        scope
+            .notes
+            .iter()
+            .any(|n| n.place == "namespace team" && n.text.contains("ServiceAccount/team/app")),
+        "{:?}",
+        scope.notes
+    );
     // A RoleBinding only grants for pods in its own namespace: the `other` SA gets nothing.
     assert_eq!(psps("other"), vec!["restricted"]);
     // A ClusterRoleBinding to system:serviceaccounts:ops grants only in ops.

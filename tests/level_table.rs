@@ -148,13 +148,15 @@ pub fn emit_level(level: Level, version: Version, args: &[&str]) -> (Policy, Emi
         ..Default::default()
     };
     let policies = [policy.clone()];
-    let input = polytrans::backend::Input {
-        policies: &policies,
-        objects: &[],
-        common: &common,
-    };
-    let emitted =
-        polytrans::emit(pss.emit.to, &input, &pss.emit).unwrap_or_else(|e| panic!("{e:?}"));
+    let scope = polytrans::scope::Scope::unscoped(&policies);
+    let emitted = polytrans::pipeline::emit(
+        pss.emit.to,
+        &policies,
+        &scope,
+        &common,
+        &pss.emit.backend_options(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     (policy, emitted)
 }
 

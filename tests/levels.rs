@@ -19,7 +19,7 @@ fn level_ir_round_trip_agrees_with_psa() {
     for case in &cases {
         let policy = policies.entry((case.level, case.minor)).or_insert_with(|| {
             // Through the IR's own YAML, as `polytrans pss LEVEL --version v1.N --to ir` prints it.
-            let text = polytrans::load::to_yaml(&IrDocument::new(vec![level_policy(
+            let text = polytrans::render::to_yaml(&IrDocument::new(vec![level_policy(
                 case.level,
                 Version::Minor(case.minor),
             )]));

@@ -21,48 +21,32 @@ use crate::ir::{
     Constraint, DefaultAction, Exemption, GroupField, HostNamespace, HostPathRule, IdRange,
     NameSet, Origin, Policy, ProfileSource, Rule, Scope,
 };
+use crate::scope::{Namespaces, Union};
 use serde::Serialize;
 
-/// `--cel-mode`: what a violation does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum CelMode {
-    /// Reject the request (`Deny`).
-    #[default]
-    Enforce,
-    /// Admit with a warning to the client (`Warn`).
-    Warn,
-    /// Admit and record an audit annotation (`Audit`).
-    Audit,
+/// Options of this backend.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// What a violation does (`validationActions`).
+    pub mode: super::Mode,
+    /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+    /// ReplicationController) and judge their pod templates.
+    pub workloads: bool,
 }
 
-impl CelMode {
-    fn action(self) -> &'static str {
-        match self {
-            CelMode::Enforce => "Deny",
-            CelMode::Warn => "Warn",
-            CelMode::Audit => "Audit",
-        }
+fn action(mode: super::Mode) -> &'static str {
+    match mode {
+        super::Mode::Enforce => "Deny",
+        super::Mode::Warn => "Warn",
+        super::Mode::Audit => "Audit",
     }
 }
 
-/// Options of this backend.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Cel options")]
-pub struct CelArgs {
-    /// What a violation does: `enforce` (Deny), `warn` or `audit` (vap and kyverno-cel).
-    #[arg(long = "cel-mode", value_enum, default_value_t = CelMode::Enforce)]
-    pub cel_mode: CelMode,
-    /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
-    /// ReplicationController) and judge their pod templates.
-    #[arg(long = "cel-workloads")]
-    pub cel_workloads: bool,
-}
-
 /// Golden files of this backend (see [`super::golden_files`]).
-pub const GOLDEN_FILES: &[(&str, &[&str])] = &[
-    ("vap.yaml", &["--to", "vap"]),
-    ("kyverno-cel.yaml", &["--to", "kyverno-cel"]),
-];
+pub const GOLDEN_FILES_VAP: &[(&str, &[&str])] = &[("vap.yaml", &["--to", "vap"])];
+/// Golden files of `--to kyverno-cel`.
+pub const GOLDEN_FILES_KYVERNO_CEL: &[(&str, &[&str])] =
+    &[("kyverno-cel.yaml", &["--to", "kyverno-cel"])];
 
 /// A named CEL variable (`variables.<name>`), evaluated in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -922,12 +906,14 @@ pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
 
 #[derive(Serialize)]
 struct PolicyCtx {
-    /// `None`: every namespace; `Some([])`: none.
-    namespaces: Option<Vec<String>>,
-    /// Namespaces whose pods are not judged (exemptions).
-    exempt_namespaces: Vec<String>,
+    /// `Some`: only these namespaces (RBAC).
+    namespaces_in: Option<Vec<String>>,
+    /// Namespaces left out: RBAC (another policy decides there) and exemptions.
+    namespaces_not_in: Vec<String>,
     name: String,
     source: String,
+    /// The `polytrans.dev/scope` annotation (RBAC), if any.
+    scope: Option<String>,
     header: String,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
@@ -938,55 +924,208 @@ struct Ctx<'a> {
     policies: Vec<PolicyCtx>,
     action: &'a str,
     workloads: bool,
-    several: bool,
+    /// A note on how the policies combine, for the header.
+    note: Option<&'a str>,
 }
 
-pub fn emit(
-    input: &Input<'_>,
-    args: &CelArgs,
-    target: crate::cli::Target,
-) -> Result<Emitted, crate::Error> {
-    let template = match target {
-        crate::cli::Target::Vap => "cel/vap.yaml.j2",
-        _ => "cel/kyverno-cel.yaml.j2",
+/// Which target of the two this backend writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `ValidatingAdmissionPolicy` + binding.
+    Vap,
+    /// Kyverno `ValidatingPolicy`.
+    KyvernoCel,
+}
+
+impl Flavor {
+    fn template(self) -> &'static str {
+        match self {
+            Flavor::Vap => "cel/vap.yaml.j2",
+            Flavor::KyvernoCel => "cel/kyverno-cel.yaml.j2",
+        }
+    }
+
+    fn target(self) -> &'static str {
+        match self {
+            Flavor::Vap => "vap",
+            Flavor::KyvernoCel => "kyverno-cel",
+        }
+    }
+}
+
+/// The name of the policy that admits a pod when any of `psps` does.
+fn any_of_name(psps: &[String]) -> String {
+    let joined: Vec<String> = psps.iter().map(|p| k8s_name(p)).collect();
+    let mut n = format!("psp-any-of-{}", joined.join("--"));
+    // Object names are DNS subdomains (253 characters); keep well inside.
+    if n.len() > 200 {
+        n.truncate(200);
+        n = n.trim_end_matches('-').to_string();
+    }
+    n
+}
+
+/// One policy that admits a pod when any of `members` admits it: each member's validations
+/// become one variable (their conjunction), the validation is the disjunction, and the message
+/// names, per member, the fields that reject the pod.
+fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validation) {
+    let mut vars = variables_for(workloads, &[]);
+    let mut alternatives = Vec::new();
+    let mut message = vec![cel_string(&format!(
+        "no PodSecurityPolicy usable in this namespace admits the pod ({}):",
+        members
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))];
+    for (i, p) in members.iter().enumerate() {
+        let vs = validations(p);
+        let var = format!("psp{i}");
+        let conj = if vs.is_empty() {
+            "true".to_string()
+        } else {
+            vs.iter()
+                .map(|v| format!("({})", v.expression))
+                .collect::<Vec<_>>()
+                .join(" && ")
+        };
+        vars.push(Variable {
+            name: var.clone(),
+            expression: conj,
+        });
+        alternatives.push(format!("variables.{var}"));
+        let mut failing = vec![cel_string(&format!(" `{}` rejects", p.name))];
+        for v in &vs {
+            failing.push(format!(
+                "(({}) ? '' : {})",
+                v.expression,
+                cel_string(&format!(" {}", v.field))
+            ));
+        }
+        message.push(format!(
+            "(variables.{var} ? '' : {})",
+            failing.join(" + ")
+        ));
+    }
+    let validation = Validation {
+        kind: "any-of".into(),
+        field: "rbac".into(),
+        expression: alternatives.join(" || "),
+        message_expression: message.join(" + "),
     };
+    (vars, validation)
+}
+
+pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
-    let workloads = args.cel_workloads;
+    let workloads = args.workloads;
     let mut emitted = Emitted::default();
     let mut stdout = String::new();
-    let several = input.policies.len() > 1;
+    let plan = input.scope.plan(input.policies, Union::AnyOf);
+    let scope_fid = super::scope_fidelity(input.scope, &plan, "");
+    emitted.fidelity.extend(scope_fid.clone());
+    let note = if input.scope.from_rbac {
+        Some(
+            "note: bound by RBAC (see the polytrans.dev/scope annotation): where several PSPs are\n# usable, the one that admits all the others admit decides, or one policy admits a pod\n# any of them admits, as PSP admission did.",
+        )
+    } else if input.policies.len() > 1 {
+        Some(
+            "note: each policy below is enforced on its own (all must pass); PSP admitted a pod when any\n# usable PSP did. Bind each policy only to the namespaces whose service accounts used the PSP.",
+        )
+    } else {
+        None
+    };
+    let selector = |namespaces: &Namespaces, exempt: &[String]| {
+        let (only, mut not_in) = match namespaces {
+            _ if !input.scope.from_rbac => (None, vec![]),
+            Namespaces::Only(v) => (Some(v.clone()), vec![]),
+            Namespaces::AllExcept(v) => (None, v.clone()),
+        };
+        not_in.extend(exempt.iter().cloned());
+        not_in.sort();
+        not_in.dedup();
+        (only, not_in)
+    };
     let mut ctxs = Vec::new();
     for policy in input.policies {
         let fid = fidelity(policy, workloads);
-        let header = fidelity_comment(&fid, "# ");
-        emitted.fidelity.extend(fid);
-        let namespaces = match crate::front::rbac::psp_scope(input.objects, &policy.name) {
-            crate::front::rbac::NamespaceScope::Cluster => None,
-            crate::front::rbac::NamespaceScope::Only(v) => Some(v),
+        emitted.fidelity.extend(fid.clone());
+        let Some(place) = plan.placements.get(&policy.name) else {
+            continue;
         };
+        let (namespaces_in, namespaces_not_in) =
+            selector(&place.namespaces, &policy.exempt_namespaces);
         ctxs.push(PolicyCtx {
-            namespaces,
-            exempt_namespaces: policy.exempt_namespaces.clone(),
+            namespaces_in,
+            namespaces_not_in,
             name: format!("psp-{}", k8s_name(&policy.name)),
             source: source_name(policy),
-            header,
+            scope: input.scope.from_rbac.then(|| place.why.clone()),
+            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
             variables: variables_for(workloads, &policy.exempt_images),
             validations: validations(policy),
+        });
+    }
+    for (namespaces, names) in &plan.any_of {
+        let members: Vec<&Policy> = names
+            .iter()
+            .filter_map(|n| input.policies.iter().find(|p| &p.name == n))
+            .collect();
+        let fid: Vec<FidelityEntry> = members
+            .iter()
+            .flat_map(|p| fidelity(p, workloads))
+            .collect();
+        let (variables, validation) = any_of_ctx(&members, workloads);
+        let (namespaces_in, namespaces_not_in) = selector(namespaces, &[]);
+        ctxs.push(PolicyCtx {
+            namespaces_in,
+            namespaces_not_in,
+            name: any_of_name(names),
+            source: format!(
+                "PodSecurityPolicies {}",
+                members
+                    .iter()
+                    .map(|p| format!("`{}`", p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            scope: Some(format!(
+                "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
+                namespaces.describe(),
+                names.join(", ")
+            )),
+            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
+            variables,
+            validations: vec![validation],
         });
     }
     for p in ctxs {
         let ctx = Ctx {
             policies: vec![p],
-            action: args.cel_mode.action(),
+            action: action(args.mode),
             workloads,
-            several,
+            note,
         };
-        let content = crate::render::render(&env, template, &ctx)?;
+        let content = crate::render::render(&env, flavor.template(), &ctx)?;
         emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", target.name(), ctx.policies[0].name),
+            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
             content: content.clone(),
         });
         stdout.push_str(&content);
+    }
+    for (name, why) in &plan.skipped {
+        let note = format!("no policy generated: {}", super::single_line(why));
+        stdout.push_str(&format!(
+            "# PodSecurityPolicy `{}`: {note}\n",
+            super::single_line(name)
+        ));
+        emitted.fidelity.push(FidelityEntry {
+            policy: name.clone(),
+            field: "rbac".into(),
+            fidelity: Fidelity::Exact,
+            note,
+        });
     }
     emitted.stdout = stdout;
     Ok(emitted)

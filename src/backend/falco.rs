@@ -17,7 +17,7 @@ use crate::ir::{Constraint, GroupField, HostNamespace, IdRange, NameSet, Policy,
 use serde::Serialize;
 
 /// Output flavour.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Flavor {
     /// Falco ≥ 0.37 with the k8saudit plugin.
     #[default]
@@ -26,22 +26,42 @@ pub enum Flavor {
     Legacy,
 }
 
+impl Flavor {
+    /// The names `--falco-flavor` takes.
+    pub const NAMES: &[&str] = &["modern", "legacy"];
+
+    /// Parses one of [`Flavor::NAMES`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "modern" => Some(Flavor::Modern),
+            "legacy" => Some(Flavor::Legacy),
+            _ => None,
+        }
+    }
+}
+
 /// Options of this backend.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Falco options")]
-pub struct FalcoArgs {
-    /// Rules flavour: `modern` (Falco ≥ 0.37, k8saudit plugin) or `legacy` (falcoctl output).
-    #[arg(long = "falco-flavor", value_enum, default_value_t = Flavor::Modern)]
-    pub falco_flavor: Flavor,
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Rules flavour.
+    pub flavor: Flavor,
     /// Rule priority.
-    #[arg(long = "falco-priority", default_value = "WARNING")]
-    pub falco_priority: String,
+    pub priority: String,
     /// Rule tags, comma separated.
-    #[arg(long = "falco-tags", default_value = "k8s-psp")]
-    pub falco_tags: String,
+    pub tags: String,
     /// Prefix of rule names (modern flavour).
-    #[arg(long = "falco-rule-prefix", default_value = "PSP")]
-    pub falco_rule_prefix: String,
+    pub rule_prefix: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            flavor: Flavor::Modern,
+            priority: "WARNING".into(),
+            tags: "k8s-psp".into(),
+            rule_prefix: "PSP".into(),
+        }
+    }
 }
 
 /// Golden files of this backend (see [`super::golden_files`]).
@@ -689,16 +709,16 @@ fn ident(name: &str) -> String {
     format!("psp_{}", k8s_name(name).replace('-', "_"))
 }
 
-fn check_options(args: &FalcoArgs) -> Result<Vec<String>, crate::Error> {
-    if !PRIORITIES.contains(&args.falco_priority.as_str()) {
+fn check_options(args: &Options) -> Result<Vec<String>, crate::Error> {
+    if !PRIORITIES.contains(&args.priority.as_str()) {
         return Err(crate::Error::Usage(format!(
             "unknown falco priority `{}`\nhelp: one of {}",
-            super::single_line(&args.falco_priority),
+            super::single_line(&args.priority),
             PRIORITIES.join(", ")
         )));
     }
     let tags: Vec<String> = args
-        .falco_tags
+        .tags
         .split(',')
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
@@ -712,14 +732,14 @@ fn check_options(args: &FalcoArgs) -> Result<Vec<String>, crate::Error> {
         }
     }
     if !args
-        .falco_rule_prefix
+        .rule_prefix
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c))
-        || args.falco_rule_prefix.trim().is_empty()
+        || args.rule_prefix.trim().is_empty()
     {
         return Err(crate::Error::Usage(format!(
             "falco rule prefix `{}` may only hold letters, digits, spaces and `_-.`",
-            super::single_line(&args.falco_rule_prefix).escape_debug()
+            super::single_line(&args.rule_prefix).escape_debug()
         )));
     }
     Ok(tags)
@@ -748,7 +768,7 @@ fn explicit(r: &Rule) -> bool {
     r.provenance.location.is_some()
 }
 
-pub fn emit(input: &Input<'_>, args: &FalcoArgs) -> Result<Emitted, crate::Error> {
+pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let tags = check_options(args)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
@@ -757,7 +777,7 @@ pub fn emit(input: &Input<'_>, args: &FalcoArgs) -> Result<Emitted, crate::Error
         let name = rule_name(p);
         let name = name.as_str();
         let mut fidelity = Vec::new();
-        let content = match args.falco_flavor {
+        let content = match args.flavor {
             Flavor::Legacy => {
                 let images = tokens("image", &p.images, name)?;
                 legacy(&env, p, name, &images, args, &tags, &mut fidelity)?
@@ -948,7 +968,7 @@ fn legacy(
     p: &Policy,
     name: &str,
     images: &str,
-    args: &FalcoArgs,
+    args: &Options,
     tags: &[String],
     fidelity: &mut Vec<FidelityEntry>,
 ) -> Result<String, crate::Error> {
@@ -1004,7 +1024,7 @@ fn legacy(
             ka_image_clause => ka_clause,
             sys_image_clause => sys_clause,
             sections => sections,
-            priority => args.falco_priority,
+            priority => args.priority,
             tags => tags.join(", "),
         },
     )
@@ -1133,7 +1153,7 @@ fn modern(
     env: &minijinja::Environment<'_>,
     p: &Policy,
     name: &str,
-    args: &FalcoArgs,
+    args: &Options,
     tags: &[String],
     fidelity: &mut Vec<FidelityEntry>,
 ) -> Result<String, crate::Error> {
@@ -1182,7 +1202,7 @@ fn modern(
                     field: field.clone(),
                     name: format!(
                         "{} {name} Violation ({field})",
-                        args.falco_rule_prefix.trim()
+                        args.rule_prefix.trim()
                     ),
                     desc: format!(
                         "Detect a pod that PodSecurityPolicy {name} rejects ({field}) using k8s audit logs"
@@ -1256,7 +1276,7 @@ fn modern(
             id => id,
             scope => yaml_scalar(&format!("({scope})")),
             rules => rules,
-            priority => args.falco_priority,
+            priority => args.priority,
             tags => tags.join(", "),
         },
     )

@@ -7,6 +7,7 @@
 //! the template only lays the documents out.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
+use crate::scope::{Namespaces, Union};
 use crate::ir::{
     Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
     Scope,
@@ -18,37 +19,16 @@ use std::collections::BTreeMap;
 pub const LIBRARY_VERSION: &str = "5c441fb645f257b2c428fe9aea22da24a94b5bab";
 
 /// Options of this backend.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Gatekeeper options")]
-pub struct GatekeeperArgs {
-    /// `spec.enforcementAction` of every constraint.
-    #[arg(
-        long = "gatekeeper-enforcement",
-        visible_alias = "enforcement",
-        value_name = "ACTION",
-        value_parser = ["deny", "dryrun", "warn"]
-    )]
-    pub enforcement: Option<String>,
-    /// Scope constraints and mutators to these namespaces (repeatable, comma-separated).
-    #[arg(
-        long = "gatekeeper-namespaces",
-        value_name = "NS",
-        value_delimiter = ','
-    )]
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// What a violation does: `spec.enforcementAction` of every constraint (`deny`, `dryrun`,
+    /// `warn`).
+    pub mode: super::Mode,
+    /// Scope constraints and mutators to these namespaces (overrides RBAC).
     pub namespaces: Vec<String>,
-    /// Namespaces the constraints do not apply to (repeatable, comma-separated).
-    #[arg(
-        long = "gatekeeper-exempt-namespaces",
-        value_name = "NS",
-        value_delimiter = ','
-    )]
+    /// Namespaces the constraints do not apply to.
     pub exempt_namespaces: Vec<String>,
     /// Images exempt from the container checks (`exemptImages`; a trailing `*` is a prefix).
-    #[arg(
-        long = "gatekeeper-exempt-images",
-        value_name = "IMAGE",
-        value_delimiter = ','
-    )]
     pub exempt_images: Vec<String>,
 }
 
@@ -104,20 +84,20 @@ pub struct MatchScope {
     pub namespaces: Option<Vec<String>>,
     /// Namespaces left out (where another usable PSP admits everything this one does).
     pub excluded: Vec<String>,
-    /// Why (RBAC bindings), written as the `polytrans.io/rbac-scope` annotation.
+    /// Why (RBAC bindings), written as the `polytrans.dev/scope` annotation.
     pub why: Option<String>,
 }
 
 /// The annotation that says how RBAC scoped a constraint or mutator.
-pub const SCOPE_ANNOTATION: &str = "polytrans.io/rbac-scope";
+pub const SCOPE_ANNOTATION: &str = "polytrans.dev/scope";
 
 /// Translates one policy, every namespace in scope (no RBAC).
-pub fn translate(p: &Policy, args: &GatekeeperArgs) -> PolicyOutput {
+pub fn translate(p: &Policy, args: &Options) -> PolicyOutput {
     translate_scoped(p, args, &MatchScope::default())
 }
 
 /// Translates one policy for a [`MatchScope`].
-pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -> PolicyOutput {
+pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> PolicyOutput {
     let mut out = PolicyOutput::default();
     let built: std::cell::RefCell<BTreeMap<&'static str, Built>> = Default::default();
     let fid = |field: &str, f: Fidelity, note: &str| {
@@ -619,7 +599,12 @@ pub fn translate_scoped(p: &Policy, args: &GatekeeperArgs, scope: &MatchScope) -
             params.insert("exemptImages".into(), json!(exempt_images));
         }
         let mut spec = serde_json::Map::new();
-        if let Some(e) = &args.enforcement {
+        {
+            let e = match args.mode {
+                super::Mode::Enforce => "deny",
+                super::Mode::Audit => "dryrun",
+                super::Mode::Warn => "warn",
+            };
             spec.insert("enforcementAction".into(), json!(e));
         }
         spec.insert("match".into(), m.clone());
@@ -765,7 +750,7 @@ fn scope_fidelity(scope: Scope, what: &str) -> (Fidelity, String) {
     }
 }
 
-fn match_json(args: &GatekeeperArgs, p: &Policy, scope: &MatchScope) -> Value {
+fn match_json(args: &Options, p: &Policy, scope: &MatchScope) -> Value {
     let mut m = json!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
     // `--gatekeeper-namespaces` overrides the RBAC-derived list.
     let namespaces = if args.namespaces.is_empty() {
@@ -930,208 +915,45 @@ fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<Value>) -> (Fidelity, S
     }
 }
 
-/// Whether `outer` admits every pod `inner` admits (rule by rule), with no defaulting of its own
-/// other than `inner`'s: then, where both are usable, `outer`'s constraints alone decide.
-pub fn policy_covers(outer: &Policy, inner: &Policy) -> bool {
-    let kinds: std::collections::BTreeSet<&str> = outer
-        .rules
-        .iter()
-        .chain(&inner.rules)
-        .map(|r| r.constraint.kind_name())
-        .collect();
-    let same_defaults = outer.defaults.is_empty()
-        || outer
-            .defaults
-            .iter()
-            .map(|d| &d.action)
-            .eq(inner.defaults.iter().map(|d| &d.action));
-    same_defaults
-        && outer.images.is_empty()
-        && kinds.into_iter().all(|k| {
-            crate::compare::covers(
-                crate::compare::rule_of(outer, k).map(|r| &r.constraint),
-                crate::compare::rule_of(inner, k).map(|r| &r.constraint),
-            )
-        })
-}
+/// How the engine combines constraints, for the shared RBAC fidelity notes.
+const ENGINE_RULE: &str = "Gatekeeper requires every constraint";
 
-/// What RBAC in the input says about where each PSP applies.
-#[derive(Debug, Default)]
-pub struct RbacScopes {
-    /// Per PSP name; absent: emit nothing for it (usable nowhere, or covered everywhere).
-    pub scopes: BTreeMap<String, MatchScope>,
-    /// PSPs without any constraint, with the reason.
-    pub skipped: Vec<(String, String)>,
-    pub fidelity: Vec<FidelityEntry>,
-}
-
-/// Scopes each PSP to the namespaces whose pods may use it. `None` when the input has no RBAC.
-///
-/// PSP admits a pod when any PSP usable in its namespace admits it (the union); Gatekeeper
-/// requires every matching constraint (the intersection). So in each namespace only one PSP's
-/// constraints may apply: the one that admits everything the others usable there admit. Where
-/// no such PSP exists, all apply (stricter than PSP) and a fidelity entry says so.
-pub fn rbac_scopes(policies: &[Policy], objects: &[crate::load::Object]) -> Option<RbacScopes> {
-    use crate::front::rbac::{ALL_NAMESPACES, RBAC_KINDS, usable_in, usable_psps};
-    if !objects
-        .iter()
-        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
-    {
-        return None;
+/// A placement from the scoping pass as Gatekeeper's `match` expresses it.
+fn match_scope(scope: &crate::scope::Scope, place: &crate::scope::Placement) -> MatchScope {
+    if !scope.from_rbac {
+        return MatchScope::default();
     }
-    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
-    let usage = usable_psps(objects, &names);
-    let by_name: BTreeMap<&str, &Policy> = policies.iter().map(|p| (p.name.as_str(), p)).collect();
-    let mut out = RbacScopes::default();
-    // The namespaces with their own grants, and "every other namespace".
-    let mut groups: Vec<(Option<&str>, crate::front::rbac::Usage)> = usage
-        .keys()
-        .filter(|k| k.as_str() != ALL_NAMESPACES)
-        .map(|ns| (Some(ns.as_str()), usable_in(&usage, ns)))
-        .collect();
-    groups.push((None, usage.get(ALL_NAMESPACES).cloned().unwrap_or_default()));
-    // Which PSPs' constraints apply in each group.
-    let mut active: Vec<(Option<&str>, Vec<String>)> = Vec::new();
-    for (ns, u) in &groups {
-        let usable: Vec<&str> = u
-            .psps
-            .keys()
-            .map(String::as_str)
-            .filter(|n| by_name.contains_key(n))
-            .collect();
-        let place = match ns {
-            Some(n) => format!("namespace {n}"),
-            None => "namespaces without their own grant".to_string(),
-        };
-        if usable.is_empty() {
-            // Only "every other namespace" can have none (listed namespaces have a grant).
-            out.fidelity.push(FidelityEntry {
-                policy: place,
-                field: "rbac".into(),
-                fidelity: Fidelity::Unsupported,
-                note: "no PSP is usable there, so PSP admission rejected every pod; no library template rejects every pod (restrict pod creation there another way, e.g. PSA `restricted`)".into(),
-            });
-            active.push((*ns, vec![]));
-            continue;
-        }
-        let dominant = usable.iter().find(|a| {
-            usable
-                .iter()
-                .all(|b| a == &b || policy_covers(by_name[**a], by_name[*b]))
-        });
-        match dominant {
-            Some(d) => active.push((*ns, vec![d.to_string()])),
-            None => {
-                out.fidelity.push(FidelityEntry {
-                    policy: place,
-                    field: "rbac".into(),
-                    fidelity: Fidelity::Approximated,
-                    note: format!(
-                        "PSPs {} are all usable here: PSP admitted a pod any of them admits, Gatekeeper requires every constraint, and none of them admits all the others do",
-                        usable
-                            .iter()
-                            .map(|n| format!("`{}`", super::single_line(n)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
-                active.push((*ns, usable.iter().map(|s| s.to_string()).collect()));
-            }
-        }
-    }
-    let reasons = |psp: &str, ns: Option<&str>| -> Vec<String> {
-        let key = ns.unwrap_or(ALL_NAMESPACES);
-        usage
-            .get(key)
-            .and_then(|u| u.psps.get(psp))
-            .map(|rs| {
-                rs.iter()
-                    .map(|r| format!("{} ({})", r.binding, r.subject))
-                    .collect()
-            })
-            .unwrap_or_default()
+    let (namespaces, excluded) = match &place.namespaces {
+        Namespaces::Only(v) => (Some(v.clone()), vec![]),
+        Namespaces::AllExcept(v) => (None, v.clone()),
     };
-    for p in policies {
-        let name = p.name.as_str();
-        let everywhere = active
-            .iter()
-            .any(|(ns, a)| ns.is_none() && a.iter().any(|x| x == name));
-        let listed: Vec<String> = active
-            .iter()
-            .filter_map(|(ns, a)| ns.filter(|_| a.iter().any(|x| x == name)))
-            .map(str::to_string)
-            .collect();
-        if everywhere {
-            let excluded: Vec<String> = active
-                .iter()
-                .filter_map(|(ns, a)| ns.filter(|_| !a.iter().any(|x| x == name)))
-                .map(str::to_string)
-                .collect();
-            let mut why = format!("every namespace: {}", reasons(name, None).join(", "));
-            if !excluded.is_empty() {
-                why.push_str("; excluded where a looser usable PSP decides");
-            }
-            out.scopes.insert(
-                p.name.clone(),
-                MatchScope {
-                    namespaces: None,
-                    excluded,
-                    why: Some(super::single_line(&why)),
-                },
-            );
-        } else if !listed.is_empty() {
-            let why: Vec<String> = listed
-                .iter()
-                .map(|ns| {
-                    let mut r = reasons(name, Some(ns));
-                    if r.is_empty() {
-                        r = reasons(name, None);
-                    }
-                    format!("{ns}: {}", r.join(", "))
-                })
-                .collect();
-            out.scopes.insert(
-                p.name.clone(),
-                MatchScope {
-                    namespaces: Some(listed),
-                    excluded: vec![],
-                    why: Some(super::single_line(&why.join("; "))),
-                },
-            );
-        } else {
-            let usable_somewhere = groups.iter().any(|(_, u)| u.psps.contains_key(name));
-            out.skipped.push((
-                p.name.clone(),
-                if usable_somewhere {
-                    "wherever it is usable, another usable PSP admits everything it admits".into()
-                } else {
-                    "no RBAC binding lets a service account or user use it".into()
-                },
-            ));
-        }
+    MatchScope {
+        namespaces,
+        excluded,
+        why: Some(place.why.clone()),
     }
-    Some(out)
 }
 
-pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::Error> {
+pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
-    let rbac = rbac_scopes(input.policies, input.objects);
+    let plan = input.scope.plan(input.policies, Union::AllMustPass);
     let mut all_docs = Vec::new();
-    let mut all_fid = Vec::new();
+    let scope_fidelity = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
+    let mut all_fid = scope_fidelity.clone();
     let mut all_templates: Vec<&str> = Vec::new();
     let mut all_notes = Vec::new();
     let mut files = Vec::new();
     for p in input.policies {
-        let scope = match &rbac {
-            None => Some(MatchScope::default()),
-            Some(r) => r.scopes.get(&p.name).cloned(),
-        };
-        let (o, notes) = match scope {
-            Some(scope) => (translate_scoped(p, args, &scope), vec![]),
+        let (o, notes) = match plan.placements.get(&p.name) {
+            Some(place) => (
+                translate_scoped(p, args, &match_scope(input.scope, place)),
+                vec![],
+            ),
             None => {
-                let why = rbac
-                    .as_ref()
-                    .and_then(|r| r.skipped.iter().find(|(n, _)| *n == p.name))
+                let why = plan
+                    .skipped
+                    .iter()
+                    .find(|(n, _)| *n == p.name)
                     .map_or(String::new(), |(_, w)| w.clone());
                 (
                     PolicyOutput::default(),
@@ -1146,12 +968,13 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
             .constraints
             .iter()
             .chain(o.mutators.iter())
-            .map(|d| crate::load::to_yaml(d).trim_end().to_string())
+            .map(|d| crate::render::to_yaml(d).trim_end().to_string())
             .collect();
         let mut templates = o.templates.clone();
         templates.sort();
         templates.dedup();
-        let content = render_file(&env, &[p], &templates, &o.fidelity, &notes, &docs)?;
+        let fid = [scope_fidelity.clone(), o.fidelity.clone()].concat();
+        let content = render_file(&env, &[p], &templates, &fid, &notes, &docs)?;
         files.push(OutputFile {
             name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
             content,
@@ -1160,9 +983,6 @@ pub fn emit(input: &Input<'_>, args: &GatekeeperArgs) -> Result<Emitted, crate::
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
         all_notes.extend(notes);
-    }
-    if let Some(r) = rbac {
-        all_fid.extend(r.fidelity);
     }
     all_templates.sort();
     all_templates.dedup();

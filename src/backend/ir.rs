@@ -14,7 +14,7 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
             s.push('\n');
             s
         }
-        None | Some("yaml") => crate::load::to_yaml(&doc),
+        None | Some("yaml") => crate::render::to_yaml(&doc),
         Some(f) => {
             return Err(crate::Error::Usage(format!(
                 "`--to ir` supports `--format yaml|json`, not `{f}`"
@@ -27,7 +27,7 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
         .filter(|_| input.common.want_files)
         .map(|p| OutputFile {
             name: format!("ir/{}.yaml", super::k8s_name(&p.name)),
-            content: crate::load::to_yaml(&IrDocument::new(vec![p.clone()])),
+            content: crate::render::to_yaml(&IrDocument::new(vec![p.clone()])),
         })
         .collect();
     Ok(Emitted {

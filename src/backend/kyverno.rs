@@ -24,7 +24,7 @@ use crate::pss::{Exception, Version};
 use serde_json::{Map, Value, json};
 
 /// How validating rules are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Style {
     /// `podSecurity` when the source is a PSS level, or a level with exclusions Kyverno's
     /// `exclude` can express; rules otherwise.
@@ -38,32 +38,34 @@ pub enum Style {
     PodSecurity,
 }
 
-/// What a failing rule does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// Report only.
-    #[default]
-    Audit,
-    /// Reject.
-    Enforce,
+impl Style {
+    /// The names `--kyverno-style` takes.
+    pub const NAMES: &[&str] = &["auto", "rules", "pod-security"];
+
+    /// Parses one of [`Style::NAMES`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Style::Auto),
+            "rules" => Some(Style::Rules),
+            "pod-security" => Some(Style::PodSecurity),
+            _ => None,
+        }
+    }
 }
 
 /// Options of this backend.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Kyverno options")]
-pub struct KyvernoArgs {
+#[derive(Debug, Clone, Default)]
+pub struct Options {
     /// How validating rules are written.
-    #[arg(long = "kyverno-style", value_enum, default_value_t = Style::Auto)]
-    pub kyverno_style: Style,
-    /// `failureAction` of every validate rule (and the policy-level `validationFailureAction`).
-    #[arg(long = "kyverno-mode", value_enum, default_value_t = Mode::Audit)]
-    pub kyverno_mode: Mode,
+    pub style: Style,
+    /// What a failing rule does: `failureAction` of every validate rule (and the policy-level
+    /// `validationFailureAction`); `warn` audits and sends the client a warning (`emitWarning`).
+    pub mode: super::Mode,
     /// Also scan existing resources (`spec.background: true`).
-    #[arg(long = "kyverno-background")]
-    pub kyverno_background: bool,
-    /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers: none`).
-    #[arg(long = "kyverno-no-autogen")]
-    pub kyverno_no_autogen: bool,
+    pub background: bool,
+    /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers:
+    /// none`).
+    pub no_autogen: bool,
 }
 
 /// Golden files of this backend (see [`super::golden_files`]). The style variants are checked
@@ -124,54 +126,41 @@ struct Where {
     why: String,
 }
 
-pub fn emit(input: &Input<'_>, args: &KyvernoArgs) -> Result<Emitted, crate::Error> {
+pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
     let mut docs = Vec::new();
-    let rbac = super::gatekeeper::rbac_scopes(input.policies, input.objects);
-    if let Some(r) = &rbac {
-        for e in &r.fidelity {
-            out.fidelity.push(FidelityEntry {
-                note: e
-                    .note
-                    .replace(
-                        "Gatekeeper requires every constraint",
-                        "Kyverno requires every policy",
-                    )
-                    .replace(
-                        "no library template rejects every pod",
-                        "no ClusterPolicy is generated for that",
-                    ),
-                ..e.clone()
-            });
-        }
-    }
+    let plan = input
+        .scope
+        .plan(input.policies, crate::scope::Union::AllMustPass);
+    out.fidelity = super::scope_fidelity(input.scope, &plan, "Kyverno requires every policy");
+    let scope_fidelity = out.fidelity.clone();
     for p in input.policies {
         let is_psp = matches!(p.origin, Origin::Psp { .. });
         let mut place = Where {
             why: "cluster-wide: the input holds no RBAC, so every namespace is matched (PSP applied to every pod whose creator or service account could `use` it)".into(),
             ..Where::default()
         };
-        if let (Some(r), true) = (&rbac, is_psp) {
-            if let Some((_, reason)) = r.skipped.iter().find(|(n, _)| n == &p.name) {
-                let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
-                docs.push(format!(
-                    "# PodSecurityPolicy {}: {note}\n",
-                    super::single_line(&p.name)
-                ));
-                out.fidelity.push(FidelityEntry {
-                    policy: p.name.clone(),
-                    field: "rbac".into(),
-                    fidelity: Fidelity::Exact,
-                    note,
-                });
-                continue;
+        if let Some((_, reason)) = plan.skipped.iter().find(|(n, _)| n == &p.name) {
+            let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
+            docs.push(format!(
+                "# PodSecurityPolicy {}: {note}\n",
+                super::single_line(&p.name)
+            ));
+            out.fidelity.push(FidelityEntry {
+                policy: p.name.clone(),
+                field: "rbac".into(),
+                fidelity: Fidelity::Exact,
+                note,
+            });
+            continue;
+        }
+        if let (Some(s), true) = (plan.placements.get(&p.name), input.scope.from_rbac) {
+            match &s.namespaces {
+                crate::scope::Namespaces::Only(v) => place.namespaces = Some(v.clone()),
+                crate::scope::Namespaces::AllExcept(v) => place.excluded = v.clone(),
             }
-            if let Some(s) = r.scopes.get(&p.name) {
-                place.namespaces = s.namespaces.clone();
-                place.excluded = s.excluded.clone();
-                place.why = format!("rbac: {}", s.why.clone().unwrap_or_default());
-            }
+            place.why = s.why.clone();
         }
         if !is_psp {
             place.why = "cluster-wide: a Pod Security Standards level".into();
@@ -180,8 +169,8 @@ pub fn emit(input: &Input<'_>, args: &KyvernoArgs) -> Result<Emitted, crate::Err
         place.excluded.sort();
         place.excluded.dedup();
         let (policy, fidelity) = policy_for(p, input, args, &place);
-        let body = crate::load::to_yaml(&policy);
-        let comment = fidelity_comment(&fidelity, "# ");
+        let body = crate::render::to_yaml(&policy);
+        let comment = fidelity_comment(&[scope_fidelity.clone(), fidelity.clone()].concat(), "# ");
         let fid_lines: Vec<&str> = comment.lines().collect();
         let text = crate::render::render(
             &env,
@@ -254,10 +243,10 @@ fn rule_prefix(p: &Policy) -> String {
     }
 }
 
-fn action(args: &KyvernoArgs) -> &'static str {
-    match args.kyverno_mode {
-        Mode::Audit => "Audit",
-        Mode::Enforce => "Enforce",
+fn action(args: &Options) -> &'static str {
+    match args.mode {
+        super::Mode::Audit | super::Mode::Warn => "Audit",
+        super::Mode::Enforce => "Enforce",
     }
 }
 
@@ -312,7 +301,7 @@ impl Fid<'_> {
 fn policy_for(
     p: &Policy,
     input: &Input<'_>,
-    args: &KyvernoArgs,
+    args: &Options,
     place: &Where,
 ) -> (Value, Vec<FidelityEntry>) {
     let name = rule_prefix(p);
@@ -351,7 +340,7 @@ fn policy_for(
         Origin::Level { version, .. } => Version::parse(version).unwrap_or_default(),
         Origin::Psp { .. } => input.common.pss_version,
     };
-    let plan = match args.kyverno_style {
+    let plan = match args.style {
         Style::Rules => None,
         Style::Auto => match plan_pod_security(p, version) {
             Ok(plan) => Some(plan),
@@ -477,22 +466,26 @@ fn policy_for(
     annotations.insert("polytrans.dev/scope".into(), json!(escape(&place.why)));
     annotations.insert(
         "pod-policies.kyverno.io/autogen-controllers".into(),
-        json!(if args.kyverno_no_autogen {
+        json!(if args.no_autogen {
             "none"
         } else {
             AUTOGEN_CONTROLLERS
         }),
     );
-    let policy = json!({
+    let mut policy = json!({
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
         "metadata": {"name": policy_name(p), "annotations": Value::Object(annotations)},
         "spec": {
             "validationFailureAction": action,
-            "background": args.kyverno_background,
+            "background": args.background,
             "rules": rules,
         },
     });
+    if args.mode == super::Mode::Warn {
+        // Audit, and tell the client (Kyverno 1.11+).
+        policy["spec"]["emitWarning"] = json!(true);
+    }
     (policy, fid.entries)
 }
 

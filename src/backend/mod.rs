@@ -12,30 +12,164 @@ pub mod pss;
 
 use crate::diag::Diagnostics;
 use crate::ir::Policy;
-use crate::load::Object;
+use crate::scope::{Plan, Scope};
 use serde::Serialize;
 
-/// The golden files each backend produces: (expected file name in `golden/<case>/`, arguments
-/// after `polytrans psp <inputs>`). The golden test walks every case and checks each file listed
-/// here that the case holds; `BLESS=1` writes them.
-pub fn golden_files() -> Vec<(&'static str, &'static [&'static str])> {
-    [
-        ir::GOLDEN_FILES,
-        pss::GOLDEN_FILES,
-        falco::GOLDEN_FILES,
-        gatekeeper::GOLDEN_FILES,
-        kyverno::GOLDEN_FILES,
-        cel::GOLDEN_FILES,
-        psa::GOLDEN_FILES,
-    ]
-    .concat()
+/// What a violation does, for every admission backend (`--mode`): Gatekeeper
+/// `enforcementAction`, Kyverno `failureAction`, VAP `validationActions`, Kyverno-CEL
+/// `validationActions`. Falco only detects, so it has no mode. The default is `enforce`: the
+/// output replaces a control that enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+    Warn,
 }
 
-/// What a backend gets: the policies to translate and every object loaded (RBAC, namespaces,
-/// pods and workloads, for backends that use them).
+impl Mode {
+    /// The names `--mode` takes.
+    pub const NAMES: &[&str] = &["enforce", "audit", "warn"];
+
+    /// Parses one of [`Mode::NAMES`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "enforce" => Some(Mode::Enforce),
+            "audit" => Some(Mode::Audit),
+            "warn" => Some(Mode::Warn),
+            _ => None,
+        }
+    }
+}
+
+/// Every backend's own options, for the registry's emit functions (each reads only its own).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub falco: falco::Options,
+    pub gatekeeper: gatekeeper::Options,
+    pub kyverno: kyverno::Options,
+    pub cel: cel::Options,
+    pub psa: psa::Options,
+}
+
+/// One target of `--to`: the registry row.
+#[derive(Debug)]
+pub struct Target {
+    /// The `--to` value.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// The `--format` values it supports; the first is the default.
+    pub formats: &'static [&'static str],
+    /// Golden files: (expected file name in `golden/<case>/`, arguments after
+    /// `polytrans psp <inputs>`). The golden test walks every case and checks each file listed
+    /// that the case holds; `BLESS=1` writes them.
+    pub golden_files: &'static [(&'static str, &'static [&'static str])],
+    /// Whether it writes admission policies that RBAC scoping applies to.
+    pub admission: bool,
+    pub emit: fn(&Input<'_>, &Options) -> Result<Emitted, crate::Error>,
+}
+
+/// Every target, in the order `--help` lists them.
+pub static TARGETS: &[Target] = &[
+    Target {
+        name: "ir",
+        about: "the normalised policy IR (YAML or JSON)",
+        formats: &["yaml", "json"],
+        golden_files: ir::GOLDEN_FILES,
+        admission: false,
+        emit: |i, _| ir::emit(i),
+    },
+    Target {
+        name: "pss",
+        about: "level fit: how each PSP compares with the Pod Security Standards",
+        formats: &["text", "yaml", "json"],
+        golden_files: pss::GOLDEN_FILES,
+        admission: false,
+        emit: |i, _| pss::emit(i),
+    },
+    Target {
+        name: "falco",
+        about: "Falco rules (k8s audit, and syscall rules in the legacy flavour)",
+        formats: &["yaml"],
+        golden_files: falco::GOLDEN_FILES,
+        admission: false,
+        emit: |i, o| falco::emit(i, &o.falco),
+    },
+    Target {
+        name: "kyverno",
+        about: "Kyverno ClusterPolicy (kyverno.io/v1)",
+        formats: &["yaml"],
+        golden_files: kyverno::GOLDEN_FILES,
+        admission: true,
+        emit: |i, o| kyverno::emit(i, &o.kyverno),
+    },
+    Target {
+        name: "kyverno-cel",
+        about: "Kyverno ValidatingPolicy (CEL)",
+        formats: &["yaml"],
+        golden_files: cel::GOLDEN_FILES_KYVERNO_CEL,
+        admission: true,
+        emit: |i, o| cel::emit(i, &o.cel, cel::Flavor::KyvernoCel),
+    },
+    Target {
+        name: "gatekeeper",
+        about: "Gatekeeper constraints and mutators for the gatekeeper-library templates",
+        formats: &["yaml"],
+        golden_files: gatekeeper::GOLDEN_FILES,
+        admission: true,
+        emit: |i, o| gatekeeper::emit(i, &o.gatekeeper),
+    },
+    Target {
+        name: "vap",
+        about: "Kubernetes ValidatingAdmissionPolicy and binding (CEL)",
+        formats: &["yaml"],
+        golden_files: cel::GOLDEN_FILES_VAP,
+        admission: true,
+        emit: |i, o| cel::emit(i, &o.cel, cel::Flavor::Vap),
+    },
+    Target {
+        name: "pss-labels",
+        about: "Pod Security Admission namespace labels",
+        formats: &["yaml", "kubectl", "text", "markdown", "json"],
+        golden_files: psa::GOLDEN_FILES,
+        admission: true,
+        emit: |i, o| psa::emit(i, &o.psa),
+    },
+];
+
+/// The registry row named `name`.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// Every golden file of every target (see [`Target::golden_files`]).
+pub fn golden_files() -> Vec<(&'static str, &'static [&'static str])> {
+    TARGETS.iter().flat_map(|t| t.golden_files.iter().copied()).collect()
+}
+
+impl Target {
+    /// Runs the backend, after checking that it supports `--format`.
+    pub fn run(&self, input: &Input<'_>, options: &Options) -> Result<Emitted, crate::Error> {
+        if let Some(f) = input.common.format.as_deref() {
+            if !self.formats.contains(&f) {
+                return Err(crate::Error::Usage(format!(
+                    "`--to {}` supports `--format {}`, not `{f}`",
+                    self.name,
+                    self.formats.join("|")
+                )));
+            }
+        }
+        (self.emit)(input, options)
+    }
+}
+
+/// What a backend gets: the policies to translate and the scoping pass's result (where each
+/// applies; the namespaces and workloads the input named).
 pub struct Input<'a> {
     pub policies: &'a [Policy],
-    pub objects: &'a [Object],
+    pub scope: &'a Scope,
     /// Common options.
     pub common: &'a Common,
 }
@@ -104,6 +238,38 @@ pub struct Emitted {
     /// Warnings for the user.
     #[serde(skip)]
     pub diagnostics: Diagnostics,
+}
+
+/// The fidelity entries every backend reports for the scope: what namespaces cannot express
+/// ([`crate::scope::Note`]), and, for engines that require every matching policy
+/// (`engine_rule`, e.g. "Gatekeeper requires every constraint"), the namespaces where several
+/// PSPs are usable and none admits all the others do. Field `rbac`, policy = the place.
+pub fn scope_fidelity(scope: &Scope, plan: &Plan, engine_rule: &str) -> Vec<FidelityEntry> {
+    let mut out: Vec<FidelityEntry> = scope
+        .notes
+        .iter()
+        .map(|n| FidelityEntry {
+            policy: n.place.clone(),
+            field: "rbac".into(),
+            fidelity: Fidelity::Approximated,
+            note: n.text.clone(),
+        })
+        .collect();
+    for (namespaces, psps) in &plan.stricter {
+        out.push(FidelityEntry {
+            policy: namespaces.describe(),
+            field: "rbac".into(),
+            fidelity: Fidelity::Approximated,
+            note: format!(
+                "PSPs {} are all usable here: PSP admitted a pod any of them admits, {engine_rule}, and none of them admits all the others do",
+                psps.iter()
+                    .map(|n| format!("`{}`", single_line(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    out
 }
 
 /// Renders a fidelity report as a comment block (`# ` prefixed lines).

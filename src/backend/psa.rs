@@ -11,34 +11,26 @@
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile};
 use crate::eval::{admits, join_messages};
 use crate::fit::{Relation, fit_set};
-use crate::front::rbac::{ALL_NAMESPACES, usable_in, usable_psps};
 use crate::ir::{Level, Policy};
 use crate::pss::{Version, level_policy};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Options of `--to pss-labels`.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Psa options")]
-pub struct PsaArgs {
+#[derive(Debug, Clone, Default)]
+pub struct Options {
     /// Force the enforce level instead of computing it.
-    #[arg(long, value_parser = crate::cli::parse_level)]
     pub enforce: Option<Level>,
     /// Force the warn level (default: one level stricter than enforce).
-    #[arg(long, value_parser = crate::cli::parse_level)]
     pub warn: Option<Level>,
     /// Force the audit level (default: one level stricter than enforce).
-    #[arg(long, value_parser = crate::cli::parse_level)]
     pub audit: Option<Level>,
     /// Propose levels even when a given pod would be rejected.
-    #[arg(long)]
     pub allow_breakage: bool,
     /// Emit an AdmissionConfiguration (cluster defaults, privileged namespaces exempted) instead
     /// of namespace labels.
-    #[arg(long)]
     pub admission_config: bool,
     /// Write `-version: latest` instead of pinning the newest version in the catalogue.
-    #[arg(long)]
     pub unpinned: bool,
 }
 
@@ -111,7 +103,7 @@ fn stricter(l: Level) -> Level {
     l.stricter().unwrap_or(l)
 }
 
-pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> {
+pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let version = input.common.pss_version;
     let minor = version.effective_minor();
     let version_label = if args.unpinned {
@@ -120,56 +112,30 @@ pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> 
         version.resolved()
     };
     let names: Vec<String> = input.policies.iter().map(|p| p.name.clone()).collect();
-    let usage = usable_psps(input.objects, &names);
+    let scope = input.scope;
 
-    // Namespaces: Namespace objects, RoleBindings, pods, service accounts.
-    let mut namespaces: BTreeSet<String> = BTreeSet::new();
-    let mut current: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut pods: BTreeMap<String, Vec<(String, crate::pod::FoundPod, String)>> = BTreeMap::new();
-    for o in input.objects {
-        if o.kind == "Namespace" {
-            namespaces.insert(o.name.clone());
-            let labels = o
-                .node
-                .path(&["metadata", "labels"])
-                .and_then(|l| l.as_map())
-                .map(|m| {
-                    m.iter()
-                        .filter(|(k, _)| k.starts_with("pod-security.kubernetes.io/"))
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            current.insert(o.name.clone(), labels);
-        } else if let Some(ns) = &o.namespace {
-            if matches!(o.kind.as_str(), "RoleBinding" | "ServiceAccount" | "Role") {
-                namespaces.insert(ns.clone());
-            }
-        }
-        if let Some(Ok(found)) = crate::pod::pod_of(o) {
-            let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
-            namespaces.insert(ns.clone());
-            let resource = if o.kind == "Pod" {
-                "pods".to_string()
-            } else {
-                format!("{}s", o.kind.to_lowercase())
-            };
-            pods.entry(ns).or_default().push((
-                o.short_location(),
-                found,
-                format!("{resource} \"{}\"", o.name),
-            ));
+    // Namespaces: those the input names, and those a grant names.
+    let mut namespaces: BTreeSet<String> = scope.namespaces.keys().cloned().collect();
+    for g in &scope.groups {
+        if let crate::scope::Namespaces::Only(v) = &g.namespaces {
+            namespaces.extend(v.iter().cloned());
         }
     }
-    for ns in usage.keys().filter(|k| k.as_str() != ALL_NAMESPACES) {
-        namespaces.insert(ns.clone());
+    let current = &scope.namespaces;
+    let mut pods: BTreeMap<&str, Vec<&crate::pod::Workload>> = BTreeMap::new();
+    for w in &scope.workloads {
+        pods.entry(w.namespace.as_str()).or_default().push(w);
     }
+    let mut fidelity = super::scope_fidelity(
+        scope,
+        &crate::scope::Plan::default(),
+        "a namespace gets one label",
+    );
 
     let mut plans = Vec::new();
-    let mut fidelity = Vec::new();
     let mut level_cache: BTreeMap<Level, Policy> = BTreeMap::new();
     for ns in &namespaces {
-        let u = usable_in(&usage, ns);
+        let u = scope.group_of(ns);
         let policies: Vec<Policy> = input
             .policies
             .iter()
@@ -221,7 +187,7 @@ pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> 
         };
         let mut enforce = args.enforce.unwrap_or(computed);
         // Judge the given pods; lower the level until none breaks.
-        let ns_pods = pods.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        let ns_pods = pods.get(ns.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         let mut rejected = Vec::new();
         let mut lowered_from = None;
         let mut lowered_by = Vec::new();
@@ -230,7 +196,8 @@ pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> 
                 .entry(enforce)
                 .or_insert_with(|| level_policy(enforce, version));
             rejected.clear();
-            for (loc, found, what) in ns_pods {
+            for w in ns_pods {
+                let (loc, found, what) = (&w.location, &w.found, &w.what);
                 let v = admits(lp, &found.pod);
                 if !v.is_empty() {
                     let ls = format!("{enforce}:{version_label}");
@@ -280,13 +247,8 @@ pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> 
         let grants = u
             .psps
             .iter()
-            .map(|(p, reasons)| {
-                let r: Vec<String> = reasons
-                    .iter()
-                    .map(|r| format!("{} ({})", r.binding, r.subject))
-                    .collect();
-                format!("{p}: {}", r.join(", "))
-            })
+            .filter(|(_, reasons)| !reasons.is_empty())
+            .map(|(p, reasons)| format!("{p}: {}", reasons.join(", ")))
             .collect();
         plans.push(NamespacePlan {
             name: ns.clone(),
@@ -323,7 +285,7 @@ pub fn emit(input: &Input<'_>, args: &PsaArgs) -> Result<Emitted, crate::Error> 
     let format = input.common.format.as_deref();
     let stdout = if args.admission_config {
         // Cluster defaults: what a namespace with only cluster-wide grants gets.
-        let everywhere = usable_in(&usage, "");
+        let everywhere = scope.group_of("");
         let policies: Vec<Policy> = input
             .policies
             .iter()

@@ -21,7 +21,7 @@ pub fn emit(input: &Input<'_>) -> Result<Emitted, crate::Error> {
     let render = |r: &[FitReport]| -> Result<String, crate::Error> {
         Ok(match format {
             "text" => render_text(r),
-            "yaml" => crate::load::to_yaml(&r),
+            "yaml" => crate::render::to_yaml(&r),
             "json" => {
                 let mut s = serde_json::to_string_pretty(&r).expect("report serialises");
                 s.push('\n');

@@ -1,42 +1,67 @@
-//! RBAC → which PodSecurityPolicies each namespace's pods may use.
+//! RBAC, Namespaces and workloads → plain facts for the scoping pass ([`crate::scope`]).
 //!
 //! PSP admission lets a pod use a PSP when the pod's service account, or the user creating the
 //! pod, may `use` it: a ClusterRole or Role rule with verb `use` (or `*`) on resource
 //! `podsecuritypolicies` (or `*`) in API group `policy`, `extensions` (or `*`), for the PSP's
 //! name (`resourceNames`) or for all. A ClusterRoleBinding grants it in every namespace, a
-//! RoleBinding only for pods in its own namespace. Subjects: service accounts, the groups
-//! `system:serviceaccounts:<ns>`, `system:serviceaccounts` and `system:authenticated`, and other
-//! users and groups (who may create pods directly). The `system:masters` group (cluster admins)
-//! is not counted: it may use everything, everywhere, by design.
+//! RoleBinding only for pods in its own namespace. This module only reads the objects; what the
+//! grants mean for each namespace is decided once, in [`crate::scope`].
 
 use crate::load::{Node, Object};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which PSPs a role lets its subjects use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Grant {
+pub enum PspGrant {
     All,
     Names(BTreeSet<String>),
 }
 
-/// Why a namespace may use a PSP.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Reason {
-    /// `ClusterRoleBinding/default:restricted` or `RoleBinding/kube-system/default:privileged`.
+/// Who a binding grants to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subject {
+    ServiceAccount { namespace: String, name: String },
+    Group(String),
+    User(String),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::ServiceAccount { namespace, name } => {
+                write!(f, "ServiceAccount/{namespace}/{name}")
+            }
+            Subject::Group(g) => write!(f, "Group/{g}"),
+            Subject::User(u) => write!(f, "User/{u}"),
+        }
+    }
+}
+
+/// One binding subject's `use` grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub psps: PspGrant,
+    /// `ClusterRoleBinding/name` or `RoleBinding/namespace/name`.
     pub binding: String,
-    /// `Group/system:authenticated`, `ServiceAccount/ns/name`, `User/alice`.
-    pub subject: String,
+    /// The RoleBinding's namespace; `None` for a ClusterRoleBinding (every namespace).
+    pub namespace: Option<String>,
+    pub subject: Subject,
 }
 
-/// The PSPs usable in one namespace, with the bindings that grant each.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Usage {
-    pub psps: BTreeMap<String, BTreeSet<Reason>>,
+/// What the input says about the cluster, beside the PSPs.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFacts {
+    /// `None`: the input holds no RBAC object.
+    pub grants: Option<Vec<Grant>>,
+    /// Namespaces named by the input (Namespace objects, namespaced RBAC, pods), with their
+    /// `pod-security.kubernetes.io/*` labels.
+    pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Pods and workloads given, to judge.
+    pub workloads: Vec<crate::pod::Workload>,
 }
 
-/// The namespace key for grants that apply in every namespace.
-pub const ALL_NAMESPACES: &str = "*";
+/// The kinds that make up RBAC input.
+pub const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
 
 fn strs(n: Option<&Node>) -> Vec<String> {
     n.and_then(Node::as_seq)
@@ -49,7 +74,7 @@ fn strs(n: Option<&Node>) -> Vec<String> {
 }
 
 /// The PSP grant of a ClusterRole or Role, if any.
-pub fn role_grant(role: &Object) -> Option<Grant> {
+pub fn role_grant(role: &Object) -> Option<PspGrant> {
     let mut names = BTreeSet::new();
     let mut all = false;
     for rule in role.node.get("rules").and_then(Node::as_seq).unwrap_or(&[]) {
@@ -74,37 +99,25 @@ pub fn role_grant(role: &Object) -> Option<Grant> {
         }
     }
     if all {
-        Some(Grant::All)
+        Some(PspGrant::All)
     } else if names.is_empty() {
         None
     } else {
-        Some(Grant::Names(names))
+        Some(PspGrant::Names(names))
     }
 }
 
-/// The namespaces a subject's pods can run in: `Some(ns)` for one, `None` for every namespace.
-fn subject_scope(kind: &str, name: &str, ns: Option<&str>) -> Option<Option<String>> {
-    match kind {
-        "ServiceAccount" => Some(ns.map(str::to_string)),
-        "Group" => {
-            if let Some(n) = name.strip_prefix("system:serviceaccounts:") {
-                Some(Some(n.to_string()))
-            } else {
-                // system:serviceaccounts, system:authenticated, and any other group or user can
-                // create pods wherever they are allowed to: the binding decides.
-                Some(None)
-            }
-        }
-        "User" => Some(None),
-        _ => None,
+/// Every `use` grant of a PSP that the bindings in `objects` make, in input order. `None` when
+/// the input holds no RBAC object at all (then nothing is known about who may use what).
+pub fn grants(objects: &[Object]) -> Option<Vec<Grant>> {
+    if !objects
+        .iter()
+        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
+    {
+        return None;
     }
-}
-
-/// Which PSPs each namespace may use. The key [`ALL_NAMESPACES`] holds grants that apply in
-/// every namespace (cluster-wide bindings to groups, users and all service accounts).
-pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String, Usage> {
-    let mut cluster_roles: BTreeMap<String, Grant> = BTreeMap::new();
-    let mut roles: BTreeMap<(String, String), Grant> = BTreeMap::new();
+    let mut cluster_roles = BTreeMap::new();
+    let mut roles = BTreeMap::new();
     for o in objects {
         match o.kind.as_str() {
             "ClusterRole" => {
@@ -120,8 +133,7 @@ pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String,
             _ => {}
         }
     }
-    let known: BTreeSet<&String> = psp_names.iter().collect();
-    let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+    let mut out = Vec::new();
     for b in objects {
         let cluster = match b.kind.as_str() {
             "ClusterRoleBinding" => true,
@@ -140,109 +152,85 @@ pub fn usable_psps(objects: &[Object], psp_names: &[String]) -> BTreeMap<String,
             _ => None,
         };
         let Some(grant) = grant else { continue };
-        let binding = format!(
-            "{}/{}{}",
-            b.kind,
-            if cluster {
-                String::new()
-            } else {
-                format!("{bns}/")
-            },
-            b.name
-        );
+        let binding = if cluster {
+            format!("ClusterRoleBinding/{}", b.name)
+        } else {
+            format!("RoleBinding/{bns}/{}", b.name)
+        };
         for s in b.node.get("subjects").and_then(Node::as_seq).unwrap_or(&[]) {
             let kind = s.get("kind").and_then(Node::as_str).unwrap_or("");
-            let name = s.get("name").and_then(Node::as_str).unwrap_or("");
-            let sns = s.get("namespace").and_then(Node::as_str).or(if cluster {
-                None
-            } else {
-                Some(bns.as_str())
-            });
-            // Cluster admins (`cluster-admin` is bound to `system:masters` in every cluster) may
-            // use every PSP everywhere; counting them would make every namespace privileged.
-            // Their pods are the exception PSA exemptions (usernames) are for.
-            if kind == "Group" && name == "system:masters" {
-                continue;
-            }
-            let Some(scope) = subject_scope(kind, name, sns) else {
-                continue;
-            };
+            let name = s.get("name").and_then(Node::as_str).unwrap_or("").to_string();
             let subject = match kind {
-                "ServiceAccount" => format!("ServiceAccount/{}/{name}", sns.unwrap_or("")),
-                _ => format!("{kind}/{name}"),
-            };
-            // A RoleBinding only grants for pods in its own namespace.
-            let ns = if cluster {
-                scope.unwrap_or_else(|| ALL_NAMESPACES.to_string())
-            } else {
-                match scope {
-                    Some(n) if n != bns => continue,
-                    _ => bns.clone(),
+                "ServiceAccount" => {
+                    // A RoleBinding's service-account subject defaults to the binding's
+                    // namespace.
+                    let ns = s
+                        .get("namespace")
+                        .and_then(Node::as_str)
+                        .map(str::to_string)
+                        .or_else(|| (!cluster).then(|| bns.clone()))
+                        .unwrap_or_default();
+                    Subject::ServiceAccount {
+                        namespace: ns,
+                        name,
+                    }
                 }
+                "Group" => Subject::Group(name),
+                "User" => Subject::User(name),
+                _ => continue,
             };
-            let usage = out.entry(ns).or_default();
-            let granted: Vec<&String> = match grant {
-                Grant::All => psp_names.iter().collect(),
-                Grant::Names(names) => names.iter().filter(|n| known.contains(n)).collect(),
-            };
-            for psp in granted {
-                usage.psps.entry(psp.clone()).or_default().insert(Reason {
-                    binding: binding.clone(),
-                    subject: subject.clone(),
-                });
+            out.push(Grant {
+                psps: grant.clone(),
+                binding: binding.clone(),
+                namespace: (!cluster).then(|| bns.clone()),
+                subject,
+            });
+        }
+    }
+    Some(out)
+}
+
+/// The facts the scoping pass and the labels backend need: RBAC grants, the namespaces the input
+/// names (with their `pod-security.kubernetes.io/*` labels), and the pods and workloads given.
+pub fn cluster_facts(objects: &[Object]) -> ClusterFacts {
+    let mut facts = ClusterFacts {
+        grants: grants(objects),
+        ..ClusterFacts::default()
+    };
+    for o in objects {
+        if o.kind == "Namespace" {
+            let labels = o
+                .node
+                .path(&["metadata", "labels"])
+                .and_then(|l| l.as_map())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| k.starts_with("pod-security.kubernetes.io/"))
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            facts.namespaces.insert(o.name.clone(), labels);
+        } else if let Some(ns) = &o.namespace {
+            if matches!(o.kind.as_str(), "RoleBinding" | "ServiceAccount" | "Role") {
+                facts.namespaces.entry(ns.clone()).or_default();
             }
         }
-    }
-    out
-}
-
-/// The PSPs usable in `namespace`: its own grants plus those that apply everywhere.
-pub fn usable_in(all: &BTreeMap<String, Usage>, namespace: &str) -> Usage {
-    let mut u = all.get(namespace).cloned().unwrap_or_default();
-    if let Some(everywhere) = all.get(ALL_NAMESPACES) {
-        for (p, reasons) in &everywhere.psps {
-            u.psps
-                .entry(p.clone())
-                .or_default()
-                .extend(reasons.iter().cloned());
+        if let Some(Ok(found)) = crate::pod::pod_of(o) {
+            let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
+            facts.namespaces.entry(ns.clone()).or_default();
+            let resource = if o.kind == "Pod" {
+                "pods".to_string()
+            } else {
+                format!("{}s", o.kind.to_lowercase())
+            };
+            facts.workloads.push(crate::pod::Workload {
+                namespace: ns,
+                location: o.short_location(),
+                what: format!("{resource} \"{}\"", o.name),
+                found,
+            });
         }
     }
-    u
-}
-
-/// Where a PSP's replacement should apply, for backends that scope their rules by namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NamespaceScope {
-    /// No RBAC in the input, or RBAC grants `use` of the PSP in every namespace.
-    Cluster,
-    /// Only these namespaces (sorted; empty: no RBAC in the input grants `use` of the PSP).
-    Only(Vec<String>),
-}
-
-/// The kinds that make up RBAC input.
-pub const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
-
-/// Which namespaces may use the PSP `psp`, from the RBAC objects in `objects`
-/// ([`NamespaceScope::Cluster`] when the input holds no RBAC at all).
-pub fn psp_scope(objects: &[Object], psp: &str) -> NamespaceScope {
-    if !objects
-        .iter()
-        .any(|o| RBAC_KINDS.contains(&o.kind.as_str()))
-    {
-        return NamespaceScope::Cluster;
-    }
-    let usage = usable_psps(objects, &[psp.to_string()]);
-    if usage
-        .get(ALL_NAMESPACES)
-        .is_some_and(|u| u.psps.contains_key(psp))
-    {
-        return NamespaceScope::Cluster;
-    }
-    NamespaceScope::Only(
-        usage
-            .iter()
-            .filter(|(ns, u)| ns.as_str() != ALL_NAMESPACES && u.psps.contains_key(psp))
-            .map(|(ns, _)| ns.clone())
-            .collect(),
-    )
+    facts
 }
