@@ -33,11 +33,11 @@ pub struct Args {
     pub inputs: Vec<PathBuf>,
 
     /// Judge against this level (enforce, warn and audit); without it, namespaces' PSA labels.
-    #[arg(long, value_parser = crate::cli::parse_level, conflicts_with = "psp")]
+    #[arg(long, value_parser = crate::ir::Level::parse_arg, conflicts_with = "psp")]
     pub level: Option<Level>,
 
     /// The level's version (`v1.N` or `latest`).
-    #[arg(long = "version", value_parser = crate::cli::parse_version, default_value = "latest")]
+    #[arg(long = "version", value_parser = crate::pss::Version::parse, default_value = "latest")]
     pub level_version: Version,
 
     /// Judge against the PodSecurityPolicies in this file (any of them may admit a pod).

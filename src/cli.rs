@@ -369,8 +369,7 @@ pub struct PssArgs {
 }
 
 pub fn parse_level(s: &str) -> Result<crate::ir::Level, String> {
-    crate::ir::Level::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a level (privileged, baseline, restricted)"))
+    crate::ir::Level::parse_arg(s)
 }
 
 pub fn parse_exception(s: &str) -> Result<crate::pss::Exception, String> {

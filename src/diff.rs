@@ -38,7 +38,7 @@ pub struct Args {
     pub fail_on: FailOn,
 
     /// Pod Security Standards version for the fit before and after.
-    #[arg(long, default_value = "latest", value_parser = crate::cli::parse_version)]
+    #[arg(long, default_value = "latest", value_parser = crate::pss::Version::parse)]
     pub pss_version: crate::pss::Version,
 
     /// Accept PSPs missing a required strategy (read as `RunAsAny`).

@@ -112,6 +112,12 @@ impl Level {
         }
     }
 
+    /// [`Level::parse`] with the error message a command line prints.
+    pub fn parse_arg(s: &str) -> Result<Level, String> {
+        Level::parse(s)
+            .ok_or_else(|| format!("`{s}` is not a level (privileged, baseline, restricted)"))
+    }
+
     /// The next stricter level, if any.
     pub fn stricter(self) -> Option<Level> {
         match self {

@@ -374,8 +374,13 @@ fn mode_background_and_autogen_options() {
             assert_eq!(r["validate"]["failureAction"], "Enforce", "{r:#}");
         }
     }
+    // `--mode enforce` is the default (the output replaces a control that enforced).
     let p = policies(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
-    assert_eq!(p[0]["spec"]["validationFailureAction"], "Audit");
+    assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
+    assert!(p[0]["spec"]["emitWarning"].is_null());
+    let w = policies(&["psp", BASELINE_LIKE, "--to", "kyverno", "--mode", "warn"], "");
+    assert_eq!(w[0]["spec"]["validationFailureAction"], "Audit");
+    assert_eq!(w[0]["spec"]["emitWarning"], true);
     assert_eq!(p[0]["spec"]["background"], false);
     assert_eq!(
         p[0]["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"],
@@ -426,7 +431,7 @@ fn rbac_scopes_each_policy_by_namespace() {
         by_name("psp-restricted")["metadata"]["annotations"]["polytrans.dev/scope"]
             .as_str()
             .unwrap()
-            .starts_with("rbac: every namespace")
+            .starts_with("rbac: applies in every namespace except kube-system")
     );
 }
 

@@ -1274,10 +1274,48 @@ fn unescape(s: &str) -> String {
     s.replace("\\$(", "$(")
 }
 
+/// Nested variables (`{{ a."{{element.name}}" }}`): Kyverno's variable regex matches only
+/// innermost `{{…}}` and substitutes until none is left, so inner variables resolve first.
+fn resolve_nested(s: &str, ctx: &Ctx) -> Result<String, String> {
+    let mut s = s.to_string();
+    'again: loop {
+        let mut from = 0;
+        while let Some(i) = s[from..].find("{{").map(|i| i + from) {
+            from = i + 2;
+            if i > 0 && s.as_bytes()[i - 1] == b'\\' {
+                continue;
+            }
+            let Some(close) = s[i + 2..].find("}}").map(|c| c + i + 2) else {
+                break;
+            };
+            if let Some(k) = s[i + 2..close].rfind("{{") {
+                let open = i + 2 + k;
+                let v = match ctx.query(&s[open + 2..close])? {
+                    Value::String(x) => x,
+                    Value::Null => {
+                        return Err(format!("variable `{}` not resolved", &s[open + 2..close]));
+                    }
+                    other => other.to_string(),
+                };
+                s.replace_range(open..close + 2, &v);
+                continue 'again;
+            }
+        }
+        return Ok(s);
+    }
+}
+
 fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     if !s.contains("{{") {
         return Ok(Value::String(unescape(s)));
     }
+    let resolved;
+    let s = if s.matches("{{").count() > 1 {
+        resolved = resolve_nested(s, ctx)?;
+        resolved.as_str()
+    } else {
+        s
+    };
     // Whole-string variable: keep the type.
     let t = s.trim();
     if let Some(inner) = t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) {

@@ -1,0 +1,126 @@
+//! The layering of `src/`: load → front → IR → scope → backends → render, arrows only down.
+//! Reads every source file's `crate::…` references (comments left out) and fails when
+//! - a backend (`src/backend/`) reaches `crate::cli`, `crate::front`, `crate::load` or
+//!   `crate::pipeline` (backends take IR + scope + their own plain options), or
+//! - the command layer (`cli`, `check`, `diff`, `pipeline`) has a cycle among its modules, or any
+//!   module in a cycle with the command layer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Top-level module of a source file: `src/backend/kyverno.rs` → `backend`.
+fn module_of(rel: &Path) -> String {
+    let first = rel.iter().next().unwrap().to_str().unwrap();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The top-level modules a file's code names through `crate::`.
+fn references(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find("crate::") {
+            rest = &rest[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    out.insert(name);
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+    // Types re-exported by lib.rs (`Error`, `Outcome`) name the crate root, not a module.
+    out.retain(|n| n.chars().next().is_some_and(|c| c.is_ascii_lowercase()));
+    out
+}
+
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn arrows_point_down() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    files.sort();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let module = module_of(rel);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let refs = references(&std::fs::read_to_string(f).unwrap());
+        if module == "backend" {
+            for bad in ["cli", "front", "load", "pipeline"] {
+                if refs.contains(bad) {
+                    failures.push(format!(
+                        "{} reaches crate::{bad}: backends take IR + scope + plain options",
+                        rel.display()
+                    ));
+                }
+            }
+        }
+        graph
+            .entry(module.clone())
+            .or_default()
+            .extend(refs.into_iter().filter(|r| *r != module));
+    }
+    // Modules that can reach themselves, and through which path.
+    let reaches = |from: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_string()];
+        while let Some(m) = stack.pop() {
+            for n in graph.get(&m).into_iter().flatten() {
+                if seen.insert(n.clone()) {
+                    stack.push(n.clone());
+                }
+            }
+        }
+        seen
+    };
+    let command_layer = ["cli", "check", "diff", "pipeline"];
+    let mut cycles = Vec::new();
+    for m in graph.keys() {
+        if reaches(m).contains(m) {
+            cycles.push(m.clone());
+        }
+    }
+    for m in &cycles {
+        if command_layer.contains(&m.as_str()) {
+            failures.push(format!("`{m}` is in a dependency cycle: {:?}", graph[m]));
+        }
+    }
+    println!(
+        "layering: {} modules, {} files; modules in a cycle: {}",
+        graph.len(),
+        files.len(),
+        if cycles.is_empty() {
+            "none".to_string()
+        } else {
+            cycles.join(", ")
+        }
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
