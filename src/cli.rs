@@ -158,13 +158,25 @@ pub struct FalcoArgs {
 pub struct GatekeeperArgs {
     /// Scope constraints and mutators to these namespaces (repeatable, comma-separated;
     /// overrides RBAC).
-    #[arg(long = "gatekeeper-namespaces", value_name = "NS", value_delimiter = ',')]
+    #[arg(
+        long = "gatekeeper-namespaces",
+        value_name = "NS",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
     /// Namespaces the constraints do not apply to (repeatable, comma-separated).
-    #[arg(long = "gatekeeper-exempt-namespaces", value_name = "NS", value_delimiter = ',')]
+    #[arg(
+        long = "gatekeeper-exempt-namespaces",
+        value_name = "NS",
+        value_delimiter = ','
+    )]
     pub exempt_namespaces: Vec<String>,
     /// Images exempt from the container checks (`exemptImages`; a trailing `*` is a prefix).
-    #[arg(long = "gatekeeper-exempt-images", value_name = "IMAGE", value_delimiter = ',')]
+    #[arg(
+        long = "gatekeeper-exempt-images",
+        value_name = "IMAGE",
+        value_delimiter = ','
+    )]
     pub exempt_images: Vec<String>,
 }
 

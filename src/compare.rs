@@ -347,6 +347,31 @@ pub fn absent_summary(kind: &str) -> &'static str {
     }
 }
 
+/// Whether `outer` admits every pod `inner` admits (rule by rule), with no defaulting of its own
+/// other than `inner`'s: then, where both are usable, `outer`'s constraints alone decide.
+pub fn policy_covers(outer: &Policy, inner: &Policy) -> bool {
+    let kinds: std::collections::BTreeSet<&str> = outer
+        .rules
+        .iter()
+        .chain(&inner.rules)
+        .map(|r| r.constraint.kind_name())
+        .collect();
+    let same_defaults = outer.defaults.is_empty()
+        || outer
+            .defaults
+            .iter()
+            .map(|d| &d.action)
+            .eq(inner.defaults.iter().map(|d| &d.action));
+    same_defaults
+        && outer.images.is_empty()
+        && kinds.into_iter().all(|k| {
+            covers(
+                rule_of(outer, k).map(|r| &r.constraint),
+                rule_of(inner, k).map(|r| &r.constraint),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,29 +399,4 @@ mod tests {
         assert!(!covers(Some(&u(10, 20, true)), Some(&u(1, 100, true))));
         assert!(!covers(Some(&Constraint::NoPrivilegeEscalation), None));
     }
-}
-
-/// Whether `outer` admits every pod `inner` admits (rule by rule), with no defaulting of its own
-/// other than `inner`'s: then, where both are usable, `outer`'s constraints alone decide.
-pub fn policy_covers(outer: &Policy, inner: &Policy) -> bool {
-    let kinds: std::collections::BTreeSet<&str> = outer
-        .rules
-        .iter()
-        .chain(&inner.rules)
-        .map(|r| r.constraint.kind_name())
-        .collect();
-    let same_defaults = outer.defaults.is_empty()
-        || outer
-            .defaults
-            .iter()
-            .map(|d| &d.action)
-            .eq(inner.defaults.iter().map(|d| &d.action));
-    same_defaults
-        && outer.images.is_empty()
-        && kinds.into_iter().all(|k| {
-            covers(
-                rule_of(outer, k).map(|r| &r.constraint),
-                rule_of(inner, k).map(|r| &r.constraint),
-            )
-        })
 }

@@ -290,7 +290,10 @@ fn backend_effects(old: &Policy, new: &Policy) -> Vec<BackendEffect> {
     let mut out = Vec::new();
     let common = crate::backend::Common::default();
     let options = crate::backend::Options::default();
-    for target in crate::backend::TARGETS.iter().filter(|t| t.admission || t.name == "falco") {
+    for target in crate::backend::TARGETS
+        .iter()
+        .filter(|t| t.admission || t.name == "falco")
+    {
         if target.name == "pss-labels" {
             continue;
         }

@@ -215,13 +215,7 @@ fn emit_and_write(
             || args.diff.as_ref().is_some_and(dir_like),
     };
     let scope = pipeline::scope_of(policies, objects);
-    let emitted = pipeline::emit(
-        args.to,
-        policies,
-        &scope,
-        &common,
-        &args.backend_options(),
-    )?;
+    let emitted = pipeline::emit(args.to, policies, &scope, &common, &args.backend_options())?;
     diags.extend(emitted.diagnostics.clone());
     let lossy: Vec<&backend::FidelityEntry> = emitted
         .fidelity

@@ -100,6 +100,11 @@ pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
+/// Prints a serialisable value as YAML (block style, keys in struct order).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).expect("values built by polytrans serialise to YAML")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,9 +125,4 @@ mod tests {
             assert_eq!(v[0]["k"], serde_json::Value::String(s.into()), "{doc}");
         }
     }
-}
-
-/// Prints a serialisable value as YAML (block style, keys in struct order).
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
-    serde_yaml::to_string(value).expect("values built by polytrans serialise to YAML")
 }

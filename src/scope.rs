@@ -172,10 +172,7 @@ impl Scope {
             from_rbac: false,
             groups: vec![Group {
                 namespaces: Namespaces::all(),
-                psps: policies
-                    .iter()
-                    .map(|p| (p.name.clone(), vec![]))
-                    .collect(),
+                psps: policies.iter().map(|p| (p.name.clone(), vec![])).collect(),
             }],
             ..Scope::default()
         }
@@ -210,11 +207,7 @@ impl Scope {
             };
             let granted: Vec<&str> = match &g.psps {
                 PspGrant::All => psps.clone(),
-                PspGrant::Names(n) => psps
-                    .iter()
-                    .copied()
-                    .filter(|p| n.contains(*p))
-                    .collect(),
+                PspGrant::Names(n) => psps.iter().copied().filter(|p| n.contains(*p)).collect(),
             };
             for psp in granted {
                 by_place
@@ -305,8 +298,9 @@ impl Scope {
         // Group namespaces whose usable set differs from the cluster-wide one.
         let key = |m: &BTreeMap<String, Vec<String>>| m.keys().cloned().collect::<Vec<_>>();
         let everywhere_key = key(&everywhere);
-        let mut groups: BTreeMap<Vec<String>, (Vec<String>, BTreeMap<String, Vec<String>>)> =
-            BTreeMap::new();
+        // usable PSP names → (namespaces, usable PSPs with their grants)
+        type Usable = BTreeMap<String, Vec<String>>;
+        let mut groups: BTreeMap<Vec<String>, (Vec<String>, Usable)> = BTreeMap::new();
         let mut listed = Vec::new();
         for (ns, usable) in per_ns {
             let k = key(&usable);
@@ -314,9 +308,7 @@ impl Scope {
                 continue;
             }
             listed.push(ns.clone());
-            let g = groups
-                .entry(k)
-                .or_insert_with(|| (vec![], BTreeMap::new()));
+            let g = groups.entry(k).or_insert_with(|| (vec![], BTreeMap::new()));
             g.0.push(ns);
             for (psp, why) in usable {
                 g.1.entry(psp).or_default().extend(why);

@@ -378,7 +378,10 @@ fn mode_background_and_autogen_options() {
     let p = policies(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
     assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
     assert!(p[0]["spec"]["emitWarning"].is_null());
-    let w = policies(&["psp", BASELINE_LIKE, "--to", "kyverno", "--mode", "warn"], "");
+    let w = policies(
+        &["psp", BASELINE_LIKE, "--to", "kyverno", "--mode", "warn"],
+        "",
+    );
     assert_eq!(w[0]["spec"]["validationFailureAction"], "Audit");
     assert_eq!(w[0]["spec"]["emitWarning"], true);
     assert_eq!(p[0]["spec"]["background"], false);

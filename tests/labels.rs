@@ -77,14 +77,7 @@ fn rbac_resolution() {
     .unwrap()
     .0;
     let scope = polytrans::pipeline::scope_of(&policies, &objects(RBAC));
-    let psps = |ns: &str| {
-        scope
-            .group_of(ns)
-            .psps
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let psps = |ns: &str| scope.group_of(ns).psps.keys().cloned().collect::<Vec<_>>();
     // system:authenticated via a ClusterRoleBinding: every namespace; `get` is not `use`.
     assert_eq!(psps("anywhere"), vec!["restricted"]);
     // A Role bound in `team` to a service account of `team`: the whole namespace, with a note

@@ -41,7 +41,8 @@ fn cases(shared: &Path) -> Vec<Case> {
     // The seed tutorial's fourth YAML block: the two PSPs and their RBAC.
     let seed = std::fs::read_to_string(shared.join("seeds/003_11491de185c820fb.txt")).unwrap();
     let block = common::fenced_block(&seed, 4).expect("seed block 4");
-    let tutorial = std::env::temp_dir().join(format!("polytrans-scope-{}.yaml", std::process::id()));
+    let tutorial =
+        std::env::temp_dir().join(format!("polytrans-scope-{}.yaml", std::process::id()));
     std::fs::write(&tutorial, block).unwrap();
     vec![
         Case {
@@ -69,7 +70,10 @@ fn cases(shared: &Path) -> Vec<Case> {
             inputs: vec![dir.join("single-service-account/input.yaml")],
             // Only pods running as monitoring/node-agent may use `agent`: the test pods run as
             // `default`.
-            usable: vec![("monitoring", vec!["default-psp"]), ("*", vec!["default-psp"])],
+            usable: vec![
+                ("monitoring", vec!["default-psp"]),
+                ("*", vec!["default-psp"]),
+            ],
             listed: vec!["monitoring"],
             profiles: false,
         },
@@ -117,7 +121,10 @@ fn pods(profiles: bool) -> Vec<(&'static str, Value)> {
         }
     });
     if !profiles {
-        base["metadata"].as_object_mut().unwrap().remove("annotations");
+        base["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
     }
     let with = |f: &dyn Fn(&mut Value)| {
         let mut p = base.clone();
@@ -127,12 +134,17 @@ fn pods(profiles: bool) -> Vec<(&'static str, Value)> {
     let privileged = |p: &mut Value| {
         let sc = &mut p["spec"]["containers"][0]["securityContext"];
         sc["privileged"] = json!(true);
-        sc.as_object_mut().unwrap().remove("allowPrivilegeEscalation");
+        sc.as_object_mut()
+            .unwrap()
+            .remove("allowPrivilegeEscalation");
     };
     vec![
         ("compliant", base.clone()),
         ("privileged", with(&privileged)),
-        ("host-network", with(&|p| p["spec"]["hostNetwork"] = json!(true))),
+        (
+            "host-network",
+            with(&|p| p["spec"]["hostNetwork"] = json!(true)),
+        ),
         ("host-pid", with(&|p| p["spec"]["hostPID"] = json!(true))),
         (
             "host-path",
@@ -330,7 +342,9 @@ fn overlapping_psps_in_every_backend() {
                 }
             );
             let text = out.stdout.clone();
-            if (!rbac_notes.is_empty() || !any_of.is_empty()) && text.contains("every constraint is expressed exactly") {
+            if (!rbac_notes.is_empty() || !any_of.is_empty())
+                && text.contains("every constraint is expressed exactly")
+            {
                 failures.push(format!(
                     "{} {target}: RBAC approximated, but the output claims exactness",
                     case.name
@@ -349,7 +363,10 @@ fn overlapping_psps_in_every_backend() {
         }
         if !case.listed.is_empty() {
             for ns in &case.listed {
-                if !first.iter().any(|n| n.starts_with(&format!("namespace {ns}:"))) {
+                if !first
+                    .iter()
+                    .any(|n| n.starts_with(&format!("namespace {ns}:")))
+                {
                     failures.push(format!("{}: {ns} is not listed: {first:?}", case.name));
                 }
             }

@@ -1003,10 +1003,7 @@ fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validatio
                 cel_string(&format!(" {}", v.field))
             ));
         }
-        message.push(format!(
-            "(variables.{var} ? '' : {})",
-            failing.join(" + ")
-        ));
+        message.push(format!("(variables.{var} ? '' : {})", failing.join(" + ")));
     }
     let validation = Validation {
         kind: "any-of".into(),

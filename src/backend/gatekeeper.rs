@@ -7,11 +7,11 @@
 //! the template only lays the documents out.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
-use crate::scope::{Namespaces, Union};
 use crate::ir::{
     Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
     Scope,
 };
+use crate::scope::{Namespaces, Union};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -146,7 +146,10 @@ pub fn target(name: &str) -> Option<&'static Target> {
 
 /// Every golden file of every target (see [`Target::golden_files`]).
 pub fn golden_files() -> Vec<(&'static str, &'static [&'static str])> {
-    TARGETS.iter().flat_map(|t| t.golden_files.iter().copied()).collect()
+    TARGETS
+        .iter()
+        .flat_map(|t| t.golden_files.iter().copied())
+        .collect()
 }
 
 impl Target {

@@ -159,7 +159,11 @@ pub fn grants(objects: &[Object]) -> Option<Vec<Grant>> {
         };
         for s in b.node.get("subjects").and_then(Node::as_seq).unwrap_or(&[]) {
             let kind = s.get("kind").and_then(Node::as_str).unwrap_or("");
-            let name = s.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+            let name = s
+                .get("name")
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string();
             let subject = match kind {
                 "ServiceAccount" => {
                     // A RoleBinding's service-account subject defaults to the binding's
