@@ -1,6 +1,6 @@
 //! `--to pss-labels`: RBAC resolution, and proposals that never break a given pod.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -15,7 +15,7 @@
 //!   not in the crate: the expressions use only `has()`, ternaries, `in`, `startsWith`, `size`
 //!   and the `all` macro, which both implement alike.
 
-mod common;
+use crate::common;
 
 use cel_interpreter::{Context, Program, Value};
 use polytrans::backend::cel::{self, Validation, Variable};
@@ -26,8 +26,7 @@ use polytrans::pss::{Version, level_policy};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[path = "engines/cel.rs"]
-mod cel_engine;
+use crate::engines::cel as cel_engine;
 
 use cel_engine::Compiled;
 

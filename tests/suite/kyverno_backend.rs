@@ -2,7 +2,7 @@
 //! `exclude` entries, scoping, options), asserted field by field. Whether the policies judge pods
 //! as the IR does is for the Kyverno evaluator's tests.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

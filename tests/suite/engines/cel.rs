@@ -6,7 +6,6 @@
 //! Differences between `cel-interpreter` and Kubernetes CEL that this engine bridges:
 //! - JSON numbers: Kubernetes types pod integers as `int`; [`to_cel`] converts them so.
 //! - Absent versus `null`: Kubernetes drops absent fields; [`to_cel`] removes nulls.
-#![allow(dead_code)]
 
 use cel_interpreter::{Context, Program, Value, objects::Key, objects::Map};
 use std::collections::HashMap;

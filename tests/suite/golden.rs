@@ -12,7 +12,7 @@
 //!
 //! A case with no input or no expected output, or a file of no known role, fails the test.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

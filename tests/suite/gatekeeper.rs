@@ -1,5 +1,5 @@
 //! Gatekeeper backend, measured with a real Rego engine (regorus, Rego v0 mode, see
-//! `tests/engines/gatekeeper.rs`; mutators applied before validation, as Gatekeeper does):
+//! `tests/suite/engines/gatekeeper.rs`; mutators applied before validation, as Gatekeeper does):
 //! 1. the upstream gator suites of gatekeeper-library's pod-security-policy templates;
 //! 2. the constraints and mutators generated for each psp-migration per-field case;
 //! 3. differential: generated output vs the IR evaluator on the PSA testdata pods, for the
@@ -11,10 +11,9 @@
 //! Debugging aids (environment): `GK_SHOW=<text>` prints unexplained differential mismatches
 //! containing the text, `GK_WHY=<field>` the mismatches a field explains.
 
-mod common;
+use crate::common;
 
-#[path = "engines/gatekeeper.rs"]
-mod gatekeeper_engine;
+use crate::engines::gatekeeper as gatekeeper_engine;
 
 use gatekeeper_engine::{Library, Output, load_template, matches, review_of, yaml_one};
 use polytrans::backend::gatekeeper::Options as GatekeeperArgs;

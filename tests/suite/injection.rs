@@ -1,7 +1,7 @@
 //! Hostile strings from input (quotes, backslashes, newlines, `)`, `,`, `${{ }}`, `{{ }}`, YAML
 //! document markers) never change the structure or meaning of what polytrans writes.
 
-mod common;
+use crate::common;
 
 const HOSTILE: &[&str] = &[
     "a\"b",
@@ -126,8 +126,7 @@ fn diagnostics_do_not_break_lines() {
     );
 }
 
-#[path = "engines/cel.rs"]
-mod cel_engine;
+use crate::engines::cel as cel_engine;
 
 /// CEL string literals carry hostile values as data: the output compiles, keeps its document
 /// count, and the values allow exactly themselves (a runtime class, a flex driver and a host
@@ -300,8 +299,7 @@ fn kyverno_output_escapes_variables() {
     assert!(checked >= 30);
 }
 
-#[path = "engines/falco.rs"]
-mod falco_engine;
+use crate::engines::falco as falco_engine;
 
 /// Falco string literals carry hostile values as data: the rules file keeps one YAML document,
 /// every condition parses with the grammar checker, and the evaluator reads each hostile value

@@ -1,7 +1,7 @@
 //! Levels as input (`polytrans pss`): the level IR, printed and read back, judges every PSA
 //! testdata pod as upstream does; exceptions and exemptions widen a level as documented.
 
-mod common;
+use crate::common;
 
 use polytrans::eval::admits;
 use polytrans::ir::{IrDocument, Level};

@@ -15,10 +15,9 @@
 //! falcoctl read PSPs missing a strategy. The 7 syscall cases replay binary captures that no
 //! test engine reads; they are counted as not run.
 
-mod common;
+use crate::common;
 
-#[path = "engines/falco.rs"]
-mod falco_engine;
+use crate::engines::falco as falco_engine;
 
 use falco_engine::RulesFile;
 use polytrans::backend::falco::{Flavor, Options as FalcoArgs};

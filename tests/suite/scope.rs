@@ -8,14 +8,11 @@
 //! disagreement must be listed, identically, in every backend's fidelity header; and no backend
 //! may then claim "every constraint is expressed exactly", and `--strict` must exit 1.
 
-mod common;
+use crate::common;
 
-#[path = "engines/cel.rs"]
-mod cel_engine;
-#[path = "engines/gatekeeper.rs"]
-mod gatekeeper_engine;
-#[path = "engines/kyverno.rs"]
-mod kyverno_engine;
+use crate::engines::cel as cel_engine;
+use crate::engines::gatekeeper as gatekeeper_engine;
+use crate::engines::kyverno as kyverno_engine;
 
 use polytrans::backend::{Common, Emitted, Fidelity, Options};
 use polytrans::ir::Policy;

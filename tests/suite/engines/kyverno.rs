@@ -1,6 +1,6 @@
 //! A test-only evaluator of the Kyverno `ClusterPolicy` constructs (kyverno.io/v1), calibrated on
 //! Kyverno's own test vectors and the kyverno/policies `kyverno test` suites
-//! (`tests/kyverno_engine.rs`).
+//! (`tests/suite/kyverno_engine.rs`).
 //!
 //! What it does, after Kyverno's Go code (pkg/engine): `validate.pattern` / `anyPattern` with
 //! anchors (`=()`, `X()`, `^()`, `<()`, `()`), value patterns (`*`/`?`, `|`, `&`, `!`, `>`, `<`,
@@ -11,7 +11,6 @@
 //! mutations, `patchesJson6902`, and rule auto-generation for pod controllers.
 //!
 //! Go decodes JSON numbers as float64; so does this engine (every number is an `f64`).
-#![allow(dead_code)]
 
 use serde_json::{Map, Value, json};
 use std::cell::RefCell;
@@ -203,10 +202,6 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     Some(if neg { -total } else { total })
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 fn go_parse_float(s: &str) -> Option<f64> {
     let t = s.trim();
     if t != s || t.is_empty() {
@@ -392,7 +387,6 @@ pub struct PErr {
     pub msg: String,
     pub conditional: bool,
     pub global: bool,
-    pub negation: bool,
 }
 
 impl PErr {
@@ -600,11 +594,7 @@ fn handle(key: &str, pattern: &Value, rm: &Map<String, Value>, path: &str) -> Re
     match parse_anchor(key) {
         Some((Anchor::Negation, k)) => {
             if rm.contains_key(k) {
-                return Err(PErr {
-                    msg: format!("{path}{k}/ is not allowed"),
-                    negation: true,
-                    ..Default::default()
-                });
+                return Err(PErr::plain(format!("{path}{k}/ is not allowed")));
             }
             Ok(())
         }
@@ -722,10 +712,6 @@ fn validate_array(ra: &[Value], pa: &[Value], path: &str) -> Result<(), PErr> {
 
 // ------------------------------------------------------------------------------------------
 // Conditions (pkg/engine/variables/operator)
-
-fn as_f64_loose(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
 
 fn equals(key: &Value, value: &Value) -> bool {
     match key {
@@ -1929,6 +1915,14 @@ pub struct View<'a> {
 }
 
 fn view_of<'a>(policy: &Policy, rule: &Value, req: &'a Request) -> Option<View<'a>> {
+    // A namespaced `Policy` applies only to resources in its own namespace.
+    if policy
+        .namespace
+        .as_deref()
+        .is_some_and(|ns| ns != req.namespace())
+    {
+        return None;
+    }
     let kind = req.kind();
     if block_matches(&rule["match"], req, kind, false) {
         if block_matches(&rule["exclude"], req, kind, false) {

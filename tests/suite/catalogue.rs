@@ -1,7 +1,7 @@
 //! The PSS catalogue in `src/pss.rs` agrees with upstream's registration data
 //! (`conformance/psa/checks.json`), and version boundaries no fixture pins are right.
 
-mod common;
+use crate::common;
 
 use polytrans::eval::admits;
 use polytrans::ir::Level;

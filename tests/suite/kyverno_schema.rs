@@ -6,7 +6,7 @@
 //! the schema cannot: rule names unique and at most 63 characters, `podSecurity.version` pinned
 //! (never `latest`), `failureAction` on every validate rule equal to the policy-level action.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

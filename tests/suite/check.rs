@@ -1,7 +1,7 @@
 //! `polytrans check` through the CLI: PSA conformance on every testdata pod, PSA's exact
 //! messages (the EKS guide's quotes and one case per check id), and the report formats.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,9 +1,8 @@
-//! Kyverno backend, measured with the test-only Kyverno evaluator (`tests/engines/kyverno.rs`).
+//! Kyverno backend, measured with the test-only Kyverno evaluator (`tests/suite/engines/kyverno.rs`).
 
-mod common;
+use crate::common;
 
-#[path = "engines/kyverno.rs"]
-mod kyverno_engine;
+use crate::engines::kyverno as kyverno_engine;
 
 use kyverno_engine as ky;
 use polytrans::backend::kyverno::Options as KyvernoArgs;

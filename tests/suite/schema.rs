@@ -1,6 +1,6 @@
 //! The committed schemas match the types, and IR output validates against them.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

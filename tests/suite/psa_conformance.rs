@@ -1,6 +1,6 @@
 //! The IR levels judge every PSA testdata pod exactly as upstream does.
 
-mod common;
+use crate::common;
 
 use polytrans::eval::admits;
 use polytrans::pss::{Version, level_policy};

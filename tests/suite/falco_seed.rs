@@ -2,7 +2,7 @@
 //! produced for its `no_privileged` PSP. `--to falco --falco-flavor legacy` must print exactly
 //! that text; it is extracted from the pages at test time (never copied into the repo).
 
-mod common;
+use crate::common;
 
 const PAGES: &[&str] = &[
     "000_7785a6e434b254f8.txt",
@@ -82,7 +82,7 @@ fn psp(name: &str, images: &str, extra: &str) -> String {
 }
 
 /// The legacy flavour writes falcoctl's unquoted lists, so it rejects anything but plain tokens
-/// (the modern flavour quotes them instead: see `tests/injection.rs`).
+/// (the modern flavour quotes them instead: see `tests/suite/injection.rs`).
 #[test]
 fn hostile_strings_are_rejected() {
     let legacy = ["--falco-flavor", "legacy"];

@@ -8,7 +8,6 @@
 //! extracts them, and compared with today's libsinsp semantics (every value a string; a missing
 //! value makes every comparison false; `in` = every element of a list field is in the set,
 //! `intersects` = one is; an empty list is missing). Read from upstream as reference, not copied.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -351,9 +350,7 @@ pub fn checks(e: &Expr, out: &mut Vec<(String, Option<String>, String)>) {
 pub struct FalcoRule {
     pub name: String,
     pub source: String,
-    pub condition: String,
     pub expr: Expr,
-    pub priority: String,
 }
 
 /// A parsed rules file.
@@ -412,9 +409,7 @@ impl RulesFile {
                     out.rules.push(FalcoRule {
                         name: r.as_str().ok_or("rule name")?.into(),
                         source: it["source"].as_str().unwrap_or_default().into(),
-                        condition: cond.into(),
                         expr,
-                        priority: it["priority"].as_str().unwrap_or_default().into(),
                     });
                 } else {
                     return Err(format!("unknown rules file item {it}"));

@@ -1,7 +1,7 @@
 //! The IR evaluator, fed the lowered PSP, admits each psp-migration case's allowed pod and
 //! rejects its disallowed pod (PSP 1.24 semantics, defaulting applied).
 
-mod common;
+use crate::common;
 
 use polytrans::eval::admits;
 

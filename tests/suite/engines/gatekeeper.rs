@@ -16,7 +16,6 @@
 //!   (`MustExist`/`MustNotExist`, judged at their depth on each branch), `assignIf`
 //!   (`in`/`notIn`), `assign.value`, ModifySet `merge`/`prune`; AssignMetadata only adds a label
 //!   or annotation that is absent. Mutators run in (kind, name) order until nothing changes.
-#![allow(dead_code)]
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -6,19 +6,15 @@
 //! upstream on it. The other pods are counted as "listed": their verdict hinges on a check the
 //! fidelity note names. The printed table is backend × level × version → agreement.
 //!
-//! Adding a backend: an engine under `tests/engines/`, a `#[path]` module here, and an entry in
+//! Adding a backend: an engine under `tests/suite/engines/`, a `use` of it here, and an entry in
 //! [`backends`].
 
-mod common;
+use crate::common;
 
-#[path = "engines/cel.rs"]
-mod cel_engine;
-#[path = "engines/falco.rs"]
-mod falco_engine;
-#[path = "engines/gatekeeper.rs"]
-mod gatekeeper_engine;
-#[path = "engines/kyverno.rs"]
-mod kyverno_engine;
+use crate::engines::cel as cel_engine;
+use crate::engines::falco as falco_engine;
+use crate::engines::gatekeeper as gatekeeper_engine;
+use crate::engines::kyverno as kyverno_engine;
 
 use polytrans::backend::{Emitted, Fidelity};
 use polytrans::cli::{Cli, Command};
