@@ -403,10 +403,7 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
     }
     diags.extend(load_diags);
     if let Some(e) = checker.write_error.take() {
-        return Err(Error::Io {
-            path: "<stdout>".into(),
-            message: e.to_string(),
-        });
+        return Err(Error::stdout(e));
     }
     let report = match args.format {
         CheckFormat::Text => String::new(),
@@ -425,10 +422,7 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
     checker
         .out
         .write_all(report.as_bytes())
-        .map_err(|e| Error::Io {
-            path: "<stdout>".into(),
-            message: e.to_string(),
-        })?;
+        .map_err(Error::stdout)?;
     Ok(Outcome {
         findings: checker.summary.rejected > 0,
         diagnostics: diags,

@@ -387,10 +387,7 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
             s
         }
     };
-    out.write_all(text.as_bytes()).map_err(|e| Error::Io {
-        path: "<stdout>".into(),
-        message: e.to_string(),
-    })?;
+    out.write_all(text.as_bytes()).map_err(Error::stdout)?;
     let findings = match args.fail_on {
         FailOn::Loosen => d.loosens(),
         FailOn::Any => d.any_change(),

@@ -201,7 +201,7 @@ pub fn format_ranges(ranges: &[IdRange]) -> String {
             if r.min == r.max {
                 r.min.to_string()
             } else {
-                format!("{}-{}", r.min, r.max)
+                r.to_string()
             }
         })
         .collect::<Vec<_>>()

@@ -15,6 +15,7 @@
 //! level reached when those are ignored and when defaulting is kept by a mutating policy.
 
 use crate::ir::{Constraint, DefaultAction, Level, NameSet, Policy};
+use crate::k8s::CheckId;
 use crate::pss::{self, Version};
 use serde::Serialize;
 
@@ -258,13 +259,13 @@ fn set_minus(a: &NameSet, allowed: &[&str]) -> Vec<String> {
 }
 
 /// Compares one PSP with one check: (relation, deciding field, reason).
-pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String) {
+pub fn compare(p: &Policy, check: CheckId, minor: u32) -> (Relation, String, String) {
     use Relation::*;
     // A policy that carries the check itself (a level, or a PSP intersected with one).
     if let Some(r) = p
         .rules
         .iter()
-        .find(|r| r.provenance.check.as_deref() == Some(check))
+        .find(|r| r.provenance.check.as_deref() == Some(check.as_str()))
     {
         return (
             Equal,
@@ -278,7 +279,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
             .unwrap_or_else(|| default.to_string())
     };
     match check {
-        "privileged" => {
+        CheckId::Privileged => {
             let r = find(p, |c| matches!(c, Constraint::Privileged { .. }));
             match r.map(|r| &r.constraint) {
                 Some(Constraint::Privileged { allowed: false }) | None => (
@@ -293,7 +294,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "hostNamespaces" => {
+        CheckId::HostNamespaces => {
             let open: Vec<&crate::ir::Rule> = p
                 .rules
                 .iter()
@@ -326,7 +327,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 )
             }
         }
-        "hostPorts" => match find(p, |c| matches!(c, Constraint::HostPorts { .. })) {
+        CheckId::HostPorts => match find(p, |c| matches!(c, Constraint::HostPorts { .. })) {
             Some(r) => match &r.constraint {
                 Constraint::HostPorts { allowed } if !allowed.is_empty() => (
                     Looser,
@@ -337,24 +338,24 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
             },
             None => (Equal, "spec.hostPorts".into(), "no host ports".into()),
         },
-        "windowsHostProcess" => (
+        CheckId::WindowsHostProcess => (
             NotExpressible,
             none(),
             "PSP has no field for Windows hostProcess".into(),
         ),
-        "hostProbesAndHostLifecycle" => (
+        CheckId::HostProbesAndHostLifecycle => (
             NotExpressible,
             none(),
             "PSP has no field for probe and lifecycle hosts".into(),
         ),
-        "hostPathVolumes" | "restrictedVolumes" => {
+        CheckId::HostPathVolumes | CheckId::RestrictedVolumes => {
             let r = find(p, |c| matches!(c, Constraint::Volumes { .. }));
             let allowed = match r.map(|r| &r.constraint) {
                 Some(Constraint::Volumes { allowed }) => allowed.clone(),
                 _ => NameSet::Only(vec![]),
             };
             let field = field_of(r, "spec.volumes");
-            if check == "hostPathVolumes" {
+            if check == CheckId::HostPathVolumes {
                 if allowed.contains("hostPath") {
                     (Looser, field, "hostPath volumes are allowed".into())
                 } else if allowed == NameSet::any_except(["hostPath"]) {
@@ -383,14 +384,14 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 }
             }
         }
-        "capabilities_baseline" | "capabilities_restricted" => {
+        CheckId::CapabilitiesBaseline | CheckId::CapabilitiesRestricted => {
             let r = find(p, |c| matches!(c, Constraint::AddCapabilities { .. }));
             let allowed = match r.map(|r| &r.constraint) {
                 Some(Constraint::AddCapabilities { allowed }) => allowed.clone(),
                 _ => NameSet::Only(vec![]),
             };
             let field = field_of(r, "spec.allowedCapabilities");
-            let base: &[&str] = if check == "capabilities_baseline" {
+            let base: &[&str] = if check == CheckId::CapabilitiesBaseline {
                 pss::BASELINE_CAPABILITIES
             } else {
                 &["NET_BIND_SERVICE"]
@@ -399,7 +400,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
             if !extra.is_empty() {
                 return (Looser, field, format!("allows adding {}", extra.join(", ")));
             }
-            if check == "capabilities_baseline" {
+            if check == CheckId::CapabilitiesBaseline {
                 return if NameSet::only(base.iter().copied()).is_subset_of(&allowed) {
                     (Equal, field, "the default capabilities".into())
                 } else {
@@ -426,7 +427,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "appArmorProfile" => match find(p, |c| matches!(c, Constraint::AppArmor { .. })) {
+        CheckId::AppArmorProfile => match find(p, |c| matches!(c, Constraint::AppArmor { .. })) {
             Some(r) => {
                 let Constraint::AppArmor { allowed, .. } = &r.constraint else {
                     unreachable!()
@@ -455,7 +456,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 "no AppArmor annotation: any profile, including unconfined (PSP cannot allow unset profiles and forbid unconfined without defaulting them)".into(),
             ),
         },
-        "seLinuxOptions" => match find(p, |c| matches!(c, Constraint::SeLinux { .. })) {
+        CheckId::SeLinuxOptions => match find(p, |c| matches!(c, Constraint::SeLinux { .. })) {
             Some(r) => {
                 let Constraint::SeLinux {
                     user, role, type_, ..
@@ -490,7 +491,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 "RunAsAny allows any SELinux user, role and type (PSP cannot express baseline's set of types, only one fixed value)".into(),
             ),
         },
-        "procMount" | "procMount_restricted" => {
+        CheckId::ProcMount | CheckId::ProcMountRestricted => {
             let r = find(p, |c| matches!(c, Constraint::ProcMount { .. }));
             match r.map(|r| &r.constraint) {
                 Some(Constraint::ProcMount { allowed }) if allowed.contains("Unmasked") => (
@@ -505,7 +506,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "seccompProfile_baseline" | "seccompProfile_restricted" => {
+        CheckId::SeccompProfileBaseline | CheckId::SeccompProfileRestricted => {
             let r = find(p, |c| matches!(c, Constraint::Seccomp { .. }));
             let (allowed, unset_allowed) = match r.map(|r| &r.constraint) {
                 Some(Constraint::Seccomp {
@@ -526,7 +527,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 &allowed,
                 &["runtime/default", "docker/default", "localhost/*"],
             );
-            if allowed == NameSet::Any && check == "seccompProfile_baseline" {
+            if allowed == NameSet::Any && check == CheckId::SeccompProfileBaseline {
                 // `*` is the only way to let pods leave the profile unset without defaulting it.
                 return (
                     NotExpressible,
@@ -541,7 +542,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                     format!("allows seccomp profiles {}", extra.join(", ")),
                 );
             }
-            if check == "seccompProfile_baseline" {
+            if check == CheckId::SeccompProfileBaseline {
                 return if allowed.is_empty() {
                     (Stricter, field, "no seccomp profile may be set".into())
                 } else {
@@ -575,7 +576,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "sysctls" => {
+        CheckId::Sysctls => {
             let r = find(p, |c| matches!(c, Constraint::Sysctls { .. }));
             let allowed = match r.map(|r| &r.constraint) {
                 Some(Constraint::Sysctls { allowed, .. }) => allowed.clone(),
@@ -596,7 +597,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 (Stricter, field, "a subset of the safe sysctls".into())
             }
         }
-        "allowPrivilegeEscalation" => {
+        CheckId::AllowPrivilegeEscalation => {
             match find(p, |c| matches!(c, Constraint::NoPrivilegeEscalation)) {
                 Some(r) => {
                     if has_default(p, |d| {
@@ -620,7 +621,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "runAsNonRoot" => {
+        CheckId::RunAsNonRoot => {
             if let Some(r) = find(p, |c| matches!(c, Constraint::RunAsNonRoot { .. })) {
                 return (
                     Looser,
@@ -642,7 +643,7 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        "runAsUser" => {
+        CheckId::RunAsUser => {
             if let Some(r) = find(p, |c| matches!(c, Constraint::RunAsNonRoot { .. })) {
                 return (
                     Equal,
@@ -676,7 +677,6 @@ pub fn compare(p: &Policy, check: &str, minor: u32) -> (Relation, String, String
                 ),
             }
         }
-        _ => (NotExpressible, none(), "unknown check".into()),
     }
 }
 

@@ -277,6 +277,13 @@ impl IdRange {
     }
 }
 
+/// `min-max`, as PSP messages print a range.
+impl std::fmt::Display for IdRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.min, self.max)
+    }
+}
+
 /// Sorts and merges overlapping or adjacent ranges.
 pub fn normalise_ranges(mut ranges: Vec<IdRange>) -> Vec<IdRange> {
     ranges.sort();

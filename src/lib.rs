@@ -20,6 +20,7 @@ pub mod eval;
 pub mod fit;
 pub mod front;
 pub mod ir;
+pub mod k8s;
 pub mod load;
 pub mod output;
 pub mod pipeline;
@@ -40,9 +41,13 @@ pub enum Error {
     /// The command line is wrong.
     #[error("{0}")]
     Usage(String),
-    /// Reading or writing a file failed.
-    #[error("cannot write `{path}`: {message}")]
-    Io { path: String, message: String },
+    /// Writing a file (or stdout, `path` = `<stdout>`) failed.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A template failed to render (a bug, or a broken `--templates` override).
     #[error("template error: {0}")]
     Template(String),
@@ -52,6 +57,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed write to `path`.
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// A failed write to standard output.
+    pub fn stdout(source: std::io::Error) -> Error {
+        Error::io("<stdout>", source)
+    }
+
+    /// Whether this is a write to a closed pipe (`polytrans … | head`): not an error to report.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The diagnostics to print for this error.
     pub fn diagnostics(&self) -> Diagnostics {
         match self {
@@ -95,10 +118,7 @@ pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut cmd, "polytrans", &mut buf);
-            out.write_all(&buf).map_err(|e| Error::Io {
-                path: "<stdout>".into(),
-                message: e.to_string(),
-            })?;
+            out.write_all(&buf).map_err(Error::stdout)?;
             Ok(Outcome::default())
         }
         cli::Command::Man => {
@@ -106,24 +126,15 @@ pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
             let mut buf = Vec::new();
             clap_mangen::Man::new(cmd)
                 .render(&mut buf)
-                .map_err(|e| Error::Io {
-                    path: "<stdout>".into(),
-                    message: e.to_string(),
-                })?;
-            out.write_all(&buf).map_err(|e| Error::Io {
-                path: "<stdout>".into(),
-                message: e.to_string(),
-            })?;
+                .map_err(Error::stdout)?;
+            out.write_all(&buf).map_err(Error::stdout)?;
             Ok(Outcome::default())
         }
     }
 }
 
 fn write_out(out: &mut dyn Write, s: &str) -> Result<(), Error> {
-    out.write_all(s.as_bytes()).map_err(|e| Error::Io {
-        path: "<stdout>".into(),
-        message: e.to_string(),
-    })
+    out.write_all(s.as_bytes()).map_err(Error::stdout)
 }
 
 fn psp_command(

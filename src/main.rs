@@ -30,11 +30,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(if outcome.findings { 1 } else { 0 })
         }
-        Err(polytrans::Error::Io { path, message })
-            if path == "<stdout>" && message.contains("Broken pipe") =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             print(&e.diagnostics());
             ExitCode::from(2)

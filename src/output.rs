@@ -7,19 +7,16 @@ use std::path::Path;
 
 /// Writes `content` to `path` atomically.
 pub fn write_atomic(path: &Path, content: &str) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io(path.display(), e);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
-        return Err(Error::Io {
-            path: path.display().to_string(),
-            message: format!("`{}` is a file, not a folder", file.display()),
-        });
+        return Err(Error::io(
+            path.display(),
+            std::io::Error::other(format!("`{}` is a file, not a folder", file.display())),
+        ));
     }
     std::fs::create_dir_all(dir).map_err(io)?;
     let file_name = path

@@ -18,26 +18,6 @@ pub fn load_inputs(
     Ok((objects, diags))
 }
 
-/// Kinds later stages use; anything else is ignored (with a note in verbose mode).
-pub const KNOWN_KINDS: &[&str] = &[
-    "PodSecurityPolicy",
-    "Namespace",
-    "ClusterRole",
-    "Role",
-    "ClusterRoleBinding",
-    "RoleBinding",
-    "ServiceAccount",
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-    "PodTemplate",
-];
-
 /// Loads and lowers PSPs: the front half of `polytrans psp`.
 pub fn load_policies(
     inputs: &[std::path::PathBuf],
@@ -49,7 +29,7 @@ pub fn load_policies(
     if verbose {
         for o in objects
             .iter()
-            .filter(|o| !KNOWN_KINDS.contains(&o.kind.as_str()))
+            .filter(|o| !crate::k8s::KNOWN_KINDS.contains(&o.kind.as_str()))
         {
             diags.push(
                 Diagnostic::note(format!("ignoring {} (not used by polytrans)", o.describe()))

@@ -410,21 +410,8 @@ pub const POD_KINDS: &[&str] = &[
     "PodTemplate",
 ];
 
-/// The path of the pod (template) inside an object of `kind`, or `None` if it holds none.
-pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "Pod" => &[],
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => &["spec", "template"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-        "PodTemplate" => &["template"],
-        _ => return None,
-    })
-}
+/// Where an object of `kind` keeps its pod (see [`crate::k8s::pod_template_path`]).
+pub use crate::k8s::pod_template_path as template_path;
 
 /// A pod or workload given as input, with where it runs and where it was read.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ use crate::ir::{
     Constraint, Exemption, HostNamespace, IdRange, Level, NameSet, Origin, Policy, ProfileSource,
     Provenance, Rule, Scope,
 };
+use crate::k8s::CheckId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -71,7 +72,7 @@ impl fmt::Display for Version {
 /// One PSS check in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckInfo {
-    pub id: &'static str,
+    pub id: CheckId,
     pub level: Level,
     /// First minor version at which the check applies.
     pub min_minor: u32,
@@ -79,7 +80,7 @@ pub struct CheckInfo {
     pub changes_at: &'static [u32],
     /// The restricted check that replaces this baseline check in the restricted level, and from
     /// which minor version.
-    pub overridden_by: Option<(&'static str, u32)>,
+    pub overridden_by: Option<(CheckId, u32)>,
     /// A one-line description.
     pub summary: &'static str,
 }
@@ -87,7 +88,7 @@ pub struct CheckInfo {
 /// The catalogue, in PSA's result order (baseline ids, then restricted ids, bytewise).
 pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
-        id: "appArmorProfile",
+        id: CheckId::AppArmorProfile,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
@@ -95,15 +96,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "AppArmor profiles must be runtime/default or localhost/*",
     },
     CheckInfo {
-        id: "capabilities_baseline",
+        id: CheckId::CapabilitiesBaseline,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
-        overridden_by: Some(("capabilities_restricted", 22)),
+        overridden_by: Some((CheckId::CapabilitiesRestricted, 22)),
         summary: "added capabilities only from the default set",
     },
     CheckInfo {
-        id: "hostNamespaces",
+        id: CheckId::HostNamespaces,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
@@ -111,15 +112,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "no hostNetwork, hostPID or hostIPC",
     },
     CheckInfo {
-        id: "hostPathVolumes",
+        id: CheckId::HostPathVolumes,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
-        overridden_by: Some(("restrictedVolumes", 0)),
+        overridden_by: Some((CheckId::RestrictedVolumes, 0)),
         summary: "no hostPath volumes",
     },
     CheckInfo {
-        id: "hostPorts",
+        id: CheckId::HostPorts,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
@@ -127,7 +128,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "no host ports",
     },
     CheckInfo {
-        id: "hostProbesAndHostLifecycle",
+        id: CheckId::HostProbesAndHostLifecycle,
         level: Level::Baseline,
         min_minor: 34,
         changes_at: &[],
@@ -135,7 +136,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "no host in probe and lifecycle handlers",
     },
     CheckInfo {
-        id: "privileged",
+        id: CheckId::Privileged,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
@@ -143,15 +144,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "no privileged containers",
     },
     CheckInfo {
-        id: "procMount",
+        id: CheckId::ProcMount,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[35],
-        overridden_by: Some(("procMount_restricted", 35)),
+        overridden_by: Some((CheckId::ProcMountRestricted, 35)),
         summary: "procMount must be Default (any for user-namespaced pods from v1.35)",
     },
     CheckInfo {
-        id: "seLinuxOptions",
+        id: CheckId::SeLinuxOptions,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[31],
@@ -159,15 +160,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "SELinux type from the container types; no user or role",
     },
     CheckInfo {
-        id: "seccompProfile_baseline",
+        id: CheckId::SeccompProfileBaseline,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[19],
-        overridden_by: Some(("seccompProfile_restricted", 19)),
+        overridden_by: Some((CheckId::SeccompProfileRestricted, 19)),
         summary: "seccomp profile must not be Unconfined",
     },
     CheckInfo {
-        id: "sysctls",
+        id: CheckId::Sysctls,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[27, 29, 32, 37],
@@ -175,7 +176,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "only safe sysctls",
     },
     CheckInfo {
-        id: "windowsHostProcess",
+        id: CheckId::WindowsHostProcess,
         level: Level::Baseline,
         min_minor: 0,
         changes_at: &[],
@@ -183,7 +184,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "no Windows HostProcess containers",
     },
     CheckInfo {
-        id: "allowPrivilegeEscalation",
+        id: CheckId::AllowPrivilegeEscalation,
         level: Level::Restricted,
         min_minor: 8,
         changes_at: &[25],
@@ -191,7 +192,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "allowPrivilegeEscalation must be false",
     },
     CheckInfo {
-        id: "capabilities_restricted",
+        id: CheckId::CapabilitiesRestricted,
         level: Level::Restricted,
         min_minor: 22,
         changes_at: &[25],
@@ -199,7 +200,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "drop ALL capabilities; add only NET_BIND_SERVICE",
     },
     CheckInfo {
-        id: "procMount_restricted",
+        id: CheckId::ProcMountRestricted,
         level: Level::Restricted,
         min_minor: 35,
         changes_at: &[],
@@ -207,7 +208,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "procMount must be Default, even for user-namespaced pods",
     },
     CheckInfo {
-        id: "restrictedVolumes",
+        id: CheckId::RestrictedVolumes,
         level: Level::Restricted,
         min_minor: 0,
         changes_at: &[],
@@ -215,7 +216,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected, secret volumes",
     },
     CheckInfo {
-        id: "runAsNonRoot",
+        id: CheckId::RunAsNonRoot,
         level: Level::Restricted,
         min_minor: 0,
         changes_at: &[35],
@@ -223,7 +224,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "runAsNonRoot must be true",
     },
     CheckInfo {
-        id: "runAsUser",
+        id: CheckId::RunAsUser,
         level: Level::Restricted,
         min_minor: 23,
         changes_at: &[35],
@@ -231,7 +232,7 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "runAsUser must not be 0",
     },
     CheckInfo {
-        id: "seccompProfile_restricted",
+        id: CheckId::SeccompProfileRestricted,
         level: Level::Restricted,
         min_minor: 19,
         changes_at: &[25],
@@ -322,7 +323,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// The constraints one check contributes at a minor version, with their exemptions.
-pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption>)> {
+pub fn check_constraints(id: CheckId, minor: u32) -> Vec<(Constraint, Vec<Exemption>)> {
     let windows = if minor >= 25 {
         vec![Exemption::WindowsPod]
     } else {
@@ -335,15 +336,15 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
     };
     let one = |c: Constraint| vec![(c, vec![])];
     match id {
-        "appArmorProfile" => one(Constraint::AppArmor {
+        CheckId::AppArmorProfile => one(Constraint::AppArmor {
             allowed: NameSet::only(["", "localhost/*", "runtime/default"]),
             unset_allowed: true,
             scope: Scope::EveryValue,
         }),
-        "capabilities_baseline" => one(Constraint::AddCapabilities {
+        CheckId::CapabilitiesBaseline => one(Constraint::AddCapabilities {
             allowed: NameSet::only(BASELINE_CAPABILITIES.iter().copied()),
         }),
-        "hostNamespaces" => HostNamespace::ALL
+        CheckId::HostNamespaces => HostNamespace::ALL
             .iter()
             .map(|ns| {
                 (
@@ -355,26 +356,26 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
                 )
             })
             .collect(),
-        "hostPathVolumes" => one(Constraint::Volumes {
+        CheckId::HostPathVolumes => one(Constraint::Volumes {
             allowed: NameSet::any_except(["hostPath"]),
         }),
-        "hostPorts" => one(Constraint::HostPorts { allowed: vec![] }),
-        "hostProbesAndHostLifecycle" => one(Constraint::ProbeHost { allowed: false }),
-        "privileged" => one(Constraint::Privileged { allowed: false }),
-        "procMount" => vec![(
+        CheckId::HostPorts => one(Constraint::HostPorts { allowed: vec![] }),
+        CheckId::HostProbesAndHostLifecycle => one(Constraint::ProbeHost { allowed: false }),
+        CheckId::Privileged => one(Constraint::Privileged { allowed: false }),
+        CheckId::ProcMount => vec![(
             Constraint::ProcMount {
                 allowed: NameSet::only(["Default"]),
             },
             userns.clone(),
         )],
-        "seLinuxOptions" => one(Constraint::SeLinux {
+        CheckId::SeLinuxOptions => one(Constraint::SeLinux {
             user: Some(vec![String::new()]),
             role: Some(vec![String::new()]),
             type_: Some(strings(&selinux_types(minor))),
             level: None,
             scope: Scope::EveryValue,
         }),
-        "seccompProfile_baseline" => one(if minor >= 19 {
+        CheckId::SeccompProfileBaseline => one(if minor >= 19 {
             Constraint::Seccomp {
                 allowed: NameSet::only(["localhost/*", "runtime/default"]),
                 unset_allowed: true,
@@ -389,13 +390,13 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
                 scope: Scope::EveryValue,
             }
         }),
-        "sysctls" => one(Constraint::Sysctls {
+        CheckId::Sysctls => one(Constraint::Sysctls {
             allowed: NameSet::only(safe_sysctls(minor)),
             forbidden: vec![],
         }),
-        "windowsHostProcess" => one(Constraint::HostProcess { allowed: false }),
-        "allowPrivilegeEscalation" => vec![(Constraint::NoPrivilegeEscalation, windows)],
-        "capabilities_restricted" => vec![
+        CheckId::WindowsHostProcess => one(Constraint::HostProcess { allowed: false }),
+        CheckId::AllowPrivilegeEscalation => vec![(Constraint::NoPrivilegeEscalation, windows)],
+        CheckId::CapabilitiesRestricted => vec![
             (
                 Constraint::DropCapabilities {
                     required: vec!["ALL".into()],
@@ -409,20 +410,20 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
                 windows,
             ),
         ],
-        "procMount_restricted" => one(Constraint::ProcMount {
+        CheckId::ProcMountRestricted => one(Constraint::ProcMount {
             allowed: NameSet::only(["Default"]),
         }),
-        "restrictedVolumes" => one(Constraint::Volumes {
+        CheckId::RestrictedVolumes => one(Constraint::Volumes {
             allowed: NameSet::only(RESTRICTED_VOLUMES.iter().copied()),
         }),
-        "runAsNonRoot" => vec![(
+        CheckId::RunAsNonRoot => vec![(
             Constraint::RunAsNonRoot {
                 nonzero_uid_suffices: false,
                 scope: Scope::EveryValue,
             },
             userns,
         )],
-        "runAsUser" => vec![(
+        CheckId::RunAsUser => vec![(
             Constraint::RunAsUser {
                 ranges: vec![
                     IdRange {
@@ -439,7 +440,7 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
             },
             userns,
         )],
-        "seccompProfile_restricted" => vec![(
+        CheckId::SeccompProfileRestricted => vec![(
             Constraint::Seccomp {
                 allowed: NameSet::only(["localhost/*", "runtime/default"]),
                 unset_allowed: false,
@@ -448,7 +449,6 @@ pub fn check_constraints(id: &str, minor: u32) -> Vec<(Constraint, Vec<Exemption
             },
             windows,
         )],
-        _ => vec![],
     }
 }
 
@@ -460,7 +460,7 @@ pub fn checks_at(level: Level, minor: u32) -> Vec<&'static CheckInfo> {
         .filter(|c| {
             !(level == Level::Restricted
                 && c.overridden_by.is_some_and(|(by, from)| {
-                    minor >= from && check_info(by).is_some_and(|b| b.min_minor <= minor)
+                    minor >= from && check_info(by.as_str()).is_some_and(|b| b.min_minor <= minor)
                 }))
         })
         .collect()
@@ -654,7 +654,7 @@ mod tests {
         let ids = |minor| {
             checks_at(Level::Restricted, minor)
                 .iter()
-                .map(|c| c.id)
+                .map(|c| c.id.as_str())
                 .collect::<Vec<_>>()
         };
         assert!(ids(21).contains(&"capabilities_baseline"));
@@ -728,7 +728,7 @@ impl Exception {
             None => (s.trim(), vec![]),
         };
         if check_info(check).is_none() {
-            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id.as_str()).collect();
             let hint = crate::front::psp::suggest(check, &ids)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();

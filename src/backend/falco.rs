@@ -178,7 +178,7 @@ fn enumerate(ranges: &[IdRange]) -> Option<Vec<String>> {
 fn ranges_text(ranges: &[IdRange]) -> String {
     ranges
         .iter()
-        .map(|r| format!("{}-{}", r.min, r.max))
+        .map(|r| r.to_string())
         .collect::<Vec<_>>()
         .join(",")
 }

@@ -20,6 +20,7 @@ use crate::ir::{
     Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, Level, NameSet,
     Origin, Policy, ProfileSource, Rule, Scope,
 };
+use crate::k8s::CheckId;
 use crate::pss::{Exception, Version};
 use serde_json::{Map, Value, json};
 
@@ -535,24 +536,26 @@ enum ControlKind {
     Both,
 }
 
-fn control(check: &str) -> Option<(&'static str, ControlKind)> {
+fn control(check: CheckId) -> Option<(&'static str, ControlKind)> {
     use ControlKind::*;
     Some(match check {
-        "appArmorProfile" => ("AppArmor", Both),
-        "capabilities_baseline" | "capabilities_restricted" => ("Capabilities", Container),
-        "hostNamespaces" => ("Host Namespaces", Pod),
-        "hostPathVolumes" => ("HostPath Volumes", Pod),
-        "hostPorts" => ("Host Ports", Container),
-        "privileged" => ("Privileged Containers", Container),
-        "procMount" => ("/proc Mount Type", Container),
-        "seLinuxOptions" => ("SELinux", Both),
-        "seccompProfile_baseline" | "seccompProfile_restricted" => ("Seccomp", Both),
-        "sysctls" => ("Sysctls", Pod),
-        "windowsHostProcess" => ("HostProcess", Both),
-        "allowPrivilegeEscalation" => ("Privilege Escalation", Container),
-        "restrictedVolumes" => ("Volume Types", Pod),
-        "runAsNonRoot" => ("Running as Non-root", Both),
-        "runAsUser" => ("Running as Non-root user", Both),
+        CheckId::AppArmorProfile => ("AppArmor", Both),
+        CheckId::CapabilitiesBaseline | CheckId::CapabilitiesRestricted => {
+            ("Capabilities", Container)
+        }
+        CheckId::HostNamespaces => ("Host Namespaces", Pod),
+        CheckId::HostPathVolumes => ("HostPath Volumes", Pod),
+        CheckId::HostPorts => ("Host Ports", Container),
+        CheckId::Privileged => ("Privileged Containers", Container),
+        CheckId::ProcMount => ("/proc Mount Type", Container),
+        CheckId::SeLinuxOptions => ("SELinux", Both),
+        CheckId::SeccompProfileBaseline | CheckId::SeccompProfileRestricted => ("Seccomp", Both),
+        CheckId::Sysctls => ("Sysctls", Pod),
+        CheckId::WindowsHostProcess => ("HostProcess", Both),
+        CheckId::AllowPrivilegeEscalation => ("Privilege Escalation", Container),
+        CheckId::RestrictedVolumes => ("Volume Types", Pod),
+        CheckId::RunAsNonRoot => ("Running as Non-root", Both),
+        CheckId::RunAsUser => ("Running as Non-root user", Both),
         // `Host Probes / Lifecycle Hooks` (v1.34) and the v1.35 procMount revision are beyond
         // the versions the schema accepts, and not in its `controlName` enum.
         _ => return None,
@@ -603,8 +606,9 @@ fn port_values(ranges: &[IdRange]) -> Option<Vec<String>> {
 
 /// The `exclude` entries expressing one exception, or why they cannot.
 fn exclude_entries(ex: &Exception, lp: &Policy) -> Result<Vec<Value>, String> {
-    let (name, kind) =
-        control(&ex.check).ok_or_else(|| format!("check `{}` has no Kyverno control", ex.check))?;
+    let (name, kind) = CheckId::parse(&ex.check)
+        .and_then(control)
+        .ok_or_else(|| format!("check `{}` has no Kyverno control", ex.check))?;
     let all = vec!["*".to_string()];
     if ex.values.is_empty() {
         return Ok(match kind {
@@ -708,7 +712,7 @@ fn extra_values(wide: &Constraint, narrow: &Constraint) -> Option<Vec<String>> {
                     if r.min == r.max {
                         r.min.to_string()
                     } else {
-                        format!("{}-{}", r.min, r.max)
+                        r.to_string()
                     }
                 })
                 .collect(),
@@ -829,7 +833,7 @@ fn plan_at(p: &Policy, level: Level, compare: u32, minor: u32) -> Result<PodSecu
         let lrules: Vec<&Rule> = lp
             .rules
             .iter()
-            .filter(|r| r.provenance.check.as_deref() == Some(info.id))
+            .filter(|r| r.provenance.check.as_deref() == Some(info.id.as_str()))
             .collect();
         let mut drop = true;
         let mut all_open = true;
@@ -973,7 +977,7 @@ fn safe_level_plan(p: &Policy, version: Version, why: &str) -> PodSecurityPlan {
     for c in &report.checks {
         let active = crate::pss::checks_at(level, minor)
             .iter()
-            .any(|i| i.id == c.check);
+            .any(|i| c.check == i.id);
         if active && c.relation == crate::fit::Relation::NotExpressible {
             let ex = Exception {
                 check: c.check.clone(),
@@ -1020,7 +1024,7 @@ fn ranges_pattern(ranges: &[IdRange]) -> String {
             if r.min == r.max {
                 r.min.to_string()
             } else {
-                format!("{}-{}", r.min, r.max)
+                r.to_string()
             }
         })
         .collect::<Vec<_>>()

@@ -153,7 +153,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 Some(next) => {
                     let ids: Vec<&str> = crate::pss::checks_at(next, minor)
                         .iter()
-                        .map(|c| c.id)
+                        .map(|c| c.id.as_str())
                         .collect();
                     report
                         .checks

@@ -151,7 +151,7 @@ fn one_message_per_check_id() {
     for level in ["baseline", "restricted"] {
         let dir = shared.join(format!("conformance/psa/testdata/{level}/v1.37/fail"));
         for check in polytrans::pss::CHECKS {
-            let prefix = check.id.to_lowercase();
+            let prefix = check.id.as_str().to_lowercase();
             let Some(file) = common::files_under(&dir, &["yaml"]).into_iter().find(|f| {
                 let stem = f.file_stem().unwrap().to_str().unwrap();
                 stem.trim_end_matches(|c: char| c.is_ascii_digit()) == prefix
