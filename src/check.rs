@@ -1,7 +1,12 @@
 //! `polytrans check`: offline Pod Security Admission for manifests.
 //!
-//! Objects are read and judged one by one ([`crate::load::for_each_object`]), so memory does not
-//! grow with their number; only findings are kept (for the JSON, JUnit and SARIF reports).
+//! Objects are read and judged one by one ([`crate::load::for_each_object`]) and every report is
+//! written as objects are judged (JSON and SARIF stream their arrays; JUnit spools its test cases
+//! to a temporary file, as its counts come first), so memory stays flat in the number of objects.
+//!
+//! A summary line (objects judged, rejected, warned, judged at the cluster default) always goes
+//! to stderr, and an input with no object to judge is an error (exit 2): a CI job pointed at the
+//! wrong folder must not pass.
 //!
 //! What judges a pod:
 //! - `--level L [--version V]`: that level, as the enforce, warn and audit level;
@@ -11,7 +16,8 @@
 //!   `privileged`.
 //!
 //! As PSA does, enforce rejects only Pods; workloads (Deployment, CronJob, …) get warnings unless
-//! `--workloads-as-pods`. Messages are PSA's, each prefixed with `file:line` of the object.
+//! `--workloads-as-pods`; `--fail-on warning` fails CI on them anyway. Messages are PSA's, each
+//! prefixed with `file:line` and `Kind/namespace/name` of the object.
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Violation, admits, join_messages};
@@ -28,9 +34,17 @@ use std::sync::Arc;
 /// Options of `polytrans check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Input files or folders, or `-` for stdin.
-    #[arg(required = true)]
+    /// Input files or folders, or `-` for stdin; none reads stdin when it is not a terminal.
     pub inputs: Vec<PathBuf>,
+
+    /// An input, as kubectl names it (same as a positional input; repeatable, comma-separated).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "INPUT",
+        value_delimiter = ','
+    )]
+    pub filename: Vec<PathBuf>,
 
     /// Judge against this level (enforce, warn and audit); without it, namespaces' PSA labels.
     #[arg(long, value_parser = crate::ir::Level::parse_arg, conflicts_with = "psp")]
@@ -52,9 +66,23 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
+    /// When to exit 1: on a rejected object (default), or also on a warning (workloads, which
+    /// PSA only warns about, and warn-mode labels).
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
     /// Accept PSPs missing a required strategy (with `--psp`).
     #[arg(long)]
     pub lenient: bool,
+}
+
+/// `polytrans check --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 when an object is rejected.
+    Error,
+    /// Exit 1 when an object is rejected or warned about.
+    Warning,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -96,11 +124,33 @@ pub struct Finding {
 
 /// Totals of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// Pods and workloads judged.
     pub objects: usize,
     pub rejected: usize,
     pub warnings: usize,
     pub audit: usize,
+    /// Objects judged at the cluster default (`privileged`) because their namespace has no PSA
+    /// labels in the input (namespace labels only).
+    pub at_cluster_default: usize,
+    /// Objects that fail under `--fail-on` (one per object).
+    pub failed: usize,
+}
+
+/// `Kind/namespace/name` (`Kind/name` when the object names no namespace), as kubectl names it.
+pub fn object_name(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+impl Finding {
+    /// `Kind/namespace/name` of the object.
+    pub fn object(&self) -> String {
+        object_name(&self.kind, self.namespace.as_deref(), &self.name)
+    }
 }
 
 /// `restricted:latest` as PSA prints a level and version.
@@ -115,6 +165,8 @@ enum Judge {
     /// Namespace labels.
     Labels {
         namespaces: HashMap<String, PsaPolicy>,
+        /// Namespaces with at least one `pod-security.kubernetes.io/` label.
+        labelled: std::collections::HashSet<String>,
     },
     /// PSPs.
     Psp(Vec<Policy>),
@@ -124,11 +176,13 @@ struct Checker<'a> {
     judge: Judge,
     args: &'a Args,
     cache: HashMap<(Level, Version), Policy>,
+    /// The findings of the object being judged.
     findings: Vec<Finding>,
     summary: Summary,
     diags: Diagnostics,
-    out: &'a mut dyn Write,
-    write_error: Option<std::io::Error>,
+    report: Report<'a>,
+    /// Kinds of the objects read, for the message when none could be judged.
+    kinds: std::collections::BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -144,20 +198,34 @@ impl Checker<'_> {
             Verdict::Warning => self.summary.warnings += 1,
             Verdict::Audit => self.summary.audit += 1,
         }
-        if self.args.format == CheckFormat::Text && self.write_error.is_none() {
-            if let Err(e) = writeln!(self.out, "{}:{}: {}", f.file, f.line, f.message) {
-                self.write_error = Some(e);
-            }
-        }
-        if self.args.format != CheckFormat::Text {
-            self.findings.push(f);
-        }
+        self.findings.push(f);
     }
 
     fn object(&mut self, o: Object) {
+        if self.kinds.len() < 64 && !self.kinds.contains(&o.kind) {
+            self.kinds.insert(o.kind.clone());
+        }
         let Some(found) = crate::pod::pod_of(&o) else {
             return;
         };
+        self.findings.clear();
+        let before = self.summary.objects;
+        self.judge_object(&o, found);
+        if self.summary.objects == before {
+            return; // not decodable: a diagnostic says why
+        }
+        let fails = self.findings.iter().any(|f| match self.args.fail_on {
+            FailOn::Error => f.verdict == Verdict::Rejected,
+            FailOn::Warning => f.verdict <= Verdict::Warning,
+        });
+        if fails {
+            self.summary.failed += 1;
+        }
+        let name = object_name(&o.kind, o.namespace.as_deref(), &o.name);
+        self.report.object(&name, &o, &self.findings, fails);
+    }
+
+    fn judge_object(&mut self, o: &Object, found: Result<crate::pod::FoundPod, Diagnostic>) {
         let found = match found {
             Ok(f) => f,
             Err(d) => {
@@ -166,6 +234,11 @@ impl Checker<'_> {
             }
         };
         self.summary.objects += 1;
+        if let Judge::Labels { labelled, .. } = &self.judge {
+            if !labelled.contains(o.namespace.as_deref().unwrap_or("default")) {
+                self.summary.at_cluster_default += 1;
+            }
+        }
         let is_pod = found.is_pod || self.args.workloads_as_pods;
         let base = |verdict, policy: String, message: String, violations| Finding {
             file: o.source.name.clone(),
@@ -227,7 +300,7 @@ impl Checker<'_> {
         let psa = match &self.judge {
             Judge::Fixed(p) => *p,
             // Objects without a namespace are created in `default`.
-            Judge::Labels { namespaces } => namespaces
+            Judge::Labels { namespaces, .. } => namespaces
                 .get(o.namespace.as_deref().unwrap_or("default"))
                 .copied()
                 .unwrap_or_default(),
@@ -288,9 +361,9 @@ fn stdin_source(inputs: &[PathBuf], limits: &Limits) -> Result<Option<String>, E
     if buf.len() as u64 > limits.max_file_bytes {
         return Err(Error::Usage("stdin is larger than the input limit".into()));
     }
-    String::from_utf8(buf)
+    crate::load::decode_text(buf, "<stdin>")
         .map(Some)
-        .map_err(|_| Error::Usage("stdin is not UTF-8 text".into()))
+        .map_err(|d| Error::Input(Diagnostics(vec![d])))
 }
 
 /// Streams every object of the inputs (stdin from the buffer).
@@ -321,6 +394,11 @@ fn each_object(
 pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome, Error> {
     let stdin = stdin_source(&args.inputs, limits)?;
     let mut diags = Diagnostics::default();
+    if args.level.is_some() {
+        diags
+            .0
+            .extend(crate::pss::version_warning(args.level_version, "--version"));
+    }
     let judge = if let Some(level) = args.level {
         let lv = LevelVersion {
             level,
@@ -341,6 +419,7 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
         Judge::Psp(policies)
     } else {
         let mut namespaces = HashMap::new();
+        let mut labelled = std::collections::HashSet::new();
         let mut pass_diags = Diagnostics::default();
         let mut label_diags = Diagnostics::default();
         each_object(
@@ -367,6 +446,12 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
                                 .with_help("PSA falls back: enforce to restricted, audit and warn to privileged, versions to latest"),
                         );
                     }
+                    if labels
+                        .keys()
+                        .any(|k| k.starts_with("pod-security.kubernetes.io/"))
+                    {
+                        labelled.insert(o.name.clone());
+                    }
                     namespaces.insert(o.name.clone(), policy);
                 }
             },
@@ -377,7 +462,18 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
         }
         diags.extend(pass_diags);
         diags.extend(label_diags);
-        Judge::Labels { namespaces }
+        Judge::Labels {
+            namespaces,
+            labelled,
+        }
+    };
+    let judged_at = match &judge {
+        Judge::Fixed(p) => format!(" at {}", level_string(p.enforce)),
+        Judge::Psp(psps) => {
+            let names: Vec<&str> = psps.iter().map(|p| p.name.as_str()).collect();
+            format!(" against PodSecurityPolicy {}", names.join(", "))
+        }
+        Judge::Labels { .. } => " by their namespace's PSA labels".into(),
     };
     let mut checker = Checker {
         judge,
@@ -386,8 +482,8 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
         findings: Vec::new(),
         summary: Summary::default(),
         diags: Diagnostics::default(),
-        out,
-        write_error: None,
+        report: Report::new(args.format, out),
+        kinds: Default::default(),
     };
     let mut load_diags = Diagnostics::default();
     each_object(
@@ -402,31 +498,232 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
         return Err(Error::Input(load_diags));
     }
     diags.extend(load_diags);
-    if let Some(e) = checker.write_error.take() {
-        return Err(Error::stdout(e));
+    let summary = checker.summary.clone();
+    if summary.objects == 0 {
+        let kinds: Vec<&str> = checker.kinds.iter().map(String::as_str).collect();
+        diags.push(
+            Diagnostic::error("no Pod or workload to judge in the input").with_help(format!(
+                "`polytrans check` judges Pods and pod templates (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate); kinds found: {}",
+                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+            )),
+        );
+        return Err(Error::Input(diags));
     }
-    let report = match args.format {
-        CheckFormat::Text => String::new(),
-        CheckFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "findings": checker.findings,
-                "summary": checker.summary,
-            }))
-            .expect("report serialises");
-            s.push('\n');
-            s
-        }
-        CheckFormat::Junit => junit(&checker.findings, &checker.summary),
-        CheckFormat::Sarif => sarif(&checker.findings),
-    };
-    checker
-        .out
-        .write_all(report.as_bytes())
-        .map_err(Error::stdout)?;
+    checker.report.finish(&summary).map_err(Error::stdout)?;
+    let mut line = format!(
+        "checked {} object{}{judged_at}: {} rejected, {} warned",
+        summary.objects,
+        if summary.objects == 1 { "" } else { "s" },
+        summary.rejected,
+        summary.warnings
+    );
+    if summary.audit > 0 {
+        line.push_str(&format!(", {} audit", summary.audit));
+    }
+    if matches!(checker.judge, Judge::Labels { .. }) {
+        line.push_str(&format!(
+            ", {} at the cluster default (privileged) because their namespace has no PSA labels",
+            summary.at_cluster_default
+        ));
+    }
+    if args.fail_on == FailOn::Warning {
+        line.push_str(&format!(
+            "; {} fail under `--fail-on warning`",
+            summary.failed
+        ));
+    }
     Ok(Outcome {
-        findings: checker.summary.rejected > 0,
+        findings: summary.failed > 0,
         diagnostics: diags,
+        summary: Some(line),
     })
+}
+
+/// Writes a report as objects are judged.
+struct Report<'a> {
+    format: CheckFormat,
+    out: &'a mut dyn Write,
+    /// Whether the opening of a JSON or SARIF document was written, and whether an entry of its
+    /// array was.
+    started: bool,
+    entries: usize,
+    /// JUnit: test cases spooled until the counts are known.
+    spool: Option<std::io::BufWriter<std::fs::File>>,
+    spool_path: Option<PathBuf>,
+    /// The first write error (later writes are skipped).
+    error: Option<std::io::Error>,
+}
+
+impl<'a> Report<'a> {
+    fn new(format: CheckFormat, out: &'a mut dyn Write) -> Self {
+        Report {
+            format,
+            out,
+            started: false,
+            entries: 0,
+            spool: None,
+            spool_path: None,
+            error: None,
+        }
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        match self.format {
+            CheckFormat::Json => self.write("{\"findings\": [\n"),
+            CheckFormat::Sarif => {
+                let head = sarif_head();
+                self.write(&head);
+            }
+            CheckFormat::Text | CheckFormat::Junit => {}
+        }
+    }
+
+    fn entry(&mut self, json: &serde_json::Value) {
+        self.start();
+        let sep = if self.entries == 0 { "" } else { ",\n" };
+        self.entries += 1;
+        let text = format!("{sep}{json}");
+        self.write(&text);
+    }
+
+    /// One judged object with its findings (none when it passed).
+    fn object(&mut self, name: &str, o: &Object, findings: &[Finding], fails: bool) {
+        match self.format {
+            CheckFormat::Text => {
+                for f in findings {
+                    let line = format!("{}:{}: {name}: {}\n", f.file, f.line, f.message);
+                    self.write(&line);
+                }
+            }
+            CheckFormat::Json => {
+                for f in findings {
+                    let v = serde_json::to_value(f).expect("finding serialises");
+                    self.entry(&v);
+                }
+            }
+            CheckFormat::Sarif => {
+                for f in findings {
+                    for v in sarif_results(f) {
+                        self.entry(&v);
+                    }
+                }
+            }
+            CheckFormat::Junit => {
+                let case = junit_case(name, o, findings, fails);
+                if self.spool.is_none() && self.error.is_none() {
+                    match spool_file() {
+                        Ok((f, path)) => {
+                            self.spool = Some(std::io::BufWriter::new(f));
+                            self.spool_path = Some(path);
+                        }
+                        Err(e) => self.error = Some(e),
+                    }
+                }
+                if let Some(spool) = self.spool.as_mut() {
+                    if let Err(e) = spool.write_all(case.as_bytes()) {
+                        self.error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the document (the summary goes into the JSON report and the JUnit counts).
+    fn finish(mut self, summary: &Summary) -> std::io::Result<()> {
+        match self.format {
+            CheckFormat::Text => {}
+            CheckFormat::Json => {
+                self.start();
+                let tail = format!(
+                    "\n],\n\"summary\": {}}}\n",
+                    serde_json::to_string(summary).expect("summary serialises")
+                );
+                self.write(&tail);
+            }
+            CheckFormat::Sarif => {
+                self.start();
+                self.write("\n]}]}\n");
+            }
+            CheckFormat::Junit => {
+                let head = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"polytrans check\" tests=\"{0}\" failures=\"{1}\">\n  <testsuite name=\"pod-security\" tests=\"{0}\" failures=\"{1}\">\n",
+                    summary.objects, summary.failed
+                );
+                self.write(&head);
+                if let Some(spool) = self.spool.take() {
+                    match spool.into_inner() {
+                        Ok(mut file) => {
+                            use std::io::Seek;
+                            let copied = file
+                                .seek(std::io::SeekFrom::Start(0))
+                                .and_then(|_| std::io::copy(&mut file, &mut self.out));
+                            if let Err(e) = copied {
+                                self.error.get_or_insert(e);
+                            }
+                        }
+                        Err(e) => {
+                            self.error.get_or_insert(e.into_error());
+                        }
+                    }
+                }
+                self.write("  </testsuite>\n</testsuites>\n");
+            }
+        }
+        if let Some(p) = self.spool_path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Report<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.spool_path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A temporary file for JUnit test cases, removed when the report is done (on Unix at once: the
+/// open file stays readable).
+fn spool_file() -> std::io::Result<(std::fs::File, PathBuf)> {
+    let dir = std::env::temp_dir();
+    for n in 0..100u32 {
+        let path = dir.join(format!(
+            ".polytrans-check-{}-{n}.junit.tmp",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                #[cfg(unix)]
+                let _ = std::fs::remove_file(&path);
+                return Ok((f, path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("cannot create a temporary file"))
 }
 
 fn xml_escape(s: &str) -> String {
@@ -447,42 +744,43 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
-/// JUnit XML: one test case per finding (rejections are failures).
-pub fn junit(findings: &[Finding], summary: &Summary) -> String {
-    let failures = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Rejected)
-        .count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"polytrans check\" tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"pod-security\" tests=\"{}\" failures=\"{failures}\">\n",
-        summary.objects, summary.objects
-    ));
-    for f in findings {
-        let name = format!("{}/{} ({}:{})", f.kind, f.name, f.file, f.line);
+/// One JUnit test case: the object, failed when it fails under `--fail-on` (the rejection, or
+/// the warning), with every message in `<system-out>`.
+fn junit_case(name: &str, o: &Object, findings: &[Finding], fails: bool) -> String {
+    let classname = findings
+        .first()
+        .map(|f| f.policy.as_str())
+        .unwrap_or("pod-security");
+    let mut out = format!(
+        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n",
+        xml_escape(classname),
+        xml_escape(&format!("{name} ({})", o.short_location())),
+        xml_escape(&o.source.name),
+        o.node.line
+    );
+    if fails {
+        let worst = findings
+            .iter()
+            .min_by_key(|f| f.verdict)
+            .expect("a failing object has a finding");
         out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\">\n",
-            xml_escape(&f.policy),
-            xml_escape(&name)
+            "      <failure message=\"{}\" type=\"PodSecurity\"/>\n",
+            xml_escape(&worst.message)
         ));
-        match f.verdict {
-            Verdict::Rejected => out.push_str(&format!(
-                "      <failure message=\"{}\" type=\"PodSecurity\"/>\n",
-                xml_escape(&f.message)
-            )),
-            _ => out.push_str(&format!(
-                "      <system-out>{}</system-out>\n",
-                xml_escape(&f.message)
-            )),
-        }
-        out.push_str("    </testcase>\n");
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    if !findings.is_empty() {
+        let text: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        out.push_str(&format!(
+            "      <system-out>{}</system-out>\n",
+            xml_escape(&text.join("\n"))
+        ));
+    }
+    out.push_str("    </testcase>\n");
     out
 }
 
-/// SARIF 2.1.0, one result per failed check of each finding, for code-scanning upload.
-pub fn sarif(findings: &[Finding]) -> String {
+/// The opening of the SARIF 2.1.0 document, up to its `results` array.
+fn sarif_head() -> String {
     let rules: Vec<serde_json::Value> = crate::pss::CHECKS
         .iter()
         .map(|c| {
@@ -494,41 +792,38 @@ pub fn sarif(findings: &[Finding]) -> String {
             })
         })
         .collect();
-    let mut results = Vec::new();
-    for f in findings {
-        for v in &f.violations {
+    let tool = serde_json::json!({"driver": {
+        "name": "polytrans",
+        "informationUri": "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules": rules,
+    }});
+    format!(
+        "{{\"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\", \"version\": \"2.1.0\", \"runs\": [{{\"tool\": {tool},\n\"results\": [\n"
+    )
+}
+
+/// SARIF results of a finding, one per failed check, for code-scanning upload.
+fn sarif_results(f: &Finding) -> Vec<serde_json::Value> {
+    f.violations
+        .iter()
+        .map(|v| {
             let rule = v.check.clone().unwrap_or_else(|| v.field.clone());
-            results.push(serde_json::json!({
+            serde_json::json!({
                 "ruleId": rule,
                 "level": match f.verdict {
                     Verdict::Rejected => "error",
                     Verdict::Warning => "warning",
                     Verdict::Audit => "note",
                 },
-                "message": {"text": format!("{} {}: {} ({})", f.kind, f.name, v.message(), f.policy)},
+                "message": {"text": format!("{}: {} ({})", f.object(), v.message(), f.policy)},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.file},
                         "region": {"startLine": f.line.max(1)}
                     }
                 }]
-            }));
-        }
-    }
-    let doc = serde_json::json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "polytrans",
-                "informationUri": "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }]
-    });
-    let mut s = serde_json::to_string_pretty(&doc).expect("sarif serialises");
-    s.push('\n');
-    s
+            })
+        })
+        .collect()
 }

@@ -25,19 +25,19 @@ pub struct Cli {
     pub verbose: bool,
 
     /// Largest input file in bytes.
-    #[arg(long, default_value_t = crate::load::Limits::default().max_file_bytes, global = true)]
+    #[arg(long, default_value_t = crate::load::Limits::default().max_file_bytes, global = true, help_heading = "Input limits")]
     pub max_input_bytes: u64,
 
     /// Most YAML documents in one file.
-    #[arg(long, default_value_t = crate::load::Limits::default().max_documents, global = true)]
+    #[arg(long, default_value_t = crate::load::Limits::default().max_documents, global = true, help_heading = "Input limits")]
     pub max_documents: usize,
 
     /// Deepest nesting of YAML/JSON collections.
-    #[arg(long, default_value_t = crate::load::Limits::default().max_depth, global = true)]
+    #[arg(long, default_value_t = crate::load::Limits::default().max_depth, global = true, help_heading = "Input limits")]
     pub max_depth: usize,
 
     /// Most nodes YAML alias expansion may add per document.
-    #[arg(long, default_value_t = crate::load::Limits::default().max_alias_nodes, global = true)]
+    #[arg(long, default_value_t = crate::load::Limits::default().max_alias_nodes, global = true, help_heading = "Input limits")]
     pub max_alias_nodes: usize,
 }
 
@@ -60,28 +60,59 @@ pub enum ErrorFormat {
     Json,
 }
 
+pub const PSP_EXAMPLES: &str = "Examples:
+  kubectl get psp -o yaml | polytrans psp --to pss
+  polytrans psp psp/ --to kyverno -o generated/kyverno/
+  polytrans psp -f psp.yaml --to vap --explain";
+
+pub const PSS_EXAMPLES: &str = "Examples:
+  polytrans pss restricted --to kyverno
+  polytrans pss baseline --version v1.31 --except hostNamespaces=hostNetwork --namespaces kube-system --to vap";
+
+pub const CHECK_EXAMPLES: &str = "Examples:
+  polytrans check manifests/
+  kubectl get pods,deploy -A -o yaml | polytrans check --level restricted --fail-on warning
+  polytrans check manifests/ --format sarif > polytrans.sarif";
+
+pub const DIFF_EXAMPLES: &str = "Examples:
+  polytrans diff old/psp.yaml new/psp.yaml
+  polytrans diff --git origin/main psp/ --format markdown --fail-on loosen";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Translate PodSecurityPolicies (files, folders, `-` for stdin) to a target.
+    #[command(after_help = PSP_EXAMPLES)]
     Psp(PspArgs),
     /// Emit a Pod Security Standards level through any backend, with exceptions.
+    #[command(after_help = PSS_EXAMPLES)]
     Pss(PssArgs),
     /// Print a JSON Schema.
+    #[command(
+        after_help = "Examples:\n  polytrans schema ir > ir.schema.json\n  polytrans psp psp.yaml --to ir --format json | check-jsonschema --schemafile ir.schema.json -"
+    )]
     Schema {
         /// Which schema.
         #[arg(value_enum)]
         which: SchemaKind,
     },
     /// Check workloads offline against a level, a PSP or their namespaces' PSA labels.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(crate::check::Args),
     /// Explain what changed between two sets of PSPs: loosened, tightened, PSS fit, outputs.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff(crate::diff::Args),
     /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  polytrans completions bash > /etc/bash_completion.d/polytrans\n  polytrans completions zsh > \"${fpath[1]}/_polytrans\""
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  polytrans man > /usr/local/share/man/man1/polytrans.1\n  polytrans man | man -l -"
+    )]
     Man,
 }
 
@@ -232,10 +263,105 @@ pub struct PsaArgs {
     pub unpinned: bool,
 }
 
+/// Format names kubectl users pass to `-o` out of habit.
+const FORMAT_WORDS: &[&str] = &[
+    "json", "yaml", "yml", "text", "markdown", "kubectl", "wide", "name", "sarif", "junit",
+];
+
+impl Cli {
+    /// kubectl habits: `-f/--filename` inputs join the positional ones, and with no input at all
+    /// `psp` and `check` read stdin when it is not a terminal (`kubectl get psp -o yaml |
+    /// polytrans psp --to pss`).
+    pub fn resolve_inputs(&mut self, stdin_is_terminal: bool) {
+        let stdin = PathBuf::from("-");
+        match &mut self.command {
+            Command::Psp(a) => {
+                a.inputs.append(&mut a.filename);
+                if a.inputs.is_empty() && !stdin_is_terminal {
+                    a.inputs.push(stdin);
+                }
+            }
+            Command::Pss(a) => a.emit.inputs.append(&mut a.emit.filename),
+            Command::Check(a) => {
+                a.inputs.append(&mut a.filename);
+                if a.inputs.is_empty() && !stdin_is_terminal {
+                    a.inputs.push(stdin);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl PspArgs {
+    /// Warnings for kubectl habits that mean something else here: `-o json` names an output file
+    /// called `json`, which is rarely what was meant.
+    pub fn habit_warnings(&self) -> Vec<crate::diag::Diagnostic> {
+        let Some(o) = &self.output else {
+            return vec![];
+        };
+        let word = o.to_string_lossy();
+        if !FORMAT_WORDS.contains(&word.as_ref()) || o.exists() {
+            return vec![];
+        }
+        let help = if self.to.formats.contains(&word.as_ref()) {
+            format!(
+                "to print `{word}`, use `--format {word}`; to write a file, give it an extension (`-o out.{word}`)"
+            )
+        } else {
+            format!(
+                "`--to {}` writes {}; `-o` takes a file (`-o out.yaml`) or a folder (`-o out/`)",
+                self.to.name,
+                self.to
+                    .formats
+                    .iter()
+                    .map(|f| format!("`--format {f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        vec![crate::diag::Diagnostic::warning(format!(
+            "`-o {word}` writes the output to a file named `{word}`: here `-o` is the output file, not kubectl's output format"
+        ))
+        .with_help(help)]
+    }
+
+    /// Refuses a `--format` the target does not write (a usage error, exit 2), rather than
+    /// ignoring it.
+    pub fn check_format(&self) -> Result<(), String> {
+        let Some(f) = self.format.as_deref() else {
+            return Ok(());
+        };
+        let formats = self.to.formats;
+        if formats.contains(&f) {
+            return Ok(());
+        }
+        Err(format!(
+            "`--to {}` has no `--format {f}`; it writes {}",
+            self.to.name,
+            formats
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PspArgs {
-    /// Input files or folders (`*.yaml`, `*.yml`, `*.json`), or `-` for stdin.
+    /// Input files or folders (`*.yaml`, `*.yml`, `*.json`), or `-` for stdin; none reads stdin
+    /// when it is not a terminal.
     pub inputs: Vec<PathBuf>,
+
+    /// An input, as kubectl names it (same as a positional input; repeatable, comma-separated).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "INPUT",
+        value_delimiter = ','
+    )]
+    pub filename: Vec<PathBuf>,
 
     /// What to produce.
     #[arg(long, value_parser = target_parser())]
@@ -257,7 +383,7 @@ pub struct PspArgs {
     pub pss_version: crate::pss::Version,
 
     /// Write to this file (or, ending in `/`, one file per policy in this folder) instead of
-    /// stdout. Writes are atomic.
+    /// stdout. Writes are atomic. (Not kubectl's `-o FORMAT`: the format is `--format`.)
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 

@@ -91,6 +91,7 @@ impl Change {
 
 /// One field change of a PSP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     pub field: String,
     pub change: Change,
@@ -101,6 +102,7 @@ pub struct FieldChange {
 
 /// One PSS check whose relation changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CheckChange {
     pub check: String,
     pub before: Relation,
@@ -110,6 +112,7 @@ pub struct CheckChange {
 
 /// The effect of a PSP change on one backend's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BackendEffect {
     pub target: String,
     pub added_lines: usize,
@@ -135,6 +138,7 @@ pub struct ChangedPolicy {
 
 /// The result of `polytrans diff`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PolicyDiff {
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -210,6 +214,36 @@ pub fn compare_policies(old: &Policy, new: &Policy, version: crate::pss::Version
             before,
             after,
             reason,
+        });
+    }
+    if old.images != new.images {
+        // The policy judges only the listed containers (empty: every container).
+        let judged =
+            |i: &[String], of: &[String]| of.is_empty() || i.iter().all(|x| of.contains(x));
+        let (wider, narrower) = (
+            judged(&old.images, &new.images),
+            judged(&new.images, &old.images),
+        );
+        let show = |i: &[String]| {
+            if i.is_empty() {
+                "every container".to_string()
+            } else {
+                i.join(", ")
+            }
+        };
+        let (before, after) = (show(&old.images), show(&new.images));
+        let (change, how) = match (wider, narrower) {
+            (true, true) => (Change::Neutral, "same containers judged"),
+            (true, false) => (Change::Tightened, "judges more containers"),
+            (false, true) => (Change::Loosened, "judges fewer containers"),
+            (false, false) => (Change::Mixed, "judges other containers"),
+        };
+        fields.push(FieldChange {
+            field: "metadata.annotations[falco-rules-psp-images]".into(),
+            change,
+            reason: format!("{how}: {before} → {after}"),
+            before,
+            after,
         });
     }
     // Defaulting changes are neutral for admission but change pods.
@@ -323,14 +357,37 @@ fn backend_effects(old: &Policy, new: &Policy) -> Vec<BackendEffect> {
     out
 }
 
-/// Compares two sets of PSPs by name.
+/// A PSP's content without where it was read: origin and provenance locations cleared, rules
+/// (a conjunction) in a canonical order. Two PSPs with equal content admit and default the same
+/// pods, whatever file, document, key order or comments they were written with.
+pub fn content(p: &Policy) -> Policy {
+    let mut c = p.clone();
+    c.origin = crate::ir::Origin::Level {
+        level: Level::Privileged,
+        version: String::new(),
+    };
+    for r in &mut c.rules {
+        r.provenance.location = None;
+    }
+    for d in &mut c.defaults {
+        d.provenance.location = None;
+    }
+    c.rules
+        .sort_by_cached_key(|r| serde_json::to_string(r).unwrap_or_default());
+    c
+}
+
+/// Compares two sets of PSPs by name and normalised [`content`].
 pub fn diff_policies(old: &[Policy], new: &[Policy], version: crate::pss::Version) -> PolicyDiff {
     let mut d = PolicyDiff::default();
+    let by_name: std::collections::HashMap<&str, &Policy> =
+        new.iter().map(|n| (n.name.as_str(), n)).collect();
+    let old_names: BTreeSet<&str> = old.iter().map(|o| o.name.as_str()).collect();
     for o in old {
-        match new.iter().find(|n| n.name == o.name) {
+        match by_name.get(o.name.as_str()) {
             None => d.removed.push(o.name.clone()),
             Some(n) => {
-                if o.rules == n.rules && o.defaults == n.defaults {
+                if content(o) == content(n) {
                     d.unchanged.push(o.name.clone());
                 } else {
                     d.changed.push(compare_policies(o, n, version));
@@ -339,7 +396,7 @@ pub fn diff_policies(old: &[Policy], new: &[Policy], version: crate::pss::Versio
         }
     }
     for n in new {
-        if !old.iter().any(|o| o.name == n.name) {
+        if !old_names.contains(n.name.as_str()) {
             d.added.push(n.name.clone());
         }
     }
@@ -377,6 +434,10 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
     };
     let old = lower(&old_objects)?;
     let new = lower(&new_objects)?;
+    diags.0.extend(crate::pss::version_warning(
+        args.pss_version,
+        "--pss-version",
+    ));
     let d = diff_policies(&old, &new, args.pss_version);
     let text = match args.format {
         DiffFormat::Text => render_text(&d),
@@ -401,10 +462,52 @@ pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome,
     Ok(Outcome {
         findings,
         diagnostics: diags,
+        summary: None,
     })
 }
 
-/// Reads the old side of `paths` from git revision `base`.
+/// Runs git in `dir`; a failure is a usage error quoting git's message.
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, Error> {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Usage(format!("`--git` needs git, which cannot be run: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Usage(format!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// `path` (relative to the working directory, or absolute) as a path from the repository root
+/// `top`, with `.` and `..` resolved; `None` when it lies outside the repository.
+fn repo_relative(top: &Path, cwd: &Path, path: &Path) -> Option<String> {
+    let joined = cwd.join(path);
+    // Resolve symlinks where the path exists (the repository root is canonical too).
+    let abs = std::fs::canonicalize(&joined).unwrap_or_else(|_| {
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    });
+    let rel = abs.strip_prefix(top).ok()?;
+    let s = rel.to_string_lossy().replace('\\', "/");
+    Some(if s.is_empty() { ".".into() } else { s })
+}
+
+/// Reads the old side of `paths` from git revision `base`. Works from any folder of the
+/// repository: paths are taken relative to the working directory, as for the new side.
 fn load_git(
     base: &str,
     paths: &[PathBuf],
@@ -413,46 +516,66 @@ fn load_git(
     if base.starts_with('-') {
         return Err(Error::Usage(format!("`--git {base}` is not a revision")));
     }
-    let git = |args: &[&str]| -> Result<Vec<u8>, Error> {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .output()
-            .map_err(|e| Error::Usage(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the working directory: {e}")))?;
+    let top = match git(&cwd, &["rev-parse", "--show-toplevel"]) {
+        Ok(out) => PathBuf::from(String::from_utf8_lossy(&out).trim()),
+        Err(Error::Usage(m)) if m.contains("not a git repository") => {
             return Err(Error::Usage(format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                "`--git {base}` needs a git repository, and `{}` is not inside one (run it from the repository, or compare two paths: `polytrans diff OLD NEW`)",
+                cwd.display()
             )));
         }
-        Ok(out.stdout)
+        Err(e) => return Err(e),
     };
-    let prefix = String::from_utf8_lossy(&git(&["rev-parse", "--show-prefix"])?)
-        .trim()
-        .to_string();
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let commit = format!("{base}^{{commit}}");
+    if git(&top, &["rev-parse", "--verify", "--quiet", &commit]).is_err() {
+        return Err(Error::Usage(format!(
+            "`{base}` is not a revision of the repository at `{}` (in CI, fetch it: `actions/checkout` with `fetch-depth: 0`, or `git fetch origin {base}`)",
+            top.display()
+        )));
+    }
     let mut objects = Vec::new();
     let mut diags = Diagnostics::default();
     for p in paths {
-        let rel = format!("{prefix}{}", p.to_string_lossy().trim_start_matches("./"));
-        let listing = git(&["ls-tree", "-r", "--name-only", base, "--", &rel])?;
+        let rel = repo_relative(&top, &cwd, p).ok_or_else(|| {
+            Error::Usage(format!(
+                "`{}` is outside the repository at `{}`",
+                p.display(),
+                top.display()
+            ))
+        })?;
+        let listing = git(
+            &top,
+            &[
+                "ls-tree",
+                "-r",
+                "--name-only",
+                "--full-tree",
+                base,
+                "--",
+                &rel,
+            ],
+        )?;
         let mut files: Vec<String> = String::from_utf8_lossy(&listing)
             .lines()
-            .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml") || f.ends_with(".json"))
+            .filter(|f| {
+                // A file named explicitly is read whatever its extension, as on the new side.
+                *f == rel || f.ends_with(".yaml") || f.ends_with(".yml") || f.ends_with(".json")
+            })
             .map(str::to_string)
             .collect();
         files.sort();
         for f in files {
-            let bytes = git(&["show", &format!("{base}:{f}")])?;
+            let bytes = git(&top, &["show", &format!("{base}:{f}")])?;
+            let name = format!("{base}:{f}");
             if bytes.len() as u64 > limits.max_file_bytes {
-                return Err(Error::Usage(format!(
-                    "`{base}:{f}` is over the input limit"
-                )));
+                return Err(Error::Usage(format!("`{name}` is over the input limit")));
             }
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::Usage(format!("`{base}:{f}` is not UTF-8 text")))?;
-            let source = Arc::new(Source {
-                name: format!("{base}:{f}"),
-            });
+            let text = crate::load::decode_text(bytes, &name)
+                .map_err(|d| Error::Input(Diagnostics(vec![d])))?;
+            let source = Arc::new(Source { name });
             crate::load::parse_stream(&text, &source, limits, &mut |o| objects.push(o), &mut diags);
         }
     }
@@ -532,6 +655,13 @@ fn md_escape(s: &str) -> String {
 /// collapsible sections.
 pub fn render_markdown(d: &PolicyDiff) -> String {
     let mut out = String::from("### PodSecurityPolicy changes\n\n");
+    out.push_str(&format!(
+        "{} changed, {} added, {} removed, {} unchanged\n\n",
+        d.changed.len(),
+        d.added.len(),
+        d.removed.len(),
+        d.unchanged.len()
+    ));
     if !d.any_change() {
         out.push_str("No PSP changes.\n");
         return out;

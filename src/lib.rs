@@ -98,6 +98,8 @@ pub struct Outcome {
     pub findings: bool,
     /// Warnings and notes to print.
     pub diagnostics: Diagnostics,
+    /// A one-line summary for stderr, printed whatever the verbosity (`polytrans check`).
+    pub summary: Option<String>,
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -146,14 +148,42 @@ fn psp_command(
     let options = front::psp::Options {
         lenient: args.lenient,
     };
-    let (mut policies, objects, diags) =
+    args.check_format().map_err(Error::Usage)?;
+    let (mut policies, objects, mut diags) =
         pipeline::load_policies(&args.inputs, limits, &options, verbose)?;
+    diags
+        .0
+        .extend(pss::version_warning(args.pss_version, "--pss-version"));
+    diags.0.extend(args.habit_warnings());
+    if args.strict && strict_unknown_fields(&mut diags) {
+        return Ok(Outcome {
+            findings: true,
+            diagnostics: diags,
+            summary: None,
+        });
+    }
     if let Some(level) = args.at_least {
         for p in &mut policies {
             pss::intersect_with_level(p, level, args.pss_version);
         }
     }
     emit_and_write(&policies, &objects, args, args.pss_version, diags, out)
+}
+
+/// Under `--strict`, unknown PSP fields (ignored with a warning otherwise) are errors: a typo such
+/// as `allowPrivilegeEscalaton` silently drops a constraint. Returns whether there was one.
+fn strict_unknown_fields(diags: &mut Diagnostics) -> bool {
+    let mut found = false;
+    for d in diags.0.iter_mut() {
+        if d.severity == diag::Severity::Warning && d.message.starts_with("unknown field `") {
+            d.severity = diag::Severity::Error;
+            d.message = d
+                .message
+                .replace(" is ignored", " (refused under `--strict`)");
+            found = true;
+        }
+    }
+    found
 }
 
 /// The version `polytrans pss` pins: `--version`, else `--pss-version`.
@@ -191,13 +221,21 @@ fn pss_command(
     limits: &load::Limits,
     out: &mut dyn Write,
 ) -> Result<Outcome, Error> {
+    args.emit.check_format().map_err(Error::Usage)?;
     let version = pss_version(args);
     let policy = level_policy_from_args(args)?;
-    let (objects, diags) = if args.emit.inputs.is_empty() {
+    let (objects, mut diags) = if args.emit.inputs.is_empty() {
         (vec![], Diagnostics::default())
     } else {
         pipeline::load_inputs(&args.emit.inputs, limits)?
     };
+    let flag = if args.level_version.is_some() {
+        "--version"
+    } else {
+        "--pss-version"
+    };
+    diags.0.extend(pss::version_warning(version, flag));
+    diags.0.extend(args.emit.habit_warnings());
     emit_and_write(&[policy], &objects, &args.emit, version, diags, out)
 }
 
@@ -238,6 +276,7 @@ fn emit_and_write(
         return Ok(Outcome {
             findings: args.strict && !lossy.is_empty(),
             diagnostics: diags,
+            summary: None,
         });
     }
     if args.strict && !lossy.is_empty() {
@@ -257,6 +296,7 @@ fn emit_and_write(
         return Ok(Outcome {
             findings: true,
             diagnostics: diags,
+            summary: None,
         });
     }
     let existing = args.diff.as_ref().or(if args.check {
@@ -291,6 +331,7 @@ fn emit_and_write(
         return Ok(Outcome {
             findings: args.check && !d.is_clean(),
             diagnostics: diags,
+            summary: None,
         });
     }
     if args.check {
@@ -305,5 +346,6 @@ fn emit_and_write(
     Ok(Outcome {
         findings: false,
         diagnostics: diags,
+        summary: None,
     })
 }

@@ -397,18 +397,171 @@ fn read_input(path: &Path, limits: &Limits) -> Result<String, Diagnostic> {
                 d
             })?;
     }
+    decode_text(bytes, &name)
+}
+
+/// Decodes an input's bytes: UTF-8 (a byte-order mark is skipped later), or UTF-16 when the text
+/// starts with a UTF-16 byte-order mark, as `kubectl` reads it (Windows PowerShell's `>` writes
+/// UTF-16LE with a BOM). Anything else is refused with the position of the first invalid byte.
+pub fn decode_text(bytes: Vec<u8>, name: &str) -> Result<String, Diagnostic> {
+    if let Some(big_endian) = utf16_bom(&bytes) {
+        let mut r = Utf16Reader::new(&bytes[2..], big_endian);
+        let mut text = String::new();
+        return match r.read_to_string(&mut text) {
+            Ok(_) => Ok(text),
+            Err(e) => Err(Diagnostic::error(format!("cannot read `{name}`: {e}"))
+                .at(Location::file(name.to_string()))
+                .with_help("the file starts with a UTF-16 byte-order mark; save it as UTF-8")),
+        };
+    }
     String::from_utf8(bytes).map_err(|e| {
         let off = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..off]);
         let line = text.matches('\n').count() + 1;
         let at = Location {
-            file: name.clone(),
+            file: name.to_string(),
             line: line as u32,
             column: (text.len() - text.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1) as u32,
             ..Default::default()
         };
-        not_utf8(&name, off, at, off == 0 && looks_utf16(e.as_bytes()))
+        not_utf8(name, off, at, off == 0 && looks_utf16(e.as_bytes()))
     })
+}
+
+/// `Some(big_endian)` when bytes start with a UTF-16 byte-order mark.
+fn utf16_bom(bytes: &[u8]) -> Option<bool> {
+    if bytes.starts_with(&[0xff, 0xfe]) {
+        Some(false)
+    } else if bytes.starts_with(&[0xfe, 0xff]) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// UTF-16 (after its byte-order mark) transcoded to UTF-8 as it is read, so a UTF-16 file streams
+/// like any other. An unpaired surrogate or an odd number of bytes is an `InvalidData` error
+/// naming the byte offset (counted from the start of the file).
+struct Utf16Reader<R> {
+    inner: R,
+    big_endian: bool,
+    /// UTF-8 bytes decoded and not yet handed out.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// A byte of a code unit cut by a read boundary.
+    odd: Option<u8>,
+    /// A high surrogate waiting for its low half.
+    high: Option<u16>,
+    /// Bytes of input consumed (including the byte-order mark).
+    offset: usize,
+    eof: bool,
+}
+
+impl<R: Read> Utf16Reader<R> {
+    fn new(inner: R, big_endian: bool) -> Self {
+        Utf16Reader {
+            inner,
+            big_endian,
+            out: Vec::new(),
+            out_pos: 0,
+            odd: None,
+            high: None,
+            offset: 2,
+            eof: false,
+        }
+    }
+
+    fn invalid(&self, what: &str) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("invalid UTF-16 at byte {}: {what}", self.offset),
+        )
+    }
+
+    /// Decodes the next block into `out`; false at the end of input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let mut buf = [0u8; 1 << 15];
+        self.out.clear();
+        self.out_pos = 0;
+        while self.out.is_empty() {
+            if self.eof {
+                return Ok(false);
+            }
+            let n = loop {
+                match self.inner.read(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if n == 0 {
+                self.eof = true;
+                if self.odd.is_some() {
+                    return Err(self.invalid("an odd number of bytes"));
+                }
+                if self.high.is_some() {
+                    return Err(self.invalid("an unpaired surrogate at the end"));
+                }
+                return Ok(false);
+            }
+            let mut bytes = &buf[..n];
+            while !bytes.is_empty() {
+                let (a, b) = match self.odd.take() {
+                    Some(a) => {
+                        let b = bytes[0];
+                        bytes = &bytes[1..];
+                        (a, b)
+                    }
+                    None if bytes.len() >= 2 => {
+                        let pair = (bytes[0], bytes[1]);
+                        bytes = &bytes[2..];
+                        pair
+                    }
+                    None => {
+                        self.odd = Some(bytes[0]);
+                        break;
+                    }
+                };
+                let unit = if self.big_endian {
+                    u16::from_be_bytes([a, b])
+                } else {
+                    u16::from_le_bytes([a, b])
+                };
+                let c = match (self.high.take(), unit) {
+                    (None, 0xd800..=0xdbff) => {
+                        self.high = Some(unit);
+                        self.offset += 2;
+                        continue;
+                    }
+                    (None, 0xdc00..=0xdfff) | (Some(_), 0..=0xdbff | 0xe000..) => {
+                        return Err(self.invalid("an unpaired surrogate"));
+                    }
+                    (Some(h), low) => char::from_u32(
+                        0x10000 + ((u32::from(h) - 0xd800) << 10) + (u32::from(low) - 0xdc00),
+                    )
+                    .expect("a valid surrogate pair"),
+                    (None, u) => char::from_u32(u32::from(u)).expect("not a surrogate"),
+                };
+                self.offset += 2;
+                let mut enc = [0u8; 4];
+                self.out
+                    .extend_from_slice(c.encode_utf8(&mut enc).as_bytes());
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for Utf16Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.out_pos >= self.out.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
 }
 
 /// Whether bytes start with a UTF-16 byte-order mark.
@@ -980,10 +1133,8 @@ fn control_char_error(name: &str, c: char, at: Location) -> Diagnostic {
 }
 
 /// Opens a file for streaming, after the size check.
-fn open_input(
-    path: &Path,
-    limits: &Limits,
-) -> Result<std::io::BufReader<std::fs::File>, Diagnostic> {
+/// A file starting with a UTF-16 byte-order mark is transcoded to UTF-8 as it is read.
+fn open_input(path: &Path, limits: &Limits) -> Result<Box<dyn Read>, Diagnostic> {
     let name = display_path(path);
     let meta = std::fs::metadata(path).map_err(|e| {
         Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
@@ -1002,7 +1153,19 @@ fn open_input(
         Diagnostic::error(format!("cannot read `{name}`: {}", io_reason(&e)))
             .at(Location::file(name.clone()))
     })?;
-    Ok(std::io::BufReader::with_capacity(1 << 16, file))
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    // A read error here is reported by the parser on its first read.
+    let start = std::io::BufRead::fill_buf(&mut reader).map(|b| b.to_vec());
+    match start.ok().and_then(|b| {
+        // Two reads may be needed to see both bytes of the mark.
+        if b.len() == 1 { None } else { utf16_bom(&b) }
+    }) {
+        Some(big_endian) => {
+            std::io::BufRead::consume(&mut reader, 2);
+            Ok(Box::new(Utf16Reader::new(reader, big_endian)))
+        }
+        None => Ok(Box::new(reader)),
+    }
 }
 
 /// Where and why decoding a stream stopped early.

@@ -3,7 +3,8 @@ use polytrans::cli::{Cli, ErrorFormat};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.resolve_inputs(std::io::IsTerminal::is_terminal(&std::io::stdin()));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = polytrans::run(&cli, &mut out);
@@ -22,6 +23,9 @@ fn main() -> ExitCode {
     match result {
         Ok(outcome) => {
             print(&outcome.diagnostics);
+            if let Some(summary) = &outcome.summary {
+                eprintln!("{summary}");
+            }
             if let Err(e) = flushed {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     eprintln!("error: cannot write output: {e}");

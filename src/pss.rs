@@ -635,6 +635,24 @@ pub fn policy_from_labels(
     (p, errors)
 }
 
+/// A warning when `version` is newer than the catalogue: which version is used instead (as PSA
+/// does, a newer version is evaluated as the newest it knows). `flag` names the option.
+pub fn version_warning(version: Version, flag: &str) -> Option<crate::diag::Diagnostic> {
+    match version {
+        Version::Minor(m) if m > LATEST_MINOR => Some(
+            crate::diag::Diagnostic::warning(format!(
+                "`{flag} v1.{m}` is newer than the Pod Security Standards catalogue; using v1.{} (the latest it holds)",
+                LATEST_MINOR
+            ))
+            .with_help(format!(
+                "PSA evaluates a version newer than it knows as its latest; pass `{flag} v1.{}` or `latest` to silence this",
+                LATEST_MINOR
+            )),
+        ),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,9 +158,13 @@ impl Target {
         if let Some(f) = input.common.format.as_deref() {
             if !self.formats.contains(&f) {
                 return Err(crate::Error::Usage(format!(
-                    "`--to {}` supports `--format {}`, not `{f}`",
+                    "`--to {}` has no `--format {f}`; it writes {}",
                     self.name,
-                    self.formats.join("|")
+                    self.formats
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }

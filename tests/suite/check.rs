@@ -134,8 +134,14 @@ fn messages_quoted_by_the_eks_guide() {
     assert_eq!(code, 1);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    assert_eq!(lines[0], format!("<stdin>:8: {warning}"));
-    assert_eq!(lines[1], format!("<stdin>:16: {forbidden}"));
+    assert_eq!(
+        lines[0],
+        format!("<stdin>:8: Deployment/policy-test/test: {warning}")
+    );
+    assert_eq!(
+        lines[1],
+        format!("<stdin>:16: Pod/policy-test/test-688f68dc87-tw587: {forbidden}")
+    );
     println!("check messages: the EKS guide's warning and rejection reproduced verbatim");
 }
 
@@ -161,11 +167,8 @@ fn one_message_per_check_id() {
             ids.insert(check.id);
             let (_, stdout, _) =
                 polytrans(&["check", file.to_str().unwrap(), "--level", level], None);
-            let msg = stdout
-                .split_once(": ")
-                .map(|(_, m)| m)
-                .unwrap_or("")
-                .trim_end();
+            // `file:line: Kind/name: message`
+            let msg = stdout.splitn(3, ": ").nth(2).unwrap_or("").trim_end();
             out.push_str(&format!("{level} {}: {msg}\n", check.id));
         }
     }
@@ -208,11 +211,12 @@ fn formats_and_exit_codes() {
         assert_eq!(loc["artifactLocation"]["uri"], "<stdin>");
         assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
     }
-    // JUnit: a failure per rejected pod.
+    // JUnit: one test case per object judged, a failure per rejected one.
     let (_, junit, _) = polytrans(&["check", "-", "--format", "junit"], Some(EKS_POD));
     assert!(junit.starts_with("<?xml"));
     assert_eq!(junit.matches("<failure ").count(), 1);
-    assert!(junit.contains("tests=\"2\""));
+    assert_eq!(junit.matches("<testcase ").count(), 2);
+    assert!(junit.contains("tests=\"2\" failures=\"1\""), "{junit}");
     // Workloads are rejected only with --workloads-as-pods.
     let (_, text, _) = polytrans(&["check", "-", "--workloads-as-pods"], Some(EKS_POD));
     assert!(text.contains("deployments \"test\" is forbidden"), "{text}");
@@ -220,7 +224,11 @@ fn formats_and_exit_codes() {
     let ok = "apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: c}]}\n";
     assert_eq!(
         polytrans(&["check", "-", "--level", "baseline"], Some(ok)),
-        (0, String::new(), String::new())
+        (
+            0,
+            String::new(),
+            "checked 1 object at baseline:latest: 0 rejected, 0 warned\n".into()
+        )
     );
     // Bad input: exit 2.
     assert_eq!(polytrans(&["check", "-"], Some("kind: Pod\nspec: [")).0, 2);
@@ -261,5 +269,108 @@ fn judged_against_a_psp() {
     assert!(
         out.contains("no PodSecurityPolicy admits it: policy: privileged"),
         "{out}"
+    );
+}
+
+#[test]
+fn summary_line_on_stderr() {
+    let (code, _, err) = polytrans(&["check", "-"], Some(EKS_POD));
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "checked 2 objects by their namespace's PSA labels: 1 rejected, 1 warned, 0 at the cluster default (privileged) because their namespace has no PSA labels\n"
+    );
+    // A pod whose namespace has no labels (and one without a namespace: `default`).
+    let unlabelled = "kind: Pod\nmetadata: {name: a, namespace: tools}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c}]}\n";
+    let (code, out, err) = polytrans(&["check", "-", "--format", "json"], Some(unlabelled));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("checked 2 objects"), "{err}");
+    assert!(err.contains("2 at the cluster default"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["atClusterDefault"], 2);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    // With --level, the level is named.
+    let (_, _, err) = polytrans(&["check", "-", "--level", "restricted"], Some(EKS_POD));
+    assert!(
+        err.starts_with("checked 2 objects at restricted:latest: 1 rejected, 1 warned"),
+        "{err}"
+    );
+    println!("check summary: labels, cluster default and level summaries");
+}
+
+#[test]
+fn nothing_to_judge_is_an_error() {
+    let tmp = std::env::temp_dir().join(format!("polytrans-check-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join("no-yaml")).unwrap();
+    std::fs::write(tmp.join("no-yaml/notes.txt"), "hello").unwrap();
+    std::fs::write(tmp.join("empty.yaml"), "").unwrap();
+    std::fs::write(
+        tmp.join("ns.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let mut cases = 0;
+    for input in ["no-yaml", "empty.yaml", "ns.yaml"] {
+        for format in ["text", "json", "junit", "sarif"] {
+            let path = tmp.join(input);
+            let (code, out, err) =
+                polytrans(&["check", path.to_str().unwrap(), "--format", format], None);
+            assert_eq!(code, 2, "{input} {format}: {err}");
+            assert!(out.is_empty(), "{input} {format}: wrote {out}");
+            assert!(
+                err.contains("error: no Pod or workload to judge in the input"),
+                "{input}: {err}"
+            );
+            cases += 1;
+        }
+    }
+    let (code, _, err) = polytrans(&["check", "-"], Some(""));
+    assert_eq!(code, 2, "{err}");
+    let (_, _, err) = polytrans(&["check", tmp.join("ns.yaml").to_str().unwrap()], None);
+    assert!(err.contains("kinds found: Namespace"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+    println!("check with nothing to judge: {cases}/12 exit 2");
+}
+
+#[test]
+fn fail_on_warning_fails_workloads() {
+    let deployment = "kind: Namespace\nmetadata: {name: shop, labels: {pod-security.kubernetes.io/enforce: restricted}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {spec: {containers: [{name: web, image: nginx}]}}}\n";
+    let (code, out, _) = polytrans(&["check", "-"], Some(deployment));
+    assert_eq!(code, 0, "PSA only warns about workloads");
+    assert!(
+        out.starts_with("<stdin>:4: Deployment/shop/web: Warning: would violate PodSecurity"),
+        "{out}"
+    );
+    let (code, _, err) = polytrans(&["check", "-", "--fail-on", "warning"], Some(deployment));
+    assert_eq!(code, 1);
+    assert!(
+        err.ends_with("; 1 fail under `--fail-on warning`\n"),
+        "{err}"
+    );
+    let (_, junit, _) = polytrans(
+        &["check", "-", "--fail-on", "warning", "--format", "junit"],
+        Some(deployment),
+    );
+    assert!(junit.contains("tests=\"1\" failures=\"1\""), "{junit}");
+    assert_eq!(junit.matches("<failure ").count(), 1);
+}
+
+#[test]
+fn junit_one_testcase_per_object() {
+    // A rejected pod (with an audit finding too), a warned workload and a passing pod.
+    let input = format!(
+        "{EKS_POD}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: ok, namespace: policy-test}}\nspec:\n  securityContext: {{runAsNonRoot: true, seccompProfile: {{type: RuntimeDefault}}}}\n  containers: [{{name: c, image: nginx, securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}}}]\n"
+    );
+    let (code, junit, err) = polytrans(&["check", "-", "--format", "junit"], Some(&input));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(junit.matches("<testcase ").count(), 3, "{junit}");
+    assert!(
+        junit.contains("<testsuite name=\"pod-security\" tests=\"3\" failures=\"1\">"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("name=\"Pod/policy-test/ok (&lt;stdin&gt;:"),
+        "{junit}"
     );
 }

@@ -193,3 +193,40 @@ pub fn example_and_golden_policies(
     }
     (policies, examples)
 }
+
+/// A fenced code block of a Markdown text: its info string (`console`, `yaml`, …), the 0-based
+/// line indexes of its opening and closing fences, and its lines.
+pub struct Fenced {
+    pub info: String,
+    pub open: usize,
+    pub close: usize,
+    pub lines: Vec<String>,
+}
+
+/// Every fenced code block of a Markdown text, with its info string and position.
+pub fn fenced_blocks(text: &str) -> Vec<Fenced> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<Fenced> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(info) = t.strip_prefix("```") {
+            match cur.take() {
+                Some(mut b) => {
+                    b.close = i;
+                    blocks.push(b);
+                }
+                None => {
+                    cur = Some(Fenced {
+                        info: info.trim().to_string(),
+                        open: i,
+                        close: i,
+                        lines: Vec::new(),
+                    })
+                }
+            }
+        } else if let Some(b) = cur.as_mut() {
+            b.lines.push(line.to_string());
+        }
+    }
+    blocks
+}

@@ -6,6 +6,7 @@
 mod common;
 mod engines;
 
+mod action;
 mod bad_input;
 mod catalogue;
 mod cel_backend;
@@ -27,5 +28,6 @@ mod limits;
 mod properties;
 mod psa_conformance;
 mod psp_migration;
+mod readme;
 mod schema;
 mod scope;
