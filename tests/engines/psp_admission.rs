@@ -237,7 +237,9 @@ impl Psp {
         let ann = |k: &str| get_str(obj, &["metadata", "annotations", k]).map(str::to_string);
         let b = |k: &str| get_bool(&spec, &[k]).unwrap_or(false);
         let mut psp = Psp {
-            name: get_str(obj, &["metadata", "name"]).unwrap_or("").to_string(),
+            name: get_str(obj, &["metadata", "name"])
+                .unwrap_or("")
+                .to_string(),
             privileged: b("privileged"),
             host_network: b("hostNetwork"),
             host_pid: b("hostPID"),
@@ -293,7 +295,10 @@ impl Psp {
                 .filter(|v| v.is_object())
                 .map(SeLinux::from),
             read_only_root_filesystem: b("readOnlyRootFilesystem"),
-            default_allow_privilege_escalation: get_bool(&spec, &["defaultAllowPrivilegeEscalation"]),
+            default_allow_privilege_escalation: get_bool(
+                &spec,
+                &["defaultAllowPrivilegeEscalation"],
+            ),
             // v1beta1 defaults.go: unset means true.
             allow_privilege_escalation: get_bool(&spec, &["allowPrivilegeEscalation"])
                 .unwrap_or(true),
@@ -418,7 +423,9 @@ pub fn api_server_defaults(pod: &mut Value) {
                     continue;
                 };
                 for p in ports {
-                    let Some(pm) = p.as_object_mut() else { continue };
+                    let Some(pm) = p.as_object_mut() else {
+                        continue;
+                    };
                     if pm.get("hostPort").and_then(Value::as_i64).unwrap_or(0) == 0 {
                         if let Some(cp) = pm.get("containerPort").cloned() {
                             pm.insert("hostPort".into(), cp);
@@ -501,7 +508,10 @@ pub fn admit(psps: &[Psp], pod: &Value) -> Verdict {
         mutate_pod(psp, &mut copy);
         let errs = validate_pod(psp, &copy);
         if !errs.is_empty() {
-            errors.extend(errs.into_iter().map(|e| format!("provider {}: {e}", psp.name)));
+            errors.extend(
+                errs.into_iter()
+                    .map(|e| format!("provider {}: {e}", psp.name)),
+            );
             continue;
         }
         if copy == *pod {
@@ -539,16 +549,15 @@ fn admitted(psp: &Psp, mut pod: Value) -> Verdict {
 /// Returns the mutated pod or the field errors. A PSP without a provider returns its error.
 pub fn admit_one(psp: &Psp, pod: &Value) -> Result<Value, Vec<String>> {
     if let Some(e) = &psp.provider_error {
-        return Err(vec![format!("error creating provider for PSP {}: {e}", psp.name)]);
+        return Err(vec![format!(
+            "error creating provider for PSP {}: {e}",
+            psp.name
+        )]);
     }
     let mut copy = pod.clone();
     mutate_pod(psp, &mut copy);
     let errs = validate_pod(psp, &copy);
-    if errs.is_empty() {
-        Ok(copy)
-    } else {
-        Err(errs)
-    }
+    if errs.is_empty() { Ok(copy) } else { Err(errs) }
 }
 
 const CONTAINER_KINDS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
@@ -632,7 +641,10 @@ fn mutate_pod(psp: &Psp, pod: &mut Value) {
     }
     // SupplementalGroupStrategy.Generate when `SupplementalGroups() == nil` (an explicit empty
     // list is not nil in Go).
-    if pod_sc(pod).and_then(|s| s.get("supplementalGroups")).is_none() {
+    if pod_sc(pod)
+        .and_then(|s| s.get("supplementalGroups"))
+        .is_none()
+    {
         if let Some(g) = group_generate(Some(&psp.supplemental_groups)) {
             set_pod_sc(pod, "supplementalGroups", json!([g]));
         }
@@ -644,7 +656,8 @@ fn mutate_pod(psp: &Psp, pod: &mut Value) {
         }
     }
     // SELinuxStrategy.Generate(pod, nil).
-    if pod_sc(pod).and_then(|s| s.get("seLinuxOptions")).is_none() && psp.se_linux_rule == "MustRunAs"
+    if pod_sc(pod).and_then(|s| s.get("seLinuxOptions")).is_none()
+        && psp.se_linux_rule == "MustRunAs"
     {
         let o = psp.se_linux_options.clone().unwrap_or_default();
         set_pod_sc(pod, "seLinuxOptions", o.to_json());
@@ -710,7 +723,11 @@ fn mutate_container(psp: &Psp, pod: &mut Value, kind: &str, i: usize) {
         set_effective(pod, kind, i, "runAsNonRoot", json!(true));
     }
     // CapabilitiesStrategy.Generate (capabilities/mustrunas.go).
-    let current = get(container(pod, kind, i), &["securityContext", "capabilities"]).cloned();
+    let current = get(
+        container(pod, kind, i),
+        &["securityContext", "capabilities"],
+    )
+    .cloned();
     if let Some(new) = generate_capabilities(psp, current.as_ref()) {
         if Some(&new) != current.as_ref() {
             set_container_sc(pod, kind, i, "capabilities", new);
@@ -955,7 +972,10 @@ fn validate_sysctls(psp: &Psp, pod: &Value) -> Vec<String> {
         let name = get_str(s, &["name"]).unwrap_or("");
         let path = format!("pod.spec.securityContext.sysctls[{i}]");
         if sysctl_matches(&psp.forbidden_sysctls, name) {
-            errs.push(forbidden(&path, &format!("sysctl {} is not allowed", quote(name))));
+            errs.push(forbidden(
+                &path,
+                &format!("sysctl {} is not allowed", quote(name)),
+            ));
         } else if SAFE_SYSCTLS.contains(&name) || sysctl_matches(&psp.allowed_unsafe_sysctls, name)
         {
         } else {
@@ -1037,12 +1057,16 @@ fn only_service_account_token_sources(projected: &Value) -> bool {
             }
         }
         if let Some(d) = dapi {
-            for it in d.get("items").and_then(Value::as_array).into_iter().flatten() {
+            for it in d
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if get_str(it, &["path"]).unwrap_or("") != "namespace"
                     || get(it, &["fieldRef"]).is_none()
                     || get_str(it, &["fieldRef", "apiVersion"]).unwrap_or("") != "v1"
-                    || get_str(it, &["fieldRef", "fieldPath"]).unwrap_or("")
-                        != "metadata.namespace"
+                    || get_str(it, &["fieldRef", "fieldPath"]).unwrap_or("") != "metadata.namespace"
                 {
                     return false;
                 }
@@ -1178,11 +1202,19 @@ fn validate_container(psp: &Psp, pod: &Value, c: &Value, cpath: &str) -> Vec<Str
         "MustRunAs" => match uid {
             None => errs.push(required(&format!("{scp}.runAsUser"), "")),
             Some(u) => {
-                if !psp.run_as_user.ranges.iter().any(|(a, b)| u >= *a && u <= *b) {
+                if !psp
+                    .run_as_user
+                    .ranges
+                    .iter()
+                    .any(|(a, b)| u >= *a && u <= *b)
+                {
                     errs.push(invalid(
                         &format!("{scp}.runAsUser"),
                         &u.to_string(),
-                        &format!("must be in the ranges: {}", go_ranges(&psp.run_as_user.ranges)),
+                        &format!(
+                            "must be in the ranges: {}",
+                            go_ranges(&psp.run_as_user.ranges)
+                        ),
                     ));
                 }
             }
@@ -1227,7 +1259,9 @@ fn validate_container(psp: &Psp, pod: &Value, c: &Value, cpath: &str) -> Vec<Str
             "Privileged containers are not allowed",
         ));
     }
-    let proc_mount = csc("procMount").and_then(Value::as_str).unwrap_or("Default");
+    let proc_mount = csc("procMount")
+        .and_then(Value::as_str)
+        .unwrap_or("Default");
     let allowed_pm: Vec<&str> = if psp.allowed_proc_mount_types.is_empty() {
         vec!["Default"]
     } else {
@@ -1249,7 +1283,12 @@ fn validate_container(psp: &Psp, pod: &Value, c: &Value, cpath: &str) -> Vec<Str
         csc("capabilities"),
     ));
     // hasInvalidHostPort
-    for p in c.get("ports").and_then(Value::as_array).into_iter().flatten() {
+    for p in c
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let hp = get_i64(p, &["hostPort"]).unwrap_or(0);
         if hp > 0 && !psp.host_ports.iter().any(|(a, b)| hp >= *a && hp <= *b) {
             let ranges: Vec<String> = psp
@@ -1303,8 +1342,7 @@ fn validate_container(psp: &Psp, pod: &Value, c: &Value, cpath: &str) -> Vec<Str
 fn validate_capabilities(psp: &Psp, path: &str, caps: Option<&Value>) -> Vec<String> {
     let mut errs = Vec::new();
     let Some(caps) = caps else {
-        if !psp.default_add_capabilities.is_empty() || !psp.required_drop_capabilities.is_empty()
-        {
+        if !psp.default_add_capabilities.is_empty() || !psp.required_drop_capabilities.is_empty() {
             errs.push(invalid(
                 path,
                 "null",
@@ -1358,7 +1396,10 @@ fn validate_apparmor(psp: &Psp, pod: &Value, c: &Value) -> Vec<String> {
     if !allowed.contains(profile) {
         return vec![forbidden(
             &path,
-            &format!("{profile} is not an allowed profile. Allowed values: {}", quote(raw)),
+            &format!(
+                "{profile} is not an allowed profile. Allowed values: {}",
+                quote(raw)
+            ),
         )];
     }
     vec![]
@@ -1522,9 +1563,9 @@ pub fn valid_sysctl_pattern(s: &str) -> bool {
         }
         head.is_empty()
             || ((head[0].is_ascii_lowercase() || head[0].is_ascii_digit())
-                && head
-                    .iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_'))
+                && head.iter().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_'
+                }))
     };
     let (last, init) = parts.split_last().unwrap();
     init.iter().all(|p| seg_ok(p)) && last_ok(last)
@@ -1573,7 +1614,11 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
     strip_nulls(&mut obj);
     let psp = Psp::from_value(&obj);
     if !is_dns_subdomain(&psp.name) {
-        errs.push(invalid("metadata.name", &quote(&psp.name), "a lowercase RFC 1123 subdomain"));
+        errs.push(invalid(
+            "metadata.name",
+            &quote(&psp.name),
+            "a lowercase RFC 1123 subdomain",
+        ));
     }
     // ValidatePodSecurityPolicySpecificAnnotations
     let apath = "metadata.annotations";
@@ -1619,10 +1664,18 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
         for (i, (min, max)) in ranges.iter().enumerate() {
             let p = format!("{path}.ranges[{i}]");
             if *min < 0 {
-                errs.push(invalid(&format!("{p}.min"), &min.to_string(), "min cannot be negative"));
+                errs.push(invalid(
+                    &format!("{p}.min"),
+                    &min.to_string(),
+                    "min cannot be negative",
+                ));
             }
             if *max < 0 {
-                errs.push(invalid(&format!("{p}.max"), &max.to_string(), "max cannot be negative"));
+                errs.push(invalid(
+                    &format!("{p}.max"),
+                    &max.to_string(),
+                    "max cannot be negative",
+                ));
             }
             if min > max {
                 errs.push(invalid(
@@ -1647,7 +1700,11 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
     // validatePSPRunAsUser
     let rules = ["MustRunAs", "MustRunAsNonRoot", "RunAsAny"];
     if !rules.contains(&psp.run_as_user.rule.as_str()) {
-        errs.push(not_supported("spec.runAsUser.rule", &psp.run_as_user.rule, &rules));
+        errs.push(not_supported(
+            "spec.runAsUser.rule",
+            &psp.run_as_user.rule,
+            &rules,
+        ));
     }
     id_ranges(&mut errs, "spec.runAsUser", &psp.run_as_user.ranges);
     // validatePSPRunAsGroup
@@ -1655,7 +1712,11 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
         match g.rule.as_str() {
             "RunAsAny" => {
                 if !g.ranges.is_empty() {
-                    errs.push(invalid("spec.runAsGroup.ranges", "[]", "Ranges must be empty"));
+                    errs.push(invalid(
+                        "spec.runAsGroup.ranges",
+                        "[]",
+                        "Ranges must be empty",
+                    ));
                 }
             }
             "MustRunAs" | "MayRunAs" => {
@@ -1746,7 +1807,10 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
     // validatePSPAllowedHostPaths
     for (i, (prefix, _)) in psp.allowed_host_paths.iter().enumerate() {
         if prefix.is_empty() {
-            errs.push(required(&format!("spec.allowedHostPaths[{i}]"), "is required"));
+            errs.push(required(
+                &format!("spec.allowedHostPaths[{i}]"),
+                "is required",
+            ));
             break;
         }
         if prefix.split('/').any(|s| s == "..") {
@@ -1787,7 +1851,11 @@ pub fn validate_psp(obj: &Value) -> Vec<String> {
             if s.is_empty() {
                 errs.push(invalid(&p, "\"\"", "empty sysctl not allowed"));
             } else if !valid_sysctl_pattern(s) {
-                errs.push(invalid(&p, &quote(s), "must have at most 253 characters and match regex"));
+                errs.push(invalid(
+                    &p,
+                    &quote(s),
+                    "must have at most 253 characters and match regex",
+                ));
             } else if s.starts_with('*') {
                 covers_all = true;
             }

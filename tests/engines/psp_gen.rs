@@ -137,7 +137,10 @@ fn selinux_options(rng: &mut Rng) -> Value {
         json!(*rng.pick(&["container_t", "spc_t", "svirt_lxc_net_t"])),
     );
     if rng.chance(0.6) {
-        m.insert("level".into(), json!(*rng.pick(&["s0:c1,c2", "s0:c2,c1", "s0"])));
+        m.insert(
+            "level".into(),
+            json!(*rng.pick(&["s0:c1,c2", "s0:c2,c1", "s0"])),
+        );
     }
     Value::Object(m)
 }
@@ -283,7 +286,11 @@ pub fn psp(rng: &mut Rng, name: &str) -> Value {
         _ => {
             let a = rng.subset(&["kernel.msg*", "net.core.somaxconn", "kernel.sem"], 0.4);
             let f = rng.subset(
-                &["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv6.*"],
+                &[
+                    "kernel.shm_rmid_forced",
+                    "net.ipv4.ip_local_port_range",
+                    "net.ipv6.*",
+                ],
                 0.4,
             );
             if !a.is_empty() {
@@ -432,7 +439,8 @@ fn container(rng: &mut Rng, psp: &Value, name: &str, host_network: bool, ephemer
             caps["add"] = json!(add);
         }
         if rng.chance(0.6) {
-            let mut drop: Vec<String> = drops.iter().filter(|_| !rng.chance(off)).cloned().collect();
+            let mut drop: Vec<String> =
+                drops.iter().filter(|_| !rng.chance(off)).cloned().collect();
             if rng.chance(0.3) {
                 drop.push(rng.pick(&["ALL", "all", "NET_RAW"]).to_string());
             }
@@ -454,10 +462,18 @@ fn container(rng: &mut Rng, psp: &Value, name: &str, host_network: bool, ephemer
         );
     }
     if rng.chance(0.05) {
-        sc.insert("procMount".into(), json!(*rng.pick(&["Default", "Unmasked"])));
+        sc.insert(
+            "procMount".into(),
+            json!(*rng.pick(&["Default", "Unmasked"])),
+        );
     }
     if rng.chance(0.12) {
-        let t = *rng.pick(&["RuntimeDefault", "RuntimeDefault", "Unconfined", "Localhost"]);
+        let t = *rng.pick(&[
+            "RuntimeDefault",
+            "RuntimeDefault",
+            "Unconfined",
+            "Localhost",
+        ]);
         let mut p = json!({ "type": t });
         if t == "Localhost" {
             p["localhostProfile"] = json!("prof.json");
@@ -475,7 +491,12 @@ fn container(rng: &mut Rng, psp: &Value, name: &str, host_network: bool, ephemer
     }
     // Explicit nulls read as unset.
     if rng.chance(0.1) {
-        let f = *rng.pick(&["privileged", "runAsUser", "capabilities", "allowPrivilegeEscalation"]);
+        let f = *rng.pick(&[
+            "privileged",
+            "runAsUser",
+            "capabilities",
+            "allowPrivilegeEscalation",
+        ]);
         sc.insert(f.into(), Value::Null);
     }
     if !sc.is_empty() || rng.chance(0.1) {
@@ -652,11 +673,60 @@ pub fn pod(rng: &mut Rng, psp: &Value) -> Value {
         spec.insert("runtimeClassName".into(), json!(rc));
     }
     let mut ann = Map::new();
+    let pann = &psp["metadata"]["annotations"];
+    // Comply with an allowed-profile list that has no default, most of the time.
+    let seccomp_allowed: Vec<String> =
+        pann["seccomp.security.alpha.kubernetes.io/allowedProfileNames"]
+            .as_str()
+            .map(|s| {
+                s.split(',')
+                    .filter(|p| *p != "*")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
     if rng.chance(0.2) {
         ann.insert(
             "seccomp.security.alpha.kubernetes.io/pod".into(),
             json!(*rng.pick(SECCOMP)),
         );
+    } else if !seccomp_allowed.is_empty()
+        && pann["seccomp.security.alpha.kubernetes.io/defaultProfileName"].is_null()
+        && rng.chance(0.8)
+    {
+        ann.insert(
+            "seccomp.security.alpha.kubernetes.io/pod".into(),
+            json!(rng.pick(&seccomp_allowed)),
+        );
+    }
+    let apparmor_allowed: Vec<String> =
+        pann["apparmor.security.beta.kubernetes.io/allowedProfileNames"]
+            .as_str()
+            .map(|s| {
+                s.split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+    if !apparmor_allowed.is_empty()
+        && pann["apparmor.security.beta.kubernetes.io/defaultProfileName"].is_null()
+        && rng.chance(0.8)
+    {
+        for kind in ["containers", "initContainers", "ephemeralContainers"] {
+            for c in spec
+                .get(kind)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = c["name"].as_str().unwrap();
+                ann.insert(
+                    format!("container.apparmor.security.beta.kubernetes.io/{name}"),
+                    json!(rng.pick(&apparmor_allowed)),
+                );
+            }
+        }
     }
     if rng.chance(0.1) {
         ann.insert(
