@@ -618,9 +618,8 @@ pub fn pod(rng: &mut Rng, psp: &Value) -> Value {
     let allowed_types = strs(&s["volumes"]);
     let mut volumes = Vec::new();
     for i in 0..rng.below(3) {
-        let t = if allowed_types.iter().any(|t| t == "*") || allowed_types.is_empty() {
-            rng.pick(VOLUME_TYPES).to_string()
-        } else if rng.chance(off * 2.0) {
+        let any = allowed_types.iter().any(|t| t == "*") || allowed_types.is_empty();
+        let t = if any || rng.chance(off * 2.0) {
             rng.pick(VOLUME_TYPES).to_string()
         } else {
             rng.pick(&allowed_types).clone()
