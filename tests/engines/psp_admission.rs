@@ -456,7 +456,9 @@ fn strip_nulls(v: &mut Value) {
 pub enum Verdict {
     /// Admitted by `psp`; `pod` is the mutated pod (with the `kubernetes.io/psp` annotation).
     Admitted { psp: String, pod: Value },
-    /// Rejected; one message per field error, each prefixed with the PSP that produced it.
+    /// Rejected; one message per field error. Each is prefixed with `provider <psp>: ` so that
+    /// rejections by several PSPs stay readable (1.24's `computeSecurityContext` aggregates the
+    /// bare field errors; older releases used this prefix).
     Rejected { messages: Vec<String> },
 }
 
