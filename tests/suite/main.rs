@@ -28,6 +28,7 @@ mod limits;
 mod properties;
 mod psa_conformance;
 mod psp_migration;
+mod psp_model;
 mod readme;
 mod schema;
 mod scope;

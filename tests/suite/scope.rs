@@ -1,8 +1,9 @@
 //! One scoping pass, every admission backend: for the seed tutorial cluster and three overlap
 //! fixtures (`tests/scope/<case>/input.yaml`), each backend's output is run by its engine
 //! (namespace matching and bindings included) on pods in every namespace, and compared with PSP
-//! admission: a pod is admitted where some PSP usable in its namespace admits it. The usable sets
-//! are written here by hand from the fixtures' RBAC, independently of `src/scope.rs`.
+//! admission as the independent admission model (`engines/psp_admission.rs`) decides it: a pod is
+//! admitted where some PSP usable in its namespace admits it. The usable sets are written here by
+//! hand from the fixtures' RBAC, independently of `src/scope.rs`.
 //!
 //! Where RBAC cannot be expressed by namespace (a PSP granted to one service account), the
 //! disagreement must be listed, identically, in every backend's fidelity header; and no backend
@@ -13,6 +14,7 @@ use crate::common;
 use crate::engines::cel as cel_engine;
 use crate::engines::gatekeeper as gatekeeper_engine;
 use crate::engines::kyverno as kyverno_engine;
+use crate::engines::psp_admission;
 
 use polytrans::backend::{Common, Emitted, Fidelity, Options};
 use polytrans::ir::Policy;
@@ -183,13 +185,32 @@ fn pod_of(v: &Value) -> polytrans::pod::Pod {
     polytrans::pod::pod_of(&objs[0]).unwrap().unwrap().pod
 }
 
-/// PSP admission (the reference): some usable PSP admits the pod.
-fn psp_admits(policies: &[Policy], usable: &[&str], pod: &Value) -> bool {
-    let p = pod_of(pod);
-    usable.iter().any(|name| {
-        let policy = policies.iter().find(|x| x.name == *name).unwrap();
-        polytrans::eval::admits(policy, &p).is_empty()
-    })
+/// PSP admission (the reference, the independent admission model): some usable PSP admits the
+/// pod, after the API server's defaulting.
+fn psp_admits(psps: &[psp_admission::Psp], usable: &[&str], pod: &Value) -> bool {
+    let usable: Vec<psp_admission::Psp> = psps
+        .iter()
+        .filter(|p| usable.contains(&p.name.as_str()))
+        .cloned()
+        .collect();
+    let mut pod = pod.clone();
+    psp_admission::api_server_defaults(&mut pod);
+    matches!(
+        psp_admission::admit(&usable, &pod),
+        psp_admission::Verdict::Admitted { .. }
+    )
+}
+
+/// The PSPs of the inputs as the admission model reads them (YAML loading only).
+fn model_psps(inputs: &[PathBuf]) -> Vec<psp_admission::Psp> {
+    inputs
+        .iter()
+        .flat_map(|f| {
+            polytrans::load::yaml_documents(&std::fs::read_to_string(f).unwrap()).unwrap()
+        })
+        .filter(|d| d["kind"] == "PodSecurityPolicy")
+        .map(|d| psp_admission::Psp::from_value(&d))
+        .collect()
 }
 
 fn emit(target: &str, policies: &[Policy], objects: &[polytrans::load::Object]) -> Emitted {
@@ -270,6 +291,7 @@ fn overlapping_psps_in_every_backend() {
         let objects = polytrans::load::load_paths(&case.inputs, &Default::default())
             .unwrap_or_else(|d| panic!("{}: {d}", case.name));
         let (policies, _) = polytrans::front::psp::lower_all(&objects).unwrap();
+        let psps = model_psps(&case.inputs);
         let mut namespaces: Vec<&str> = case.usable.iter().map(|(n, _)| *n).collect();
         namespaces.retain(|n| *n != "*");
         namespaces.push("elsewhere");
@@ -307,7 +329,7 @@ fn overlapping_psps_in_every_backend() {
                     let mut pod = pod.clone();
                     pod["metadata"]["namespace"] = json!(ns);
                     total += 1;
-                    let want = psp_admits(&policies, usable, &pod);
+                    let want = psp_admits(&psps, usable, &pod);
                     let got = admits(&pod);
                     if want == got {
                         agree += 1;

@@ -5,3 +5,5 @@ pub mod cel;
 pub mod falco;
 pub mod gatekeeper;
 pub mod kyverno;
+pub mod psp_admission;
+pub mod psp_gen;
