@@ -61,7 +61,10 @@ struct Case {
     args: Vec<String>,
 }
 
-fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
+/// Why a case cannot run here: it reads upstream data and the shared folder is absent.
+const NEEDS_SHARED: &str = "needs the shared folder";
+
+fn read_case(dir: &Path, shared: Option<&Path>) -> Result<Case, String> {
     let mut local = Vec::new();
     let mut shared_refs = Vec::new();
     let mut stdin = String::new();
@@ -73,6 +76,9 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["shared", path] => {
+                    let Some(shared) = shared else {
+                        return Err(NEEDS_SHARED.into());
+                    };
                     if !shared.join(path).exists() {
                         return Err(format!(
                             "inputs.txt: {path} not found under the shared folder"
@@ -81,6 +87,9 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
                     shared_refs.push(path.to_string());
                 }
                 ["seed", file, n] => {
+                    let Some(shared) = shared else {
+                        return Err(NEEDS_SHARED.into());
+                    };
                     let text = std::fs::read_to_string(shared.join("seeds").join(file))
                         .map_err(|e| format!("seed {file}: {e}"))?;
                     let block =
@@ -118,10 +127,9 @@ fn read_case(dir: &Path, shared: &Path) -> Result<Case, String> {
     if !local.is_empty() && !shared_refs.is_empty() {
         return Err("mixes local inputs and shared references".into());
     }
-    let (cwd, mut inputs) = if shared_refs.is_empty() {
-        (dir.to_path_buf(), local)
-    } else {
-        (shared.to_path_buf(), shared_refs)
+    let (cwd, mut inputs) = match shared {
+        Some(shared) if !shared_refs.is_empty() => (shared.to_path_buf(), shared_refs),
+        _ => (dir.to_path_buf(), local),
     };
     if !stdin.is_empty() {
         inputs.push("-".into());
@@ -173,11 +181,27 @@ fn run(case: &Case, target_args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A copy of `templates/` in a temporary folder, for `--templates`.
+fn copied_templates() -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let dst = std::env::temp_dir().join(format!("polytrans-templates-{}", std::process::id()));
+    for f in common::files_under(&src, &["j2"]) {
+        let to = dst.join(f.strip_prefix(&src).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    dst
+}
+
 #[test]
 fn golden_cases() {
-    let Some(shared) = common::shared() else {
-        return;
-    };
+    // Cases that read only local inputs run without the shared folder (which is required under
+    // CI=true: `common::shared` fails there when it is missing).
+    let shared = common::shared();
+    let shared = shared.as_deref();
+    let templates = copied_templates();
+    let mut through_templates = 0;
+    let mut skipped = 0;
     // BLESS=1 rewrites the expected files a case holds; BLESS=new also creates the missing ones
     // for every target that succeeds.
     let bless_new = std::env::var("BLESS").is_ok_and(|v| v == "new");
@@ -196,8 +220,12 @@ fn golden_cases() {
     let mut checked = 0;
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let case = match read_case(dir, &shared) {
+        let case = match read_case(dir, shared) {
             Ok(c) => c,
+            Err(e) if e == NEEDS_SHARED => {
+                skipped += 1;
+                continue;
+            }
             Err(e) => {
                 failures.push(format!("{name}: {e}"));
                 continue;
@@ -255,6 +283,19 @@ fn golden_cases() {
                     failures.push(format!("{name}/{file}: output depends on the input order"));
                 }
             }
+            if !case.is_diff && !file.ends_with(".run.txt") {
+                // The same through a copy of the embedded templates (`--templates DIR`).
+                let mut args_t: Vec<&str> = args.to_vec();
+                let t = templates.to_str().unwrap();
+                args_t.extend(["--templates", t]);
+                let (_, via, _) = run(&case, &args_t);
+                through_templates += 1;
+                if via != stdout {
+                    failures.push(format!(
+                        "{name}/{file}: output differs through `--templates` (a copy of templates/)"
+                    ));
+                }
+            }
             if expected != stdout {
                 let diff = similar::TextDiff::from_lines(&expected, &stdout)
                     .unified_diff()
@@ -269,20 +310,28 @@ fn golden_cases() {
             failures.push(format!("{name}: no expected output"));
         }
     }
-    println!("golden: {} cases, {checked} outputs checked", dirs.len());
+    std::fs::remove_dir_all(&templates).ok();
+    println!(
+        "golden: {} cases, {checked} outputs checked, {through_templates} also through a copied --templates folder{}",
+        dirs.len(),
+        if skipped > 0 {
+            format!("; {skipped} cases skipped (they read the shared folder, absent here)")
+        } else {
+            String::new()
+        }
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn harness_rejects_malformed_cases() {
-    let Some(shared) = common::shared() else {
-        return;
-    };
+    let shared = common::shared();
+    let shared = shared.as_deref();
     let tmp = std::env::temp_dir().join(format!("polytrans-golden-{}", std::process::id()));
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert_eq!(
-        read_case(&empty, &shared).err().as_deref(),
+        read_case(&empty, shared).err().as_deref(),
         Some("no input")
     );
     let stray = tmp.join("stray");
@@ -290,13 +339,13 @@ fn harness_rejects_malformed_cases() {
     std::fs::write(stray.join("psp.yaml"), "kind: PodSecurityPolicy\n").unwrap();
     std::fs::write(stray.join("notes.txt"), "hello").unwrap();
     assert!(
-        read_case(&stray, &shared)
+        read_case(&stray, shared)
             .err()
             .is_some_and(|e| e.contains("unknown file `notes.txt`"))
     );
     let bad_ref = tmp.join("bad-ref");
     std::fs::create_dir_all(&bad_ref).unwrap();
     std::fs::write(bad_ref.join("inputs.txt"), "shared no/such/file.yaml\n").unwrap();
-    assert!(read_case(&bad_ref, &shared).is_err());
+    assert!(read_case(&bad_ref, shared).is_err());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
