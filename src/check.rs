@@ -31,53 +31,27 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Options of `polytrans check`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// Input files or folders, or `-` for stdin; none reads stdin when it is not a terminal.
+/// Options of `polytrans check` (the command line maps onto them in [`crate::cli`]).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Input files or folders, or `-` for stdin.
     pub inputs: Vec<PathBuf>,
-
-    /// An input, as kubectl names it (same as a positional input; repeatable, comma-separated).
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "INPUT",
-        value_delimiter = ','
-    )]
-    pub filename: Vec<PathBuf>,
-
     /// Judge against this level (enforce, warn and audit); without it, namespaces' PSA labels.
-    #[arg(long, value_parser = crate::ir::Level::parse_arg, conflicts_with = "psp")]
     pub level: Option<Level>,
-
-    /// The level's version (`v1.N` or `latest`).
-    #[arg(long = "version", value_parser = crate::pss::Version::parse, default_value = "latest")]
+    /// The level's version.
     pub level_version: Version,
-
     /// Judge against the PodSecurityPolicies in this file (any of them may admit a pod).
-    #[arg(long, value_name = "FILE")]
     pub psp: Option<PathBuf>,
-
     /// Reject workloads' pod templates as if they were Pods (PSA only warns for them).
-    #[arg(long)]
     pub workloads_as_pods: bool,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
-
-    /// When to exit 1: on a rejected object (default), or also on a warning (workloads, which
-    /// PSA only warns about, and warn-mode labels).
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-
-    /// Accept PSPs missing a required strategy (with `--psp`).
-    #[arg(long)]
+    /// Accept PSPs missing a required strategy (with `psp`).
     pub lenient: bool,
 }
 
 /// `polytrans check --fail-on`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {
     /// Exit 1 when an object is rejected.
     Error,
@@ -85,12 +59,37 @@ pub enum FailOn {
     Warning,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+impl FailOn {
+    pub const NAMES: &[&str] = &["error", "warning"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(FailOn::Error),
+            "warning" => Some(FailOn::Warning),
+            _ => None,
+        }
+    }
+}
+
+/// `polytrans check --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckFormat {
     Text,
     Json,
     Junit,
     Sarif,
+}
+
+impl CheckFormat {
+    pub const NAMES: &[&str] = &["text", "json", "junit", "sarif"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(CheckFormat::Text),
+            "json" => Some(CheckFormat::Json),
+            "junit" => Some(CheckFormat::Junit),
+            "sarif" => Some(CheckFormat::Sarif),
+            _ => None,
+        }
+    }
 }
 
 /// How serious a finding is.
@@ -174,7 +173,7 @@ enum Judge {
 
 struct Checker<'a> {
     judge: Judge,
-    args: &'a Args,
+    args: &'a Options,
     cache: HashMap<(Level, Version), Policy>,
     /// The findings of the object being judged.
     findings: Vec<Finding>,
@@ -391,7 +390,7 @@ fn each_object(
 }
 
 /// `polytrans check`.
-pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome, Error> {
+pub fn run(args: &Options, limits: &Limits, out: &mut dyn Write) -> Result<Outcome, Error> {
     let stdin = stdin_source(&args.inputs, limits)?;
     let mut diags = Diagnostics::default();
     if args.level.is_some() {

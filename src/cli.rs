@@ -97,10 +97,10 @@ pub enum Command {
     },
     /// Check workloads offline against a level, a PSP or their namespaces' PSA labels.
     #[command(after_help = CHECK_EXAMPLES)]
-    Check(crate::check::Args),
+    Check(CheckArgs),
     /// Explain what changed between two sets of PSPs: loosened, tightened, PSS fit, outputs.
     #[command(after_help = DIFF_EXAMPLES)]
-    Diff(crate::diff::Args),
+    Diff(DiffArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  polytrans completions bash > /etc/bash_completion.d/polytrans\n  polytrans completions zsh > \"${fpath[1]}/_polytrans\""
@@ -345,6 +345,113 @@ impl PspArgs {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
+    }
+}
+
+/// Options of `polytrans check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Input files or folders, or `-` for stdin; none reads stdin when it is not a terminal.
+    pub inputs: Vec<PathBuf>,
+
+    /// An input, as kubectl names it (same as a positional input; repeatable, comma-separated).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "INPUT",
+        value_delimiter = ','
+    )]
+    pub filename: Vec<PathBuf>,
+
+    /// Judge against this level (enforce, warn and audit); without it, namespaces' PSA labels.
+    #[arg(long, value_parser = parse_level, conflicts_with = "psp")]
+    pub level: Option<crate::ir::Level>,
+
+    /// The level's version (`v1.N` or `latest`).
+    #[arg(long = "version", value_parser = parse_version, default_value = "latest")]
+    pub level_version: crate::pss::Version,
+
+    /// Judge against the PodSecurityPolicies in this file (any of them may admit a pod).
+    #[arg(long, value_name = "FILE")]
+    pub psp: Option<PathBuf>,
+
+    /// Reject workloads' pod templates as if they were Pods (PSA only warns for them).
+    #[arg(long)]
+    pub workloads_as_pods: bool,
+
+    /// Output format: text, json, junit, sarif.
+    #[arg(long, default_value = "text",
+          value_parser = names_parser(crate::check::CheckFormat::NAMES, crate::check::CheckFormat::parse))]
+    pub format: crate::check::CheckFormat,
+
+    /// When to exit 1: on a rejected object (`error`, default), or also on a warning (`warning`:
+    /// workloads, which PSA only warns about, and warn-mode labels).
+    #[arg(long, default_value = "error",
+          value_parser = names_parser(crate::check::FailOn::NAMES, crate::check::FailOn::parse))]
+    pub fail_on: crate::check::FailOn,
+
+    /// Accept PSPs missing a required strategy (with `--psp`).
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+impl CheckArgs {
+    /// The plain options `check` runs with.
+    pub fn options(&self) -> crate::check::Options {
+        crate::check::Options {
+            inputs: self.inputs.clone(),
+            level: self.level,
+            level_version: self.level_version,
+            psp: self.psp.clone(),
+            workloads_as_pods: self.workloads_as_pods,
+            format: self.format,
+            fail_on: self.fail_on,
+            lenient: self.lenient,
+        }
+    }
+}
+
+/// Options of `polytrans diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// `OLD NEW` (files or folders); with `--git`, the paths to compare with their old revision.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Read the old side from this git revision of the same paths (e.g. `origin/main`).
+    #[arg(long, value_name = "BASE")]
+    pub git: Option<String>,
+
+    /// Output format: text, markdown, json.
+    #[arg(long, default_value = "text",
+          value_parser = names_parser(crate::diff::DiffFormat::NAMES, crate::diff::DiffFormat::parse))]
+    pub format: crate::diff::DiffFormat,
+
+    /// When to exit 1: on a loosened PSP (`loosen`, default), on any change (`any`), or never.
+    #[arg(long, default_value = "loosen",
+          value_parser = names_parser(crate::diff::FailOn::NAMES, crate::diff::FailOn::parse))]
+    pub fail_on: crate::diff::FailOn,
+
+    /// Pod Security Standards version for the fit before and after.
+    #[arg(long, default_value = "latest", value_parser = parse_version)]
+    pub pss_version: crate::pss::Version,
+
+    /// Accept PSPs missing a required strategy (read as `RunAsAny`).
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+impl DiffArgs {
+    /// The plain options `diff` runs with.
+    pub fn options(&self) -> crate::diff::Options {
+        crate::diff::Options {
+            inputs: self.inputs.clone(),
+            git: self.git.clone(),
+            format: self.format,
+            fail_on: self.fail_on,
+            pss_version: self.pss_version,
+            lenient: self.lenient,
+        }
     }
 }
 

@@ -18,46 +18,59 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Options of `polytrans diff`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// `OLD NEW` (files or folders); with `--git`, the paths to compare with their old revision.
-    #[arg(required = true)]
+/// Options of `polytrans diff` (the command line maps onto them in [`crate::cli`]).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `OLD NEW` (files or folders); with `git`, the paths to compare with their old revision.
     pub inputs: Vec<PathBuf>,
-
-    /// Read the old side from this git revision of the same paths (e.g. `origin/main`).
-    #[arg(long, value_name = "BASE")]
+    /// Read the old side from this git revision of the same paths.
     pub git: Option<String>,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
-
-    /// When to exit 1: on a loosened PSP (default), on any change, or never.
-    #[arg(long, value_enum, default_value_t = FailOn::Loosen)]
     pub fail_on: FailOn,
-
     /// Pod Security Standards version for the fit before and after.
-    #[arg(long, default_value = "latest", value_parser = crate::pss::Version::parse)]
     pub pss_version: crate::pss::Version,
-
     /// Accept PSPs missing a required strategy (read as `RunAsAny`).
-    #[arg(long)]
     pub lenient: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `polytrans diff --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffFormat {
     Text,
     Markdown,
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+impl DiffFormat {
+    pub const NAMES: &[&str] = &["text", "markdown", "json"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(DiffFormat::Text),
+            "markdown" => Some(DiffFormat::Markdown),
+            "json" => Some(DiffFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// `polytrans diff --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {
     Loosen,
     Any,
     Never,
+}
+
+impl FailOn {
+    pub const NAMES: &[&str] = &["loosen", "any", "never"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "loosen" => Some(FailOn::Loosen),
+            "any" => Some(FailOn::Any),
+            "never" => Some(FailOn::Never),
+            _ => None,
+        }
+    }
 }
 
 /// How a change moves the set of admitted pods.
@@ -404,7 +417,7 @@ pub fn diff_policies(old: &[Policy], new: &[Policy], version: crate::pss::Versio
 }
 
 /// `polytrans diff`.
-pub fn run(args: &Args, limits: &Limits, out: &mut dyn Write) -> Result<Outcome, Error> {
+pub fn run(args: &Options, limits: &Limits, out: &mut dyn Write) -> Result<Outcome, Error> {
     let options = crate::front::psp::Options {
         lenient: args.lenient,
     };

@@ -114,8 +114,8 @@ pub fn run(cli: &cli::Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
             }
             Ok(Outcome::default())
         }
-        cli::Command::Check(args) => check::run(args, &limits, out),
-        cli::Command::Diff(args) => diff::run(args, &limits, out),
+        cli::Command::Check(args) => check::run(&args.options(), &limits, out),
+        cli::Command::Diff(args) => diff::run(&args.options(), &limits, out),
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();

@@ -330,10 +330,7 @@ fn harness_rejects_malformed_cases() {
     let tmp = std::env::temp_dir().join(format!("polytrans-golden-{}", std::process::id()));
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    assert_eq!(
-        read_case(&empty, shared).err().as_deref(),
-        Some("no input")
-    );
+    assert_eq!(read_case(&empty, shared).err().as_deref(), Some("no input"));
     let stray = tmp.join("stray");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("psp.yaml"), "kind: PodSecurityPolicy\n").unwrap();
