@@ -182,3 +182,18 @@ impl fmt::Display for Diagnostics {
         Ok(())
     }
 }
+
+/// The closest candidate, if close enough to be a typo.
+pub fn suggest<'b>(word: &str, candidates: &[&'b str]) -> Option<&'b str> {
+    candidates
+        .iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
+                *c,
+            )
+        })
+        .filter(|(s, _)| *s > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

@@ -151,18 +151,3 @@ impl PartialEq<CheckId> for String {
         self == other.as_str()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_round_trip_in_catalogue_order() {
-        for c in CheckId::ALL {
-            assert_eq!(CheckId::parse(c.as_str()), Some(c));
-        }
-        let ids: Vec<&str> = crate::pss::CHECKS.iter().map(|c| c.id.as_str()).collect();
-        let all: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(ids, all);
-    }
-}

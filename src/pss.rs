@@ -668,6 +668,15 @@ mod tests {
     }
 
     #[test]
+    fn check_ids_round_trip_in_catalogue_order() {
+        for c in CheckId::ALL {
+            assert_eq!(CheckId::parse(c.as_str()), Some(c));
+        }
+        let ids: Vec<CheckId> = CHECKS.iter().map(|c| c.id).collect();
+        assert_eq!(ids, CheckId::ALL.to_vec());
+    }
+
+    #[test]
     fn restricted_overrides() {
         let ids = |minor| {
             checks_at(Level::Restricted, minor)
@@ -747,7 +756,7 @@ impl Exception {
         };
         if check_info(check).is_none() {
             let ids: Vec<&str> = CHECKS.iter().map(|c| c.id.as_str()).collect();
-            let hint = crate::front::psp::suggest(check, &ids)
+            let hint = crate::diag::suggest(check, &ids)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             return Err(format!("unknown check `{check}`{hint}"));
