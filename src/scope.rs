@@ -397,7 +397,22 @@ impl Scope {
                 }) {
                     Decides::One(one.to_string())
                 } else {
-                    Decides::AnyOf(usable.iter().map(|s| s.to_string()).collect())
+                    // Only the PSPs no other usable one covers matter for the union (of two that
+                    // cover each other, the first by name stays).
+                    let covers =
+                        |a: &str, b: &str| crate::compare::policy_covers(by_name[a], by_name[b]);
+                    let maximal = usable
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, a)| {
+                            !usable
+                                .iter()
+                                .enumerate()
+                                .any(|(j, b)| j != *i && covers(b, a) && (!covers(a, b) || j < *i))
+                        })
+                        .map(|(_, a)| a.to_string())
+                        .collect();
+                    Decides::AnyOf(maximal)
                 };
                 (g, d)
             })
