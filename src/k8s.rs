@@ -151,3 +151,56 @@ impl PartialEq<CheckId> for String {
         self == other.as_str()
     }
 }
+
+/// Every volume source the core/v1 API knows; other keys are ignored, as Go decoding drops them.
+pub const VOLUME_SOURCES: &[&str] = &[
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
+];
+
+/// Pod volume source keys whose PSP `volumes` name (`FSType`) is spelled differently.
+const PSP_VOLUME_SPELLINGS: &[(&str, &str)] = &[("cephfs", "cephFS")];
+
+/// The PSP `volumes` name of a pod volume source key (`cephfs` → `cephFS`; else the key).
+pub fn psp_volume_name(pod_key: &str) -> &str {
+    PSP_VOLUME_SPELLINGS
+        .iter()
+        .find(|(k, _)| *k == pod_key)
+        .map_or(pod_key, |(_, v)| v)
+}
+
+/// The pod volume source key of a PSP `volumes` name (`cephFS` → `cephfs`; else the name).
+pub fn pod_volume_key(psp_name: &str) -> &str {
+    PSP_VOLUME_SPELLINGS
+        .iter()
+        .find(|(_, v)| *v == psp_name)
+        .map_or(psp_name, |(k, _)| k)
+}

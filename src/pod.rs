@@ -268,42 +268,7 @@ pub struct Volume {
     pub sources: BTreeMap<String, serde_json::Value>,
 }
 
-/// Every volume source the core/v1 API knows; other keys are ignored, as Go decoding drops them.
-pub const VOLUME_SOURCES: &[&str] = &[
-    "awsElasticBlockStore",
-    "azureDisk",
-    "azureFile",
-    "cephfs",
-    "cinder",
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "fc",
-    "flexVolume",
-    "flocker",
-    "gcePersistentDisk",
-    "gitRepo",
-    "glusterfs",
-    "hostPath",
-    "image",
-    "iscsi",
-    "nfs",
-    "persistentVolumeClaim",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "projected",
-    "quobyte",
-    "rbd",
-    "scaleIO",
-    "secret",
-    "storageos",
-    "vsphereVolume",
-];
-
-/// Pod volume source keys whose PSP `volumes` name is spelled differently.
-const FS_TYPE_NAMES: &[(&str, &str)] = &[("cephfs", "cephFS")];
+pub use crate::k8s::VOLUME_SOURCES;
 
 impl Volume {
     /// The source key as written in the pod (`hostPath`, `emptyDir`, …); `unknown` when none.
@@ -317,12 +282,7 @@ impl Volume {
 
     /// The PSP `volumes` name of the source (`cephFS` for `cephfs`, else the key).
     pub fn fs_type(&self) -> &str {
-        let key = self.source_key();
-        FS_TYPE_NAMES
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .unwrap_or(key)
+        crate::k8s::psp_volume_name(self.source_key())
     }
 
     fn source_str(&self, source: &str, field: &str) -> Option<&str> {

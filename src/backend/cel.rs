@@ -306,12 +306,8 @@ fn host_path_match(v: &str, rule: &HostPathRule) -> String {
 
 /// Every volume source key the core/v1 API knows, with PSP's `volumes` spelling.
 fn volume_key(psp_name: &str) -> Option<&'static str> {
-    let key = if psp_name == "cephFS" {
-        "cephfs"
-    } else {
-        psp_name
-    };
-    crate::pod::VOLUME_SOURCES
+    let key = crate::k8s::pod_volume_key(psp_name);
+    crate::k8s::VOLUME_SOURCES
         .iter()
         .copied()
         .find(|k| *k == key)

@@ -354,13 +354,7 @@ const LINUX_CAPABILITIES: &[&str] = &[
 fn pod_keys(names: &[String]) -> Vec<String> {
     names
         .iter()
-        .map(|n| {
-            if n == "cephFS" {
-                "cephfs".into()
-            } else {
-                n.clone()
-            }
-        })
+        .map(|n| crate::k8s::pod_volume_key(n).to_string())
         .collect()
 }
 

@@ -218,12 +218,9 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
             Constraint::Volumes { allowed } => match allowed {
                 NameSet::Any => (Fidelity::Exact, "every volume type allowed".into()),
                 NameSet::Only(v) => {
-                    // The template compares the pod's volume source keys; PSP's `cephFS` is
-                    // the `cephfs` key.
-                    let keys: Vec<&str> = v
-                        .iter()
-                        .map(|t| if t == "cephFS" { "cephfs" } else { t.as_str() })
-                        .collect();
+                    // The template compares the pod's volume source keys (`cephfs` for PSP's
+                    // `cephFS`).
+                    let keys: Vec<&str> = v.iter().map(|t| crate::k8s::pod_volume_key(t)).collect();
                     set("K8sPSPVolumeTypes", "volume-types", "volumes", json!(keys));
                     (Fidelity::Exact, "K8sPSPVolumeTypes `volumes`".into())
                 }

@@ -1497,11 +1497,7 @@ fn message(c: &Constraint) -> String {
 
 /// The volume source key of a PSP `volumes` entry (PSP spells `cephfs` as `cephFS`).
 fn volume_key(name: &str) -> String {
-    if name == "cephFS" {
-        "cephfs".into()
-    } else {
-        name.to_string()
-    }
+    crate::k8s::pod_volume_key(name).to_string()
 }
 
 /// JMESPath: a `hostPath` volume under `prefix` (by path components).
