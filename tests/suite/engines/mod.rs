@@ -4,4 +4,5 @@
 pub mod cel;
 pub mod falco;
 pub mod gatekeeper;
+pub mod kubewarden;
 pub mod kyverno;
