@@ -24,7 +24,8 @@
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Origin, Policy, Rule,
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Origin,
+    Policy, Rule,
 };
 use crate::scope::{Namespaces, Union};
 use serde::Serialize;
@@ -259,6 +260,8 @@ pub struct ModuleUse {
     pub module: &'static Module,
     pub settings: Vec<Entry>,
     pub mutating: bool,
+    /// `spec.matchConditions` (name, CEL expression): pods every rule of this module exempts.
+    pub match_conditions: Vec<(String, String)>,
 }
 
 /// What one policy becomes.
@@ -288,24 +291,45 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
         let (f, text) = default_action(&mut built, p, &d.action, in_group);
         note(field, f, text);
     }
+    // Each rule, with the modules it wrote settings to.
+    let mut results = Vec::new();
+    let mut touched_by: BTreeMap<&'static str, Vec<Vec<Exemption>>> = BTreeMap::new();
     for r in &p.rules {
-        let field = r.provenance.field.as_str();
-        let (mut f, mut text) = rule(&mut built, p, r, is_level);
-        if !r.unless.is_empty() && f != Fidelity::Unsupported && !text.starts_with("no policy") {
-            f = f.max(Fidelity::Approximated);
-            text.push_str(&format!(
-                "; the exemption of {} is not expressed: those pods are judged too",
-                r.unless
-                    .iter()
-                    .map(|e| match e {
-                        crate::ir::Exemption::WindowsPod => "Windows pods",
-                        crate::ir::Exemption::UserNamespacePod => "user-namespace pods",
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            ));
+        let before = built.clone();
+        let (f, text) = rule(&mut built, p, r, is_level);
+        let touched: Vec<&'static str> = built
+            .iter()
+            .filter(|(k, b)| before.get(*k) != Some(*b))
+            .map(|(k, _)| *k)
+            .collect();
+        for m in &touched {
+            touched_by.entry(m).or_default().push(r.unless.clone());
         }
-        note(field, f, text);
+        results.push((r, f, text, touched));
+    }
+    // A module whose every rule exempts the same pods skips them with a match condition.
+    let exempting: BTreeMap<&'static str, Vec<Exemption>> = touched_by
+        .iter()
+        .filter(|(_, sets)| !sets[0].is_empty() && sets.iter().all(|s| *s == sets[0]))
+        .map(|(k, sets)| (*k, sets[0].clone()))
+        .collect();
+    for (r, mut f, mut text, touched) in results {
+        let expressed = !touched.is_empty() && touched.iter().all(|m| exempting.contains_key(m));
+        if !r.unless.is_empty() && f != Fidelity::Unsupported && !touched.is_empty() {
+            if expressed {
+                text.push_str(&format!(
+                    "; {} are exempt (`matchConditions`)",
+                    exemption_names(&r.unless)
+                ));
+            } else {
+                f = f.max(Fidelity::Approximated);
+                text.push_str(&format!(
+                    "; the exemption of {} is not expressed (the module also judges rules without it): those pods are judged too",
+                    exemption_names(&r.unless)
+                ));
+            }
+        }
+        note(r.provenance.field.as_str(), f, text);
     }
     if !p.images.is_empty() {
         note(
@@ -328,12 +352,43 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
             module: module(name),
             settings: b.settings,
             mutating: b.mutating && !in_group,
+            match_conditions: exempting
+                .get(name)
+                .map(|e| e.iter().map(|x| match_condition(*x)).collect())
+                .unwrap_or_default(),
         })
         .collect();
     modules.sort_by_key(|m| m.module.step);
     Translation {
         modules,
         fidelity: fid,
+    }
+}
+
+fn exemption_names(e: &[Exemption]) -> String {
+    e.iter()
+        .map(|e| match e {
+            Exemption::WindowsPod => "Windows pods",
+            Exemption::UserNamespacePod => "user-namespace pods",
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The pod spec of the reviewed object, as CEL (Pods and workload resources).
+const CEL_SPEC: &str = "(object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+
+/// A `matchConditions` entry that leaves the exempt pods out.
+fn match_condition(e: Exemption) -> (String, String) {
+    match e {
+        Exemption::WindowsPod => (
+            "not-windows-pod".into(),
+            format!("!(has({CEL_SPEC}.os) && {CEL_SPEC}.os.name == 'windows')"),
+        ),
+        Exemption::UserNamespacePod => (
+            "not-user-namespace-pod".into(),
+            format!("!(has({CEL_SPEC}.hostUsers) && {CEL_SPEC}.hostUsers == false)"),
+        ),
     }
 }
 
@@ -679,6 +734,16 @@ fn rule(
                 "run_as_user",
                 Value::Map(vec![entry("rule", Value::Str("MustRunAsNonRoot".into()))]),
             );
+            if is_level && !b.mutating {
+                // Validation alone would make every container and the pod set
+                // `runAsNonRoot: true` themselves (the module marks the pod mutated whenever it
+                // judged a container): let it set the value instead, which the kubelet enforces.
+                b.mutating = true;
+                return (
+                    Fidelity::Approximated,
+                    "user-group-psp `MustRunAsNonRoot` (mutating): sets `runAsNonRoot: true` where a level rejects an unset value (the kubelet then refuses to run such a container as root); rejects `runAsNonRoot: false` and uid 0 in each container's and the pod's own values".into(),
+                );
+            }
             let how = if b.mutating {
                 "user-group-psp `MustRunAsNonRoot` (mutating): rejects `runAsNonRoot: false` and uid 0 in each container's and the pod's own values (a pod-level 0 is rejected even when every container overrides it), else sets `runAsNonRoot: true`"
             } else {
@@ -966,6 +1031,8 @@ pub struct PolicyView {
     pub module: String,
     pub mutating: bool,
     pub settings: Vec<Entry>,
+    /// `spec.matchConditions`.
+    pub match_conditions: Vec<MatchCondition>,
     pub rules: Vec<RuleView>,
     pub namespaces_in: Option<Vec<String>>,
     pub namespaces_not_in: Vec<String>,
@@ -973,6 +1040,13 @@ pub struct PolicyView {
     pub members: Vec<MemberView>,
     pub expression: String,
     pub message: String,
+}
+
+/// One `matchConditions` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchCondition {
+    pub name: String,
+    pub expression: String,
 }
 
 /// One member of a policy group.
@@ -1079,6 +1153,14 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 module: m.module.reference(),
                 mutating: m.mutating,
                 settings: m.settings.clone(),
+                match_conditions: m
+                    .match_conditions
+                    .iter()
+                    .map(|(name, expression)| MatchCondition {
+                        name: name.clone(),
+                        expression: expression.clone(),
+                    })
+                    .collect(),
                 rules: rules_for(m.module),
                 namespaces_in: namespaces_in.clone(),
                 namespaces_not_in: namespaces_not_in.clone(),
@@ -1150,6 +1232,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             module: String::new(),
             mutating: false,
             settings: vec![],
+            match_conditions: vec![],
             rules: vec![RuleView {
                 api_group: "",
                 resources: vec!["pods"],

@@ -39,6 +39,8 @@ pub struct AdmissionPolicy {
     pub monitor: bool,
     pub resources: BTreeSet<String>,
     pub selector: Value,
+    /// `spec.matchConditions` expressions (CEL, run with `cel-interpreter`).
+    pub match_conditions: Vec<String>,
 }
 
 /// One `ClusterAdmissionPolicyGroup`.
@@ -94,6 +96,12 @@ impl Output {
                     monitor,
                     resources: resources(spec),
                     selector: spec["namespaceSelector"].clone(),
+                    match_conditions: spec["matchConditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c["expression"].as_str().map(String::from))
+                        .collect(),
                 }),
                 Some("ClusterAdmissionPolicyGroup") => out.groups.push(Group {
                     name,
@@ -132,10 +140,13 @@ impl Output {
         let applies = |res: &BTreeSet<String>, sel: &Value| {
             res.contains(&resource) && selector_matches(sel, &ns)
         };
+        let conditions = |p: &AdmissionPolicy, obj: &Value| {
+            p.match_conditions.iter().all(|e| match_condition(e, obj))
+        };
         let mut mutating: Vec<&AdmissionPolicy> = self
             .policies
             .iter()
-            .filter(|p| p.mutating && applies(&p.resources, &p.selector))
+            .filter(|p| p.mutating && applies(&p.resources, &p.selector) && conditions(p, &obj))
             .collect();
         mutating.sort_by(|a, b| a.name.cmp(&b.name));
         for p in mutating {
@@ -152,7 +163,7 @@ impl Output {
         for p in self
             .policies
             .iter()
-            .filter(|p| !p.mutating && applies(&p.resources, &p.selector))
+            .filter(|p| !p.mutating && applies(&p.resources, &p.selector) && conditions(p, &obj))
         {
             if p.monitor {
                 continue;
@@ -192,6 +203,19 @@ impl Output {
 
     pub fn admits(&self, obj: &Value) -> bool {
         self.review(obj).0
+    }
+}
+
+/// A `matchConditions` expression on the object (the API server evaluates them before calling
+/// the webhook; Kubewarden passes them on to the webhook configuration).
+fn match_condition(expr: &str, obj: &Value) -> bool {
+    let program =
+        cel_interpreter::Program::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e:?}"));
+    let mut ctx = cel_interpreter::Context::default();
+    ctx.add_variable_from_value("object", crate::engines::cel::to_cel(obj));
+    match program.execute(&ctx) {
+        Ok(cel_interpreter::Value::Bool(b)) => b,
+        other => panic!("{expr}: {other:?}"),
     }
 }
 
