@@ -633,3 +633,25 @@ fn psa_pods_against_psps() {
     }
     assert!(unexplained.is_empty(), "{} unexplained", unexplained.len());
 }
+
+/// The console example of `docs/kubewarden.md` is what the command prints (up to its `...`).
+#[test]
+fn docs_example_is_current() {
+    if common::shared().is_none() {
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("docs/kubewarden.md")).unwrap();
+    let block = text
+        .split("```console\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a console block");
+    let mut lines = block.lines();
+    let cmd = lines.next().unwrap().strip_prefix("$ polytrans ").unwrap();
+    let args: Vec<&str> = cmd.split_whitespace().collect();
+    let (code, stdout, stderr) = common::run_polytrans(&args, "");
+    assert_eq!(code, 0, "{stderr}");
+    let shown: Vec<&str> = lines.take_while(|l| *l != "...").collect();
+    let got: Vec<&str> = stdout.lines().take(shown.len()).collect();
+    assert_eq!(shown, got, "docs/kubewarden.md example drifted");
+}
