@@ -476,7 +476,8 @@ pub struct PspArgs {
 
     /// What a violation does in the admission backends: `enforce` (reject; the default, as PSP
     /// did), `audit` (record only) or `warn` (admit with a warning). Gatekeeper
-    /// `enforcementAction`, Kyverno `failureAction`, VAP and Kyverno-CEL `validationActions`.
+    /// `enforcementAction`, Kyverno `failureAction`, VAP and Kyverno-CEL `validationActions`,
+    /// Kubewarden `mode` (`protect`; `monitor` for audit and warn).
     #[arg(long, default_value = "enforce", alias = "cel-mode", alias = "kyverno-mode",
           value_parser = names_parser(backend::Mode::NAMES, backend::Mode::parse))]
     pub mode: backend::Mode,
@@ -565,6 +566,7 @@ impl PspArgs {
                 background: self.kyverno.kyverno_background,
                 no_autogen: self.kyverno.kyverno_no_autogen,
             },
+            kubewarden: backend::kubewarden::Options { mode: self.mode },
             cel: backend::cel::Options {
                 mode: self.mode,
                 workloads: self.cel.cel_workloads,

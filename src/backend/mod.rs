@@ -6,6 +6,7 @@ pub mod cel;
 pub mod falco;
 pub mod gatekeeper;
 pub mod ir;
+pub mod kubewarden;
 pub mod kyverno;
 pub mod psa;
 pub mod pss;
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 /// What a violation does, for every admission backend (`--mode`): Gatekeeper
 /// `enforcementAction`, Kyverno `failureAction`, VAP `validationActions`, Kyverno-CEL
-/// `validationActions`. Falco only detects, so it has no mode. The default is `enforce`: the
+/// `validationActions`, Kubewarden `mode`. Falco only detects, so it has no mode. The default is `enforce`: the
 /// output replaces a control that enforced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +50,7 @@ pub struct Options {
     pub falco: falco::Options,
     pub gatekeeper: gatekeeper::Options,
     pub kyverno: kyverno::Options,
+    pub kubewarden: kubewarden::Options,
     pub cel: cel::Options,
     pub psa: psa::Options,
 }
@@ -128,6 +130,14 @@ pub static TARGETS: &[Target] = &[
         golden_files: cel::GOLDEN_FILES_VAP,
         admission: true,
         emit: |i, o| cel::emit(i, &o.cel, cel::Flavor::Vap),
+    },
+    Target {
+        name: "kubewarden",
+        about: "Kubewarden ClusterAdmissionPolicy for the Kubewarden PSP policies",
+        formats: &["yaml"],
+        golden_files: kubewarden::GOLDEN_FILES,
+        admission: true,
+        emit: |i, o| kubewarden::emit(i, &o.kubewarden),
     },
     Target {
         name: "pss-labels",

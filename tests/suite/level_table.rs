@@ -14,6 +14,7 @@ use crate::common;
 use crate::engines::cel as cel_engine;
 use crate::engines::falco as falco_engine;
 use crate::engines::gatekeeper as gatekeeper_engine;
+use crate::engines::kubewarden as kubewarden_engine;
 use crate::engines::kyverno as kyverno_engine;
 
 use polytrans::backend::{Emitted, Fidelity};
@@ -94,6 +95,18 @@ fn backends() -> Vec<Backend> {
                 let policies = kyverno_engine::Policy::all_from_text(text);
                 assert!(!policies.is_empty(), "no ClusterPolicy emitted");
                 Box::new(move |obj| kyverno_engine::admits(&policies, obj))
+            },
+        },
+        Backend {
+            name: "kubewarden",
+            args: &["--to", "kubewarden"],
+            engine: |text| {
+                let output = kubewarden_engine::Output::from_text(text);
+                assert!(
+                    !output.policies.is_empty(),
+                    "no ClusterAdmissionPolicy emitted"
+                );
+                Box::new(move |obj| Ok(output.admits(obj)))
             },
         },
         Backend {

@@ -17,6 +17,7 @@ mod falco_seed;
 mod gatekeeper;
 mod golden;
 mod injection;
+mod kubewarden;
 mod kyverno_backend;
 mod kyverno_engine;
 mod kyverno_schema;

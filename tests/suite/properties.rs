@@ -106,6 +106,7 @@ const YAML_TARGETS: &[&str] = &[
     "kyverno-cel",
     "gatekeeper",
     "vap",
+    "kubewarden",
     "pss-labels",
 ];
 

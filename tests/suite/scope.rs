@@ -13,6 +13,7 @@ use crate::common;
 
 use crate::engines::cel as cel_engine;
 use crate::engines::gatekeeper as gatekeeper_engine;
+use crate::engines::kubewarden as kubewarden_engine;
 use crate::engines::kyverno as kyverno_engine;
 use crate::engines::psp_admission;
 
@@ -242,6 +243,11 @@ fn judge(target: &str, out: &Emitted, shared: &Path) -> Judge {
             let ps = kyverno_engine::Policy::all_from_text(&out.stdout);
             Box::new(move |pod| kyverno_engine::admits(&ps, pod).unwrap())
         }
+        "kubewarden" => {
+            // Namespace matching: each policy's and group's namespaceSelector.
+            let o = kubewarden_engine::Output::from_text(&out.stdout);
+            Box::new(move |pod| o.admits(pod))
+        }
         "vap" | "kyverno-cel" => {
             let cs = cel_engine::Compiled::from_output(&out.stdout);
             Box::new(move |pod| cel_engine::admits(&cs, pod).unwrap())
@@ -279,7 +285,14 @@ fn judge(target: &str, out: &Emitted, shared: &Path) -> Judge {
     }
 }
 
-const BACKENDS: &[&str] = &["gatekeeper", "kyverno", "vap", "kyverno-cel", "pss-labels"];
+const BACKENDS: &[&str] = &[
+    "gatekeeper",
+    "kyverno",
+    "vap",
+    "kyverno-cel",
+    "kubewarden",
+    "pss-labels",
+];
 
 #[test]
 fn overlapping_psps_in_every_backend() {

@@ -4,6 +4,7 @@
 pub mod cel;
 pub mod falco;
 pub mod gatekeeper;
+pub mod kubewarden;
 pub mod kyverno;
 pub mod psp_admission;
 pub mod psp_gen;
