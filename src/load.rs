@@ -50,6 +50,10 @@ pub struct Node {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+    /// For a plain (unquoted) YAML scalar that YAML 1.2 reads as a string but YAML 1.1 reads as
+    /// a boolean (`yes`, `No`, `on`, `OFF`, `y`, …): that boolean. `kubectl` reads manifests
+    /// with a YAML 1.1 reader (sigs.k8s.io/yaml), so the API server saw the boolean.
+    pub yaml11_bool: Option<bool>,
 }
 
 /// The value of a [`Node`].
@@ -634,6 +638,7 @@ impl JsonParser<'_, '_> {
             value: Value::Seq(items),
             line,
             column,
+            yaml11_bool: None,
         })
     }
 
@@ -644,6 +649,7 @@ impl JsonParser<'_, '_> {
             value,
             line,
             column,
+            yaml11_bool: None,
         };
         match self.peek() {
             None => Err(self.err("invalid JSON: unexpected end of input")),
@@ -1386,11 +1392,18 @@ impl Builder<'_, '_> {
         match ev {
             Event::Scalar(s, style, anchor, tag) => {
                 let (line, column) = pos(&mark);
+                let yaml11_bool = if style == TScalarStyle::Plain && tag.is_none() {
+                    yaml11_bool(&s)
+                } else {
+                    None
+                };
                 let value = resolve_scalar(s, style, tag.as_ref().map(|t| t.suffix.as_str()));
+                let yaml11_bool = yaml11_bool.filter(|_| matches!(value, Value::String(_)));
                 let node = Node {
                     value,
                     line,
                     column,
+                    yaml11_bool,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -1425,6 +1438,7 @@ impl Builder<'_, '_> {
                     value: Value::Null,
                     line,
                     column,
+                    yaml11_bool: None,
                 };
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
@@ -1552,6 +1566,16 @@ impl Builder<'_, '_> {
                 }
             },
         }
+    }
+}
+
+/// The boolean YAML 1.1 (go-yaml v2, which `kubectl` reads manifests with) gives a plain
+/// scalar that YAML 1.2 reads as a string.
+pub fn yaml11_bool(s: &str) -> Option<bool> {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
     }
 }
 
