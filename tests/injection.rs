@@ -175,7 +175,7 @@ fn cel_outputs_keep_hostile_strings_as_data() {
             for c in &compiled {
                 assert_eq!(
                     c.run(&same),
-                    Ok(vec![]),
+                    Vec::<String>::new(),
                     "{h:?} {target}: the hostile values allow themselves"
                 );
             }
@@ -184,9 +184,8 @@ fn cel_outputs_keep_hostile_strings_as_data() {
                 pod(h, "other", &format!("/{h}")),
                 pod(h, h, "/other"),
             ] {
-                assert_eq!(
-                    cel_engine::admits(&compiled, &other),
-                    Ok(false),
+                assert!(
+                    !cel_engine::admits(&compiled, &other),
                     "{h:?} {target}: other values stay forbidden"
                 );
             }
