@@ -271,7 +271,11 @@ pub fn seccomp_profiles(set: NameSet) -> NameSet {
             .iter()
             .any(|a| v.iter().any(|n| n == a))
         {
-            v.extend(SECCOMP_RUNTIME_DEFAULT_ALIASES.iter().map(|a| a.to_string()));
+            v.extend(
+                SECCOMP_RUNTIME_DEFAULT_ALIASES
+                    .iter()
+                    .map(|a| a.to_string()),
+            );
         }
         v
     };

@@ -466,10 +466,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     |v| format!("{v} == true"),
                 )
             };
-            and_all(vec![
-                not(&hp(SPEC)),
-                all_containers(not(&hp("c"))),
-            ])
+            and_all(vec![not(&hp(SPEC)), all_containers(not(&hp("c")))])
         }
         Constraint::ProbeHost { allowed: false } => {
             let handler = |h: &[&str]| {
@@ -984,9 +981,9 @@ fn default_checked(policy: &Policy, action: &DefaultAction) -> bool {
         DefaultAction::RunAsUser { .. } => {
             has(&|c| matches!(c, Constraint::RunAsUser { required: true, .. }))
         }
-        DefaultAction::GroupId { field, .. } => has(&|c| {
-            matches!(c, Constraint::GroupIds { field: f, required: true, .. } if f == field)
-        }),
+        DefaultAction::GroupId { field, .. } => has(
+            &|c| matches!(c, Constraint::GroupIds { field: f, required: true, .. } if f == field),
+        ),
         DefaultAction::SeLinuxOptions { .. } => has(&|c| match c {
             Constraint::SeLinux {
                 user,
@@ -1017,9 +1014,9 @@ fn default_checked(policy: &Policy, action: &DefaultAction) -> bool {
                 }
             )
         }),
-        DefaultAction::RuntimeClass { .. } => has(&|c| {
-            matches!(c, Constraint::RuntimeClass { allowed } if !allowed.contains(""))
-        }),
+        DefaultAction::RuntimeClass { .. } => {
+            has(&|c| matches!(c, Constraint::RuntimeClass { allowed } if !allowed.contains("")))
+        }
     }
 }
 
@@ -1049,7 +1046,10 @@ fn default_note(policy: &Policy, action: &DefaultAction) -> String {
         }
         DefaultAction::RuntimeClass { name } => format!("runtimeClassName {name} when unset"),
     };
-    if matches!(action, DefaultAction::AllowPrivilegeEscalation { value: true }) {
+    if matches!(
+        action,
+        DefaultAction::AllowPrivilegeEscalation { value: true }
+    ) {
         format!("CEL validation cannot mutate: PSP set {what}; unset already means allowed")
     } else if default_checked(policy, action) {
         format!("CEL validation cannot mutate: PSP set {what}; pods must now carry it themselves")

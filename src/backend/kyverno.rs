@@ -1223,9 +1223,7 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             let p_uid = "{{ to_string(request.object.spec.securityContext.runAsUser) }}";
             let is = |k: &str, v: &str| json!({"key": k, "operator": "Equals", "value": v});
             let is_not = |k: &str, v: &str| json!({"key": k, "operator": "NotEquals", "value": v});
-            let each = |conditions: Value| {
-                json!({"list": ALL_CONTAINERS, "deny": {"conditions": conditions}})
-            };
+            let each = |conditions: Value| json!({"list": ALL_CONTAINERS, "deny": {"conditions": conditions}});
             exact(json!({"foreach": [
                 each(json!({"any": [is(c_nr, "false"), is(c_uid, "0")]})),
                 each(json!({"all": [is(c_nr, "null"), is(p_nr, "false")]})),

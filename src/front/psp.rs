@@ -526,7 +526,11 @@ impl<'a> Lowerer<'a> {
                             return None;
                         }
                         if kind == RangeKind::Ids && v < 0 {
-                            self.error(n, format!("`{p}.{k}` must not be negative, found {v}"), None);
+                            self.error(
+                                n,
+                                format!("`{p}.{k}` must not be negative, found {v}"),
+                                None,
+                            );
                             return None;
                         }
                         Some((v, n))
@@ -559,7 +563,9 @@ impl<'a> Lowerer<'a> {
             if clamped.min > clamped.max {
                 self.warn(
                     it,
-                    format!("`{p}` (min {min}, max {max}) lies outside {lo}-{hi} and allows nothing"),
+                    format!(
+                        "`{p}` (min {min}, max {max}) lies outside {lo}-{hi} and allows nothing"
+                    ),
                     Some(kind.help().into()),
                 );
                 continue;
@@ -1298,7 +1304,11 @@ impl<'a> Lowerer<'a> {
             return Some((vec![], n));
         }
         let list = key.ends_with("allowedProfileNames");
-        let entries: Vec<&str> = if list { v.split(',').collect() } else { vec![v] };
+        let entries: Vec<&str> = if list {
+            v.split(',').collect()
+        } else {
+            vec![v]
+        };
         let seccomp = what == "seccomp";
         let mut names = Vec::new();
         for name in entries {
@@ -1319,7 +1329,8 @@ impl<'a> Lowerer<'a> {
                 } else if seccomp {
                     "seccomp profiles are `runtime/default`, `docker/default`, `unconfined`, `localhost/<relative path>`, or `*` in the allowed list".into()
                 } else {
-                    "AppArmor profiles are `runtime/default`, `unconfined` or `localhost/<profile>`".into()
+                    "AppArmor profiles are `runtime/default`, `unconfined` or `localhost/<profile>`"
+                        .into()
                 };
                 self.error(
                     n,
@@ -1423,9 +1434,8 @@ fn ranges_first_min(r: &[IdRange]) -> i64 {
 /// relative path without `..`.
 fn valid_seccomp(p: &str) -> bool {
     matches!(p, "runtime/default" | "docker/default" | "unconfined")
-        || p.strip_prefix("localhost/").is_some_and(|r| {
-            !r.starts_with('/') && !r.split('/').any(|seg| seg == "..")
-        })
+        || p.strip_prefix("localhost/")
+            .is_some_and(|r| !r.starts_with('/') && !r.split('/').any(|seg| seg == ".."))
 }
 
 /// An AppArmor profile the API server accepts (`ValidateAppArmorProfileFormat`).
