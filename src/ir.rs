@@ -262,6 +262,36 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// The two spellings of the container runtime's default seccomp profile. Since Kubernetes 1.19
+/// PSP treats them as one profile: an `allowedProfileNames` entry of either allows both, and the
+/// field `seccompProfile: {type: RuntimeDefault}` matches both.
+pub const SECCOMP_RUNTIME_DEFAULT_ALIASES: [&str; 2] = ["docker/default", "runtime/default"];
+
+/// A set of seccomp profiles (annotation form) with the runtime-default aliases completed: a set
+/// that names one of [`SECCOMP_RUNTIME_DEFAULT_ALIASES`] names both, so that every backend and
+/// the evaluator, which compare names, see the two spellings as the same profile.
+pub fn seccomp_profiles(set: NameSet) -> NameSet {
+    let complete = |v: Vec<String>| -> Vec<String> {
+        let mut v = v;
+        if SECCOMP_RUNTIME_DEFAULT_ALIASES
+            .iter()
+            .any(|a| v.iter().any(|n| n == a))
+        {
+            v.extend(
+                SECCOMP_RUNTIME_DEFAULT_ALIASES
+                    .iter()
+                    .map(|a| a.to_string()),
+            );
+        }
+        v
+    };
+    match set {
+        NameSet::Any => NameSet::Any,
+        NameSet::Only(v) => NameSet::only(complete(v)),
+        NameSet::AnyExcept(v) => NameSet::any_except(complete(v)),
+    }
+}
+
 /// An inclusive range of ids or ports.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -658,5 +688,21 @@ mod tests {
         assert!(l.contains("localhost/x"));
         assert!(NameSet::only(["localhost/a/*"]).is_subset_of(&l));
         assert!(!l.is_subset_of(&NameSet::only(["localhost/a"])));
+    }
+
+    #[test]
+    fn seccomp_runtime_default_aliases() {
+        let both = NameSet::only(["docker/default", "runtime/default"]);
+        assert_eq!(seccomp_profiles(NameSet::only(["docker/default"])), both);
+        assert_eq!(seccomp_profiles(NameSet::only(["runtime/default"])), both);
+        assert_eq!(
+            seccomp_profiles(NameSet::only(["localhost/x"])),
+            NameSet::only(["localhost/x"])
+        );
+        assert_eq!(
+            seccomp_profiles(NameSet::any_except(["docker/default"])),
+            NameSet::any_except(["docker/default", "runtime/default"])
+        );
+        assert_eq!(seccomp_profiles(NameSet::Any), NameSet::Any);
     }
 }

@@ -208,11 +208,98 @@ fn first_set(
     out
 }
 
+/// How loosely a CEL expression binds: the operator of lowest precedence at its top level
+/// (outside parentheses, brackets and string literals). Composition helpers ([`not`],
+/// [`and_all`], [`or_all`]) parenthesise an operand that binds more loosely than the operator
+/// they apply, so every composed expression parses as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Binding {
+    /// `a ? b : c`.
+    Conditional,
+    /// `a || b`.
+    Or,
+    /// `a && b`.
+    And,
+    /// Relations and arithmetic: `==`, `!=`, `<`, `in`, `+`, ….
+    Relation,
+    /// A literal, identifier, selection, call, index or parenthesised group, possibly negated.
+    Primary,
+}
+
+fn binding(e: &str) -> Binding {
+    let b = e.as_bytes();
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut loosest = Binding::Primary;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        let next = b.get(i + 1).copied();
+        let found = match c {
+            b'\'' | b'"' => {
+                quote = Some(c);
+                None
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                None
+            }
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                None
+            }
+            _ if depth > 0 => None,
+            b'?' | b':' => Some(Binding::Conditional),
+            b'|' if next == Some(b'|') => Some(Binding::Or),
+            b'&' if next == Some(b'&') => Some(Binding::And),
+            b'=' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' => Some(Binding::Relation),
+            b'!' if next == Some(b'=') => Some(Binding::Relation),
+            b' ' if e[i..].starts_with(" in ") => Some(Binding::Relation),
+            _ => None,
+        };
+        if let Some(f) = found {
+            loosest = loosest.min(f);
+        }
+        i += 1;
+    }
+    loosest
+}
+
+/// `e` as an operand of an operator that binds as tightly as `at`: parenthesised if looser.
+fn operand(e: String, at: Binding) -> String {
+    if binding(&e) < at {
+        format!("({e})")
+    } else {
+        e
+    }
+}
+
+/// The negation of `e`, parenthesised unless `e` is a primary (`!has(x)`, `!(a == b)`).
+fn not(e: &str) -> String {
+    match e {
+        "true" => "false".into(),
+        "false" => "true".into(),
+        _ => format!("!{}", operand(e.to_string(), Binding::Primary)),
+    }
+}
+
 fn or_all(parts: Vec<String>) -> String {
     match parts.len() {
         0 => "false".into(),
         1 => parts.into_iter().next().unwrap_or_default(),
-        _ => format!("({})", parts.join(" || ")),
+        _ => {
+            let parts: Vec<String> = parts.into_iter().map(|p| operand(p, Binding::Or)).collect();
+            format!("({})", parts.join(" || "))
+        }
     }
 }
 
@@ -221,7 +308,11 @@ fn and_all(parts: Vec<String>) -> String {
     match parts.len() {
         0 => "true".into(),
         1 => parts.into_iter().next().unwrap_or_default(),
-        _ => parts.join(" && "),
+        _ => parts
+            .into_iter()
+            .map(|p| operand(p, Binding::And))
+            .collect::<Vec<_>>()
+            .join(" && "),
     }
 }
 
@@ -260,7 +351,7 @@ fn in_set(v: &str, set: &NameSet) -> String {
     match set {
         NameSet::Any => "true".into(),
         NameSet::Only(names) => matches(names),
-        NameSet::AnyExcept(names) => format!("!{}", matches(names)),
+        NameSet::AnyExcept(names) => not(&matches(names)),
     }
 }
 
@@ -326,19 +417,18 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
         | Constraint::HostNamespace { allowed: true, .. }
         | Constraint::HostProcess { allowed: true }
         | Constraint::ProbeHost { allowed: true } => return None,
-        Constraint::Privileged { allowed: false } => all_containers(format!(
-            "!{}",
-            set_and("c", &["securityContext", "privileged"], |v| format!(
-                "{v} == true"
-            ))
-        )),
+        Constraint::Privileged { allowed: false } => all_containers(not(&set_and(
+            "c",
+            &["securityContext", "privileged"],
+            |v| format!("{v} == true"),
+        ))),
         Constraint::HostNamespace { namespace, .. } => {
             let f = match namespace {
                 HostNamespace::Network => "hostNetwork",
                 HostNamespace::Pid => "hostPID",
                 HostNamespace::Ipc => "hostIPC",
             };
-            format!("!{}", set_and(SPEC, &[f], |v| format!("{v} == true")))
+            not(&set_and(SPEC, &[f], |v| format!("{v} == true")))
         }
         Constraint::HostPorts { allowed } => {
             let ok = or_all(vec![
@@ -356,10 +446,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     |v| format!("{v} == true"),
                 )
             };
-            and_all(vec![
-                format!("!{}", hp(SPEC)),
-                all_containers(format!("!{}", hp("c"))),
-            ])
+            and_all(vec![not(&hp(SPEC)), all_containers(not(&hp("c")))])
         }
         Constraint::ProbeHost { allowed: false } => {
             let handler = |h: &[&str]| {
@@ -368,7 +455,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     let mut p = h.to_vec();
                     p.push(kind);
                     p.push("host");
-                    checks.push(format!("!{}", set_and("c", &p, |v| format!("{v} != ''"))));
+                    checks.push(not(&set_and("c", &p, |v| format!("{v} != ''"))));
                 }
                 and_all(checks)
             };
@@ -398,7 +485,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             let ok = match allowed {
                 NameSet::Any => return None,
                 NameSet::Only(names) => or_all(keys(names)),
-                NameSet::AnyExcept(names) => format!("!{}", or_all(keys(names))),
+                NameSet::AnyExcept(names) => not(&or_all(keys(names))),
             };
             format!("{VOLUMES}.all(v, {ok})")
         }
@@ -487,7 +574,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     "false".into()
                 };
                 and_all(vec![
-                    format!("!{pod_false}"),
+                    not(&pod_false),
                     all_containers(if_set(
                         "c",
                         &["securityContext", "runAsNonRoot"],
@@ -635,10 +722,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
         Constraint::Sysctls { allowed, forbidden } => {
             let mut ok = vec![in_set("s.name", allowed)];
             if !forbidden.is_empty() {
-                ok.push(format!(
-                    "!{}",
-                    in_set("s.name", &NameSet::Only(forbidden.clone()))
-                ));
+                ok.push(not(&in_set("s.name", &NameSet::Only(forbidden.clone()))));
             }
             let ok = and_all(ok);
             if ok == "true" {
@@ -800,8 +884,37 @@ fn source_name(policy: &Policy) -> String {
     }
 }
 
-/// Every validation of a policy, in rule order.
+/// Every validation of a policy, in rule order, then one per required capability drop: PSP
+/// added `requiredDropCapabilities` to every container and then checked them; a validating
+/// policy cannot add them, so it requires pods to drop them themselves.
 pub fn validations(policy: &Policy) -> Vec<Validation> {
+    let mut out = rule_validations(policy);
+    for d in &policy.defaults {
+        if let DefaultAction::DropCapabilities { capabilities } = &d.action {
+            let required = Constraint::DropCapabilities {
+                required: capabilities.clone(),
+            };
+            let Some(expression) = constraint_expression(&required) else {
+                continue;
+            };
+            let message = format!(
+                "{} {}: every container must drop {}",
+                source_name(policy),
+                d.provenance.field,
+                capabilities.join(", ")
+            );
+            out.push(Validation {
+                kind: d.action.kind_name().to_string(),
+                field: d.provenance.field.clone(),
+                expression,
+                message_expression: cel_string(&message),
+            });
+        }
+    }
+    out
+}
+
+fn rule_validations(policy: &Policy) -> Vec<Validation> {
     policy
         .rules
         .iter()
@@ -828,7 +941,66 @@ pub fn validations(policy: &Policy) -> Vec<Validation> {
         .collect()
 }
 
-fn default_note(action: &DefaultAction) -> String {
+/// Whether a validation backs up what the defaulting set: pods that leave the value unset are
+/// rejected, so "pods must now carry it themselves" holds.
+fn default_checked(policy: &Policy, action: &DefaultAction) -> bool {
+    let has = |f: &dyn Fn(&Constraint) -> bool| policy.rules.iter().any(|r| f(&r.constraint));
+    match action {
+        // Checked by the validation `validations` adds for it.
+        DefaultAction::DropCapabilities { .. } => true,
+        DefaultAction::AddCapabilities { .. } => false,
+        // Unset already means allowed (see `default_note`).
+        DefaultAction::AllowPrivilegeEscalation { value: true } => true,
+        DefaultAction::AllowPrivilegeEscalation { value: false } => {
+            has(&|c| matches!(c, Constraint::NoPrivilegeEscalation))
+        }
+        DefaultAction::ReadOnlyRootFilesystem => {
+            has(&|c| matches!(c, Constraint::ReadOnlyRootFilesystem))
+        }
+        DefaultAction::RunAsNonRoot => has(&|c| matches!(c, Constraint::RunAsNonRoot { .. })),
+        DefaultAction::RunAsUser { .. } => {
+            has(&|c| matches!(c, Constraint::RunAsUser { required: true, .. }))
+        }
+        DefaultAction::GroupId { field, .. } => has(
+            &|c| matches!(c, Constraint::GroupIds { field: f, required: true, .. } if f == field),
+        ),
+        DefaultAction::SeLinuxOptions { .. } => has(&|c| match c {
+            Constraint::SeLinux {
+                user,
+                role,
+                type_,
+                level,
+                ..
+            } => ![user, role, type_, level]
+                .iter()
+                .all(|l| l.as_ref().is_none_or(|l| l.iter().any(String::is_empty))),
+            _ => false,
+        }),
+        DefaultAction::SeccompProfile { .. } => has(&|c| {
+            matches!(
+                c,
+                Constraint::Seccomp {
+                    unset_allowed: false,
+                    ..
+                }
+            )
+        }),
+        DefaultAction::AppArmorProfile { .. } => has(&|c| {
+            matches!(
+                c,
+                Constraint::AppArmor {
+                    unset_allowed: false,
+                    ..
+                }
+            )
+        }),
+        DefaultAction::RuntimeClass { .. } => {
+            has(&|c| matches!(c, Constraint::RuntimeClass { allowed } if !allowed.contains("")))
+        }
+    }
+}
+
+fn default_note(policy: &Policy, action: &DefaultAction) -> String {
     let what = match action {
         DefaultAction::AddCapabilities { capabilities } => {
             format!("capabilities.add {}", capabilities.join(", "))
@@ -854,7 +1026,18 @@ fn default_note(action: &DefaultAction) -> String {
         }
         DefaultAction::RuntimeClass { name } => format!("runtimeClassName {name} when unset"),
     };
-    format!("CEL validation cannot mutate: PSP set {what}; pods must now carry it themselves")
+    if matches!(
+        action,
+        DefaultAction::AllowPrivilegeEscalation { value: true }
+    ) {
+        format!("CEL validation cannot mutate: PSP set {what}; unset already means allowed")
+    } else if default_checked(policy, action) {
+        format!("CEL validation cannot mutate: PSP set {what}; pods must now carry it themselves")
+    } else {
+        format!(
+            "CEL validation cannot mutate: PSP set {what}; pods that leave it unset are admitted without it"
+        )
+    }
 }
 
 /// One fidelity entry per policy × field (the worst of its constraints).
@@ -887,7 +1070,7 @@ pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
         push(
             &d.provenance.field,
             Fidelity::Approximated,
-            default_note(&d.action),
+            default_note(policy, &d.action),
         );
     }
     if !policy.images.is_empty() {

@@ -322,17 +322,29 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                 );
                 scope_fidelity(*scope, "K8sPSPAllowedUsers `runAsUser`")
             }
-            Constraint::RunAsNonRoot { scope, .. } => {
+            Constraint::RunAsNonRoot {
+                scope,
+                nonzero_uid_suffices,
+            } => {
                 set(
                     "K8sPSPAllowedUsers",
                     "allowed-users",
                     "runAsUser",
                     json!({"rule": "MustRunAsNonRoot"}),
                 );
-                scope_fidelity(
+                match scope_fidelity(
                     *scope,
                     "K8sPSPAllowedUsers `runAsUser.rule: MustRunAsNonRoot`",
-                )
+                ) {
+                    // The library reads `runAsNonRoot` only when no `runAsUser` is in effect.
+                    (Fidelity::Exact, what) if *nonzero_uid_suffices => (
+                        Fidelity::Approximated,
+                        format!(
+                            "{what}: the library admits an explicit `runAsNonRoot: false` when a non-zero `runAsUser` is in effect; PSP rejected it"
+                        ),
+                    ),
+                    other => other,
+                }
             }
             Constraint::GroupIds {
                 field,
@@ -644,7 +656,9 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
 }
 
 /// K8sPSPSeccomp reads a `RuntimeDefault` field as whichever of `runtime/default` and
-/// `docker/default` the list holds; PSP reads it as `runtime/default` only.
+/// `docker/default` the list holds, as PSP did. Sets lowered from a PSP name both spellings
+/// (`ir::seccomp_profiles`); only an IR set that names `docker/default` alone, where the IR
+/// evaluator reads the field as `runtime/default`, is reported here.
 fn seccomp_default_alias(kind: &str, v: &[&String]) -> (Fidelity, String) {
     let has = |p: &str| v.iter().any(|x| x.as_str() == p);
     if kind == "K8sPSPSeccomp" && has("docker/default") && !has("runtime/default") {
@@ -830,17 +844,32 @@ fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<Value>) -> (Fidelity, S
             (Fidelity::Exact, "Assign when unset".into())
         }
         DefaultAction::RunAsNonRoot => {
-            per_container(out, "runAsNonRoot", json!(true));
+            // On the pod, when the pod leaves it unset: a container's own value, and a
+            // pod-level `runAsNonRoot: false`, are kept and judged, as under PSP (a per-container
+            // Assign would override the pod's `false`).
+            out.push(assign(
+                base,
+                "spec.securityContext.runAsNonRoot".into(),
+                json!(true),
+            ));
             (
-                Fidelity::Approximated,
-                "Assign when unset, also on containers with a `runAsUser`".into(),
+                Fidelity::Exact,
+                "Assign on the pod when unset: containers without their own value inherit it".into(),
             )
         }
         DefaultAction::RunAsUser { value } => {
-            per_container(out, "runAsUser", json!(value));
+            // PSP set a container's `runAsUser` only when neither it nor the pod sets one. An
+            // Assign can test only its own path, so the default goes on the pod when the pod
+            // leaves it unset: every container without its own value inherits it, and a
+            // pod-level value is kept (and judged), as under PSP.
+            out.push(assign(
+                base,
+                "spec.securityContext.runAsUser".into(),
+                json!(value),
+            ));
             (
-                Fidelity::Approximated,
-                "Assign on containers that leave it unset, even when the pod sets it".into(),
+                Fidelity::Exact,
+                "Assign on the pod when unset: containers without their own value inherit it".into(),
             )
         }
         DefaultAction::GroupId { field, value } => {

@@ -1207,6 +1207,33 @@ fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             ))
         }
         Constraint::RunAsNonRoot {
+            nonzero_uid_suffices: true,
+            scope: Scope::Effective,
+        } => {
+            // PSP's MustRunAsNonRoot judges each container's effective values (the container's,
+            // else the pod's): `runAsNonRoot: false` or `runAsUser: 0` is rejected, and one of
+            // `runAsNonRoot: true` or a (non-zero) `runAsUser` must be in effect. `to_string`
+            // tells an unset value (`null`) from `false` and `0`.
+            let c_nr = "{{ to_string(element.securityContext.runAsNonRoot) }}";
+            let p_nr = "{{ to_string(request.object.spec.securityContext.runAsNonRoot) }}";
+            let c_uid = "{{ to_string(element.securityContext.runAsUser) }}";
+            let p_uid = "{{ to_string(request.object.spec.securityContext.runAsUser) }}";
+            let is = |k: &str, v: &str| json!({"key": k, "operator": "Equals", "value": v});
+            let is_not = |k: &str, v: &str| json!({"key": k, "operator": "NotEquals", "value": v});
+            let each = |conditions: Value| json!({"list": ALL_CONTAINERS, "deny": {"conditions": conditions}});
+            exact(json!({"foreach": [
+                each(json!({"any": [is(c_nr, "false"), is(c_uid, "0")]})),
+                each(json!({"all": [is(c_nr, "null"), is(p_nr, "false")]})),
+                each(json!({"all": [is(c_uid, "null"), is(p_uid, "0")]})),
+                each(json!({"all": [
+                    is(c_nr, "null"),
+                    is_not(p_nr, "true"),
+                    is(c_uid, "null"),
+                    is(p_uid, "null"),
+                ]})),
+            ]}))
+        }
+        Constraint::RunAsNonRoot {
             nonzero_uid_suffices,
             scope,
         } => {

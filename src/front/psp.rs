@@ -13,7 +13,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
     Constraint, DefaultAction, Defaulting, GroupField, HostNamespace, HostPathRule, IdRange,
     NameSet, Origin, Policy, ProfileSource, Provenance, Rule, Scope, SourceLocation,
-    normalise_ranges,
+    normalise_ranges, seccomp_profiles,
 };
 use crate::load::{Node, Object, Value};
 
@@ -213,6 +213,28 @@ fn annotation<'a>(o: &'a Object, key: &str) -> Option<(&'a str, &'a Node)> {
     n.as_str().map(|s| (s, n))
 }
 
+/// What a `{min, max}` range list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeKind {
+    /// `spec.hostPorts`: `int32` bounds, not validated by the API server.
+    HostPorts,
+    /// `ranges` of the id strategies: `int64` bounds, `0 <= min <= max`.
+    Ids,
+}
+
+impl RangeKind {
+    fn help(self) -> &'static str {
+        match self {
+            RangeKind::HostPorts => {
+                "the API server does not validate host-port ranges (kops shipped `max: 65536`); pods can only use ports 1-65535"
+            }
+            RangeKind::Ids => {
+                "the API server accepts any non-negative 64-bit id; pods can only use ids up to 2147483647"
+            }
+        }
+    }
+}
+
 struct Lowerer<'a> {
     o: &'a Object,
     options: Options,
@@ -285,13 +307,39 @@ impl<'a> Lowerer<'a> {
     fn bool_field(&mut self, name: &str) -> (Option<bool>, Option<&'a Node>) {
         match self.node(&[name]) {
             None => (None, None),
-            Some(n) => match n.value {
-                Value::Bool(b) => (Some(b), Some(n)),
-                _ => {
-                    self.type_error(n, &format!("spec.{name}"), "a boolean");
-                    (None, Some(n))
-                }
-            },
+            Some(n) => (self.boolean(n, &format!("spec.{name}")), Some(n)),
+        }
+    }
+
+    /// A boolean as `kubectl` read it: YAML 1.1 spellings (`yes`, `on`, …) with a warning.
+    fn boolean(&mut self, n: &Node, path: &str) -> Option<bool> {
+        match (&n.value, n.yaml11_bool) {
+            (Value::Bool(b), _) => Some(*b),
+            (Value::String(s), Some(b)) => {
+                self.warn(
+                    n,
+                    format!("`{path}` is the YAML 1.1 boolean `{s}`; read as `{b}`"),
+                    Some(format!(
+                        "kubectl reads `{s}` as `{b}`, YAML 1.2 tools as a string; write `{b}`"
+                    )),
+                );
+                Some(b)
+            }
+            (Value::String(s), None) if crate::load::yaml11_bool(s).is_some() => {
+                let b = crate::load::yaml11_bool(s).unwrap_or_default();
+                self.error(
+                    n,
+                    format!("`{path}` must be a boolean, found the quoted string `{s}`"),
+                    Some(format!(
+                        "quoted, `{s}` is a string to kubectl too, which the API server refused; write `{b}`"
+                    )),
+                );
+                None
+            }
+            _ => {
+                self.type_error(n, path, "a boolean");
+                None
+            }
         }
     }
 
@@ -329,7 +377,7 @@ impl<'a> Lowerer<'a> {
                 self.error(
                     node,
                     format!("`{path}` is out of range"),
-                    Some("ids and ports are at most 2147483647".into()),
+                    Some("ids are 64-bit integers and host ports 32-bit ones".into()),
                 );
                 None
             }
@@ -444,16 +492,24 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn range_list(&mut self, path: &str, node: Option<&'a Node>, lo: i64, hi: i64) -> Vec<IdRange> {
+    /// Reads a list of `{min, max}` ranges the way the API server did: host-port ranges
+    /// ([`RangeKind::HostPorts`], `int32`, never validated) are accepted whatever their bounds,
+    /// with a warning where they reach beyond what a pod can use; id ranges
+    /// ([`RangeKind::Ids`], `int64`) must satisfy `0 <= min <= max`.
+    fn range_list(&mut self, path: &str, node: Option<&'a Node>, kind: RangeKind) -> Vec<IdRange> {
         let items = self.seq_field(path, node);
         let mut out = Vec::new();
+        let (decodable, usable) = match kind {
+            RangeKind::HostPorts => (i64::from(i32::MIN)..=i64::from(i32::MAX), 0..=65535),
+            RangeKind::Ids => (i64::MIN..=i64::MAX, 0..=i64::from(i32::MAX)),
+        };
         for (i, it) in items.into_iter().enumerate() {
             let p = format!("{path}[{i}]");
             if it.as_map().is_none() {
                 self.type_error(it, &p, "a mapping with `min` and `max`");
                 continue;
             }
-            let mut get = |k: &str| -> Option<i64> {
+            let mut get = |k: &str| -> Option<(i64, &'a Node)> {
                 match it.get(k) {
                     None => {
                         self.error(it, format!("`{p}.{k}` is required"), None);
@@ -461,37 +517,78 @@ impl<'a> Lowerer<'a> {
                     }
                     Some(n) => {
                         let v = self.int(n, &format!("{p}.{k}"))?;
-                        if v < lo || v > hi {
+                        if !decodable.contains(&v) {
                             self.error(
                                 n,
-                                format!("`{p}.{k}` must be between {lo} and {hi}, found {v}"),
+                                format!("`{p}.{k}` is out of range"),
+                                Some("host ports are 32-bit integers".into()),
+                            );
+                            return None;
+                        }
+                        if kind == RangeKind::Ids && v < 0 {
+                            self.error(
+                                n,
+                                format!("`{p}.{k}` must not be negative, found {v}"),
                                 None,
                             );
                             return None;
                         }
-                        Some(v)
+                        Some((v, n))
                     }
                 }
             };
-            let (min, max) = (get("min"), get("max"));
-            if let (Some(min), Some(max)) = (min, max) {
-                if min > max {
-                    self.error(
+            let (Some((min, _)), Some((max, max_node))) = (get("min"), get("max")) else {
+                continue;
+            };
+            if min > max {
+                match kind {
+                    RangeKind::Ids => self.error(
                         it,
                         format!("`{p}`: `min` ({min}) is greater than `max` ({max})"),
                         Some("swap the bounds".into()),
-                    );
-                } else {
-                    out.push(IdRange { min, max });
+                    ),
+                    RangeKind::HostPorts => self.warn(
+                        it,
+                        format!("`{p}`: `min` ({min}) is greater than `max` ({max}); the range allows no port"),
+                        Some("the API server accepted it unchecked; swap the bounds if a range was meant".into()),
+                    ),
                 }
+                continue;
             }
+            let (lo, hi) = (*usable.start(), *usable.end());
+            let clamped = IdRange {
+                min: min.max(lo),
+                max: max.min(hi),
+            };
+            if clamped.min > clamped.max {
+                self.warn(
+                    it,
+                    format!(
+                        "`{p}` (min {min}, max {max}) lies outside {lo}-{hi} and allows nothing"
+                    ),
+                    Some(kind.help().into()),
+                );
+                continue;
+            }
+            if (clamped.min, clamped.max) != (min, max) {
+                let at = if clamped.max != max { max_node } else { it };
+                self.warn(
+                    at,
+                    format!(
+                        "`{p}` (min {min}, max {max}) reaches beyond {lo}-{hi}; read as {}-{}",
+                        clamped.min, clamped.max
+                    ),
+                    Some(kind.help().into()),
+                );
+            }
+            out.push(clamped);
         }
         normalise_ranges(out)
     }
 
     fn host_ports(&mut self) {
         let n = self.node(&["hostPorts"]);
-        let ranges = self.range_list("spec.hostPorts", n, 0, 65535);
+        let ranges = self.range_list("spec.hostPorts", n, RangeKind::HostPorts);
         self.rule(
             Constraint::HostPorts { allowed: ranges },
             "spec.hostPorts",
@@ -543,6 +640,11 @@ impl<'a> Lowerer<'a> {
                 ),
                 Some(pn) => match pn.as_str() {
                     None => self.type_error(pn, &format!("{p}.pathPrefix"), "a string"),
+                    Some("") => self.error(
+                        pn,
+                        format!("`{p}.pathPrefix` must not be empty"),
+                        Some("give an absolute path such as `/var/log`; the API server refuses an empty prefix".into()),
+                    ),
                     Some(prefix) => {
                         if prefix.split('/').any(|seg| seg == "..") {
                             self.error(pn, format!("`{p}.pathPrefix` must not contain `..`"), None);
@@ -550,13 +652,7 @@ impl<'a> Lowerer<'a> {
                         }
                         let read_only = match it.get("readOnly") {
                             None => false,
-                            Some(r) => match r.value {
-                                Value::Bool(b) => b,
-                                _ => {
-                                    self.type_error(r, &format!("{p}.readOnly"), "a boolean");
-                                    false
-                                }
-                            },
+                            Some(r) => self.boolean(r, &format!("{p}.readOnly")).unwrap_or(false),
                         };
                         paths.push(HostPathRule {
                             path_prefix: prefix.to_string(),
@@ -592,6 +688,18 @@ impl<'a> Lowerer<'a> {
             let mut drivers = Vec::new();
             for (i, it) in items.into_iter().enumerate() {
                 match it.get(key).and_then(Node::as_str) {
+                    Some(d)
+                        if field == "allowedCSIDrivers"
+                            && !d.is_empty()
+                            && (d.len() > 63 || !is_dns_subdomain(&d.to_lowercase())) =>
+                    {
+                        let at = it.get(key).unwrap_or(it);
+                        self.error(
+                            at,
+                            format!("`spec.{field}[{i}].{key}` `{}` is not a CSI driver name", d.escape_debug()),
+                            Some("CSI driver names are at most 63 characters of letters, digits, `-` and `.`, starting and ending with a letter or digit (like `csi.example.com`)".into()),
+                        );
+                    }
                     Some(d) if !d.is_empty() => drivers.push(d.to_string()),
                     _ => self.error(
                         it,
@@ -649,6 +757,16 @@ impl<'a> Lowerer<'a> {
                         Some(format!("write `{rest}`")),
                     );
                 }
+            }
+        }
+        // The API server refuses required drops next to a `*` in `allowedCapabilities`.
+        if !drop.is_empty() {
+            if let Some((_, star)) = allowed.iter().find(|(c, _)| c == "*") {
+                self.error(
+                    rn.unwrap_or(star),
+                    "`spec.requiredDropCapabilities` must be empty when `spec.allowedCapabilities` allows every capability with `*`".into(),
+                    Some("the API server refuses this combination; list the allowed capabilities, or drop nothing".into()),
+                );
             }
         }
         // A capability cannot be both required-dropped and allowed/defaulted.
@@ -757,13 +875,7 @@ impl<'a> Lowerer<'a> {
             );
             return None;
         }
-        let lo = 0;
-        let ranges = self.range_list(
-            &format!("{path}.ranges"),
-            n.get("ranges"),
-            lo,
-            i64::from(i32::MAX),
-        );
+        let ranges = self.range_list(&format!("{path}.ranges"), n.get("ranges"), RangeKind::Ids);
         let no_ranges_given = n
             .get("ranges")
             .is_none_or(|r| r.as_seq().is_some_and(|s| s.is_empty()));
@@ -871,7 +983,18 @@ impl<'a> Lowerer<'a> {
                     Some(n),
                 );
             }
-            _ => {}
+            _ => {
+                let ranges_given = n
+                    .get("ranges")
+                    .is_some_and(|r| r.as_seq().is_some_and(|s| !s.is_empty()));
+                if field == GroupField::RunAsGroup && ranges_given {
+                    self.error(
+                        n.get("ranges").unwrap_or(n),
+                        format!("`{path}.ranges` must be empty when `rule` is `RunAsAny`"),
+                        Some("the API server refuses ranges under `runAsGroup: {rule: RunAsAny}`; remove them or use `MustRunAs`/`MayRunAs`".into()),
+                    );
+                }
+            }
         }
     }
 
@@ -1030,10 +1153,24 @@ impl<'a> Lowerer<'a> {
         ] {
             for (s, node) in list.iter() {
                 if !valid_sysctl_pattern(s) {
+                    let help = if s.contains('/') {
+                        "PSP sysctl names are dot-separated (`net.ipv4.conf.all.forwarding`); the API server refuses `/` here"
+                    } else {
+                        "a sysctl name like `net.core.somaxconn`, a prefix pattern like `kernel.msg*`, or `*`"
+                    };
                     self.error(
                         node,
                         format!("`spec.{field}` entry `{s}` is not a sysctl name or pattern"),
-                        Some("a sysctl name like `net.core.somaxconn`, a prefix pattern like `kernel.msg*`, or `*`".into()),
+                        Some(help.into()),
+                    );
+                }
+            }
+            if list.len() > 1 {
+                if let Some((_, node)) = list.iter().find(|(s, _)| s == "*") {
+                    self.error(
+                        node,
+                        format!("`spec.{field}` lists `*` together with other sysctls"),
+                        Some("`*` already covers every sysctl; the API server refuses other entries next to it".into()),
                     );
                 }
             }
@@ -1079,22 +1216,53 @@ impl<'a> Lowerer<'a> {
             n.get("allowedRuntimeClassNames"),
         );
         if n.get("allowedRuntimeClassNames").is_none() {
-            self.error(
+            self.warn(
                 n,
-                "`spec.runtimeClass.allowedRuntimeClassNames` is required".into(),
-                Some("list the runtime class names pods may use, or `*`".into()),
+                "`spec.runtimeClass.allowedRuntimeClassNames` is missing; read as empty: pods may not set `runtimeClassName`".into(),
+                Some("the API server accepted it so; list the runtime class names pods may use, or `*`".into()),
             );
-            return;
         }
-        let names: Vec<String> = items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string))
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("spec.runtimeClass.allowedRuntimeClassNames[{i}]");
+            let Some(name) = item.as_str() else {
+                self.type_error(item, &path, "a string");
+                continue;
+            };
+            if name != "*" && !is_dns_subdomain(name) {
+                self.error(
+                    item,
+                    format!("`{path}` `{}` is not a RuntimeClass name", name.escape_debug()),
+                    Some("RuntimeClass names are lowercase letters, digits, `-` and `.`, or `*` for any".into()),
+                );
+            }
+            if names.iter().any(|n| n == name) {
+                self.error(
+                    item,
+                    format!("`{path}` repeats `{}`", name.escape_debug()),
+                    Some("the API server refuses duplicate RuntimeClass names; remove one".into()),
+                );
+            }
+            names.push(name.to_string());
+        }
+        if names.len() > 1 && names.iter().any(|n| n == "*") {
+            self.error(
+                n.get("allowedRuntimeClassNames").unwrap_or(n),
+                "`spec.runtimeClass.allowedRuntimeClassNames` lists `*` together with other names".into(),
+                Some("`*` already allows every RuntimeClass; the API server refuses other names next to it".into()),
+            );
+        }
         let set = NameSet::only(names.iter().cloned());
         if let Some(dn) = n.get("defaultRuntimeClassName") {
             match dn.as_str() {
                 Some(d) => {
-                    if !set.contains(d) {
+                    if !is_dns_subdomain(d) {
+                        self.error(
+                            dn,
+                            format!("`spec.runtimeClass.defaultRuntimeClassName` `{}` is not a RuntimeClass name", d.escape_debug()),
+                            Some("RuntimeClass names are lowercase letters, digits, `-` and `.`".into()),
+                        );
+                    } else if !set.contains(d) {
                         self.error(
                             dn,
                             format!("`spec.runtimeClass.defaultRuntimeClassName` `{d}` is not in `allowedRuntimeClassNames`"),
@@ -1121,6 +1289,9 @@ impl<'a> Lowerer<'a> {
         );
     }
 
+    /// Reads a profile annotation as the API server validated it: an `allowedProfileNames` list
+    /// is split on `,` without trimming (a space next to a comma is part of the name), a
+    /// `defaultProfileName` is one profile, and `*` is allowed only in a seccomp list.
     fn profile_annotation(
         &mut self,
         key: &str,
@@ -1128,19 +1299,49 @@ impl<'a> Lowerer<'a> {
         what: &str,
     ) -> Option<(Vec<String>, &'a Node)> {
         let (v, n) = annotation(self.o, key)?;
-        let names: Vec<String> = v
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        for name in &names {
-            if !valid(name) {
+        if v.is_empty() {
+            // The API server skips an empty value; PSP reads it as unset.
+            return Some((vec![], n));
+        }
+        let list = key.ends_with("allowedProfileNames");
+        let entries: Vec<&str> = if list {
+            v.split(',').collect()
+        } else {
+            vec![v]
+        };
+        let seccomp = what == "seccomp";
+        let mut names = Vec::new();
+        for name in entries {
+            // An empty AppArmor entry passes the API server's check (and matches nothing).
+            if name.is_empty() && !seccomp {
+                continue;
+            }
+            let ok = if name == "*" {
+                seccomp && list
+            } else {
+                valid(name)
+            };
+            if !ok {
+                let help = if name.trim() != name {
+                    "the API server does not trim spaces around commas; write `a,b`".to_string()
+                } else if name == "*" {
+                    format!("`*` is allowed only in `{SECCOMP_ALLOWED}`")
+                } else if seccomp {
+                    "seccomp profiles are `runtime/default`, `docker/default`, `unconfined`, `localhost/<relative path>`, or `*` in the allowed list".into()
+                } else {
+                    "AppArmor profiles are `runtime/default`, `unconfined` or `localhost/<profile>`"
+                        .into()
+                };
                 self.error(
                     n,
-                    format!("annotation `{key}` has invalid {what} profile `{name}`"),
-                    Some("profiles are `runtime/default`, `docker/default` (seccomp), `unconfined`, `localhost/<path>`, or `*`".into()),
+                    format!(
+                        "annotation `{key}` has invalid {what} profile `{}`",
+                        name.escape_debug()
+                    ),
+                    Some(help),
                 );
             }
+            names.push(name.to_string());
         }
         Some((names, n))
     }
@@ -1153,7 +1354,8 @@ impl<'a> Lowerer<'a> {
             Some((names, n)) => (names.clone(), Some(*n)),
             None => (vec![], None),
         };
-        let set = NameSet::only(names.iter().cloned());
+        // `docker/default` and `runtime/default` are one profile to PSP (since 1.19).
+        let set = seccomp_profiles(NameSet::only(names.iter().cloned()));
         let unset_allowed = names.is_empty() || set == NameSet::Any;
         self.rule(
             Constraint::Seccomp {
@@ -1228,14 +1430,17 @@ fn ranges_first_min(r: &[IdRange]) -> i64 {
     r.first().map(|r| r.min).unwrap_or(0)
 }
 
+/// A seccomp profile the API server accepts (`ValidateSeccompProfile`): a local profile is a
+/// relative path without `..`.
 fn valid_seccomp(p: &str) -> bool {
-    matches!(p, "*" | "runtime/default" | "docker/default" | "unconfined")
-        || p.strip_prefix("localhost/").is_some_and(|r| !r.is_empty())
+    matches!(p, "runtime/default" | "docker/default" | "unconfined")
+        || p.strip_prefix("localhost/")
+            .is_some_and(|r| !r.starts_with('/') && !r.split('/').any(|seg| seg == ".."))
 }
 
+/// An AppArmor profile the API server accepts (`ValidateAppArmorProfileFormat`).
 fn valid_apparmor(p: &str) -> bool {
-    matches!(p, "*" | "runtime/default" | "unconfined")
-        || p.strip_prefix("localhost/").is_some_and(|r| !r.is_empty())
+    matches!(p, "runtime/default" | "unconfined") || p.starts_with("localhost/")
 }
 
 fn article(type_name: &str) -> &'static str {
@@ -1257,6 +1462,11 @@ pub fn valid_sysctl_pattern(s: &str) -> bool {
     if s == "*" {
         return true;
     }
+    // PSP's pattern has no `/` separator (pods' sysctl names gained it, PSP's never did), and a
+    // name is at most 253 characters.
+    if s.len() > 253 || s.contains('/') {
+        return false;
+    }
     let (body, pattern) = match s.strip_suffix('*') {
         Some(b) => (b, true),
         None => (s, false),
@@ -1264,7 +1474,7 @@ pub fn valid_sysctl_pattern(s: &str) -> bool {
     if body.is_empty() {
         return false;
     }
-    let segs: Vec<&str> = body.split(['.', '/']).collect();
+    let segs: Vec<&str> = body.split('.').collect();
     segs.iter().enumerate().all(|(i, seg)| {
         let last = i == segs.len() - 1;
         if seg.is_empty() {

@@ -209,6 +209,7 @@ impl JsonParser<'_, '_> {
             value: Value::Seq(items),
             line,
             column,
+            yaml11_bool: None,
         })
     }
 
@@ -219,6 +220,7 @@ impl JsonParser<'_, '_> {
             value,
             line,
             column,
+            yaml11_bool: None,
         };
         match self.peek() {
             None => Err(self.err("invalid JSON: unexpected end of input")),

@@ -31,8 +31,8 @@ pub use objects::by_kind;
 use objects::*;
 pub use text::decode_text;
 use text::*;
-pub use yaml::yaml_documents;
 use yaml::*;
+pub use yaml::{yaml_documents, yaml11_bool};
 
 /// Limits that keep hostile input from exhausting memory or time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

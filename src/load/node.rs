@@ -8,6 +8,10 @@ pub struct Node {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+    /// For a plain (unquoted) YAML scalar that YAML 1.2 reads as a string but YAML 1.1 reads as
+    /// a boolean (`yes`, `No`, `on`, `OFF`, `y`, …): that boolean. `kubectl` reads manifests
+    /// with a YAML 1.1 reader (sigs.k8s.io/yaml), so the API server saw the boolean.
+    pub yaml11_bool: Option<bool>,
 }
 
 /// The value of a [`Node`].

@@ -182,11 +182,18 @@ impl Builder<'_, '_> {
         match ev {
             Event::Scalar(s, style, anchor, tag) => {
                 let (line, column) = pos(&mark);
+                let yaml11_bool = if style == TScalarStyle::Plain && tag.is_none() {
+                    yaml11_bool(&s)
+                } else {
+                    None
+                };
                 let value = resolve_scalar(s, style, tag.as_ref().map(|t| t.suffix.as_str()));
+                let yaml11_bool = yaml11_bool.filter(|_| matches!(value, Value::String(_)));
                 let node = Node {
                     value,
                     line,
                     column,
+                    yaml11_bool,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -221,6 +228,7 @@ impl Builder<'_, '_> {
                     value: Value::Null,
                     line,
                     column,
+                    yaml11_bool: None,
                 };
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
@@ -348,6 +356,16 @@ impl Builder<'_, '_> {
                 }
             },
         }
+    }
+}
+
+/// The boolean YAML 1.1 (go-yaml v2, which `kubectl` reads manifests with) gives a plain
+/// scalar that YAML 1.2 reads as a string.
+pub fn yaml11_bool(s: &str) -> Option<bool> {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
     }
 }
 

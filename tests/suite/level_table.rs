@@ -59,7 +59,7 @@ fn backends() -> Vec<Backend> {
             engine: |text| {
                 let compiled = cel_engine::Compiled::from_output(text);
                 assert!(!compiled.is_empty(), "no ValidatingAdmissionPolicy emitted");
-                Box::new(move |obj| cel_engine::admits(&compiled, obj))
+                Box::new(move |obj| Ok(cel_engine::admits(&compiled, obj)))
             },
         },
         Backend {
@@ -68,7 +68,7 @@ fn backends() -> Vec<Backend> {
             engine: |text| {
                 let compiled = cel_engine::Compiled::from_output(text);
                 assert!(!compiled.is_empty(), "no ValidatingPolicy emitted");
-                Box::new(move |obj| cel_engine::admits(&compiled, obj))
+                Box::new(move |obj| Ok(cel_engine::admits(&compiled, obj)))
             },
         },
         Backend {

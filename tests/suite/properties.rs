@@ -46,6 +46,8 @@ prop_compose! {
         }
         s.push_str(&format!("  volumes: {:?}\n", volumes));
         let caps: Vec<&str> = caps.into_iter().filter(|c| !drop.contains(c)).collect();
+        // The API server refuses required drops next to `*` in allowedCapabilities.
+        let drop = if caps.contains(&"*") { vec![] } else { drop };
         s.push_str(&format!("  allowedCapabilities: {caps:?}\n  requiredDropCapabilities: {drop:?}\n"));
         s.push_str(&format!("  runAsUser: {run_as_user}\n  fsGroup: {fs_group}\n  supplementalGroups: {supplemental}\n"));
         match escalation {

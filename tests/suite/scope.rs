@@ -250,7 +250,7 @@ fn judge(target: &str, out: &Emitted, shared: &Path) -> Judge {
         }
         "vap" | "kyverno-cel" => {
             let cs = cel_engine::Compiled::from_output(&out.stdout);
-            Box::new(move |pod| cel_engine::admits(&cs, pod).unwrap())
+            Box::new(move |pod| cel_engine::admits(&cs, pod))
         }
         "pss-labels" => {
             // Each namespace's proposed enforce label, applied as PSA does.

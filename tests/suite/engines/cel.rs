@@ -196,8 +196,16 @@ impl Compiled {
     }
 
     /// The labels of the failed validations (empty: admitted; a false match condition: not
-    /// judged); `Err` on an evaluation error.
-    pub fn run(&self, object: &serde_json::Value) -> Result<Vec<String>, String> {
+    /// judged). Panics on an evaluation error: Kubernetes refuses a policy whose expressions do
+    /// not type-check, and an expression that fails at run time rejects the request with an
+    /// error, so an error is a bug in the output, never a rejection.
+    pub fn run(&self, object: &serde_json::Value) -> Vec<String> {
+        self.try_run(object)
+            .unwrap_or_else(|e| panic!("CEL evaluation error (a bug in the emitted policy): {e}"))
+    }
+
+    /// [`Compiled::run`], with the evaluation error returned.
+    pub fn try_run(&self, object: &serde_json::Value) -> Result<Vec<String>, String> {
         let mut labels = std::collections::BTreeMap::new();
         if let Some(ns) = object["metadata"]["namespace"].as_str() {
             labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
@@ -253,12 +261,8 @@ impl Compiled {
     }
 }
 
-/// Whether every policy in the emitted output admits the object.
-pub fn admits(policies: &[Compiled], object: &serde_json::Value) -> Result<bool, String> {
-    for p in policies {
-        if !p.run(object)?.is_empty() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+/// Whether every policy in the emitted output admits the object. Panics on an evaluation error
+/// (see [`Compiled::run`]).
+pub fn admits(policies: &[Compiled], object: &serde_json::Value) -> bool {
+    policies.iter().all(|p| p.run(object).is_empty())
 }
