@@ -31,5 +31,6 @@ mod psa_conformance;
 mod psp_migration;
 mod psp_model;
 mod readme;
+mod regressions;
 mod schema;
 mod scope;
