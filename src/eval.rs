@@ -375,7 +375,13 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             let mut bad = Vec::new();
             let mut types = BTreeSet::new();
             for v in &spec.volumes {
-                if !allowed.contains(v.fs_type()) {
+                // PSP (provider.go `allowsVolumeType`): `secret` also covers the projected
+                // service-account token volume.
+                let token_as_secret = check.is_none()
+                    && v.fs_type() == "projected"
+                    && allowed.contains("secret")
+                    && v.is_service_account_token_projection();
+                if !allowed.contains(v.fs_type()) && !token_as_secret {
                     bad.push(v.name.clone());
                     types.insert(v.source_key().to_string());
                 }
@@ -824,20 +830,16 @@ fn check_groups(
     let outside = |v: i64| !in_ranges(ranges, v);
     match field {
         GroupField::RunAsGroup => {
+            // PSP (provider.go `validateContainer`) judges each container's effective value:
+            // a pod-level value every container overrides is not judged.
             let pod_val = psc.and_then(|s| s.run_as_group);
-            if pod_val.is_some_and(outside) {
-                parts.push(format!(
-                    "pod must set runAsGroup within {}",
-                    format_ranges(ranges)
-                ));
-            }
             let mut unset = Vec::new();
             let mut bad = Vec::new();
             for (_, c) in spec.all_containers() {
                 let own = sc(c).and_then(|s| s.run_as_group);
                 match own.or(pod_val) {
                     None if required => unset.push(c.name.clone()),
-                    Some(v) if own.is_some() && outside(v) => bad.push(c.name.clone()),
+                    Some(v) if outside(v) => bad.push(c.name.clone()),
                     _ => {}
                 }
             }
@@ -887,6 +889,23 @@ fn check_groups(
     (!parts.is_empty()).then(|| (name.to_string(), parts.join("; ")))
 }
 
+/// selinux/mustrunas.go `equalLevels`: equal strings, or the same sensitivity and the same
+/// categories in any order (`s0:c1,c2` = `s0:c2,c1`).
+fn equal_levels(expected: &str, actual: &str) -> bool {
+    if expected == actual {
+        return true;
+    }
+    let (Some((es, ec)), Some((as_, ac))) = (expected.split_once(':'), actual.split_once(':'))
+    else {
+        return false;
+    };
+    let mut e: Vec<&str> = ec.split(',').collect();
+    let mut a: Vec<&str> = ac.split(',').collect();
+    e.sort_unstable();
+    a.sort_unstable();
+    es == as_ && e == a
+}
+
 fn check_selinux(
     pod: &Pod,
     allowed: [&Option<Vec<String>>; 4],
@@ -903,7 +922,14 @@ fn check_selinux(
         let mut ok = true;
         for i in 0..4 {
             if let Some(list) = allowed[i] {
-                if !list.contains(values[i]) {
+                // Levels compare as PSP's `equalLevels`: the same sensitivity and categories in
+                // any order.
+                let ok_value = if i == 3 {
+                    list.iter().any(|l| equal_levels(l, values[i]))
+                } else {
+                    list.contains(values[i])
+                };
+                if !ok_value {
                     ok = false;
                     bad_parts[i].insert(values[i].clone());
                 }

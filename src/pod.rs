@@ -285,6 +285,45 @@ impl Volume {
         crate::k8s::psp_volume_name(self.source_key())
     }
 
+    /// Whether this is a `projected` volume made only of the sources the ServiceAccount
+    /// admission plugin injects (Kubernetes `IsOnlyServiceAccountTokenSources`): a token at path
+    /// `token` without audience, the `kube-root-ca.crt` config map, and the namespace through the
+    /// downward API (`fieldRef.apiVersion` defaults to `v1`). PSP lets `secret` cover such a
+    /// volume; a projected volume without sources qualifies too.
+    pub fn is_service_account_token_projection(&self) -> bool {
+        let Some(projected) = self.sources.get("projected").filter(|p| !p.is_null()) else {
+            return false;
+        };
+        let text = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+        };
+        let sources = projected.get("sources").and_then(|s| s.as_array());
+        sources.into_iter().flatten().all(|s| {
+            let sat = s.get("serviceAccountToken").filter(|v| !v.is_null());
+            let cm = s.get("configMap").filter(|v| !v.is_null());
+            let dapi = s.get("downwardAPI").filter(|v| !v.is_null());
+            if sat.is_none() && cm.is_none() && dapi.is_none() {
+                return false;
+            }
+            if sat.is_some_and(|t| text(t, "path") != "token" || !text(t, "audience").is_empty()) {
+                return false;
+            }
+            if cm.is_some_and(|c| text(c, "name") != "kube-root-ca.crt") {
+                return false;
+            }
+            let items = dapi.and_then(|d| d.get("items")).and_then(|i| i.as_array());
+            items.into_iter().flatten().all(|it| {
+                let Some(fr) = it.get("fieldRef").filter(|v| !v.is_null()) else {
+                    return false;
+                };
+                let api = text(fr, "apiVersion");
+                text(it, "path") == "namespace"
+                    && (api.is_empty() || api == "v1")
+                    && text(fr, "fieldPath") == "metadata.namespace"
+            })
+        })
+    }
+
     fn source_str(&self, source: &str, field: &str) -> Option<&str> {
         self.sources.get(source)?.get(field)?.as_str()
     }

@@ -608,15 +608,14 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             let ok = |v: &str| in_ranges(v, ranges);
             let unset = if *required { "false" } else { "true" };
             match field {
-                GroupField::RunAsGroup => and_all(vec![
-                    if_set(SPEC, &pod_sc(&["runAsGroup"]), ok, "true"),
-                    all_containers(if_set(
-                        "c",
-                        &["securityContext", "runAsGroup"],
-                        ok,
-                        &if_set(SPEC, &pod_sc(&["runAsGroup"]), |_| "true".into(), unset),
-                    )),
-                ]),
+                // PSP judges each container's effective runAsGroup (its own, else the pod's);
+                // a pod-level value every container overrides is not judged.
+                GroupField::RunAsGroup => all_containers(if_set(
+                    "c",
+                    &["securityContext", "runAsGroup"],
+                    ok,
+                    &if_set(SPEC, &pod_sc(&["runAsGroup"]), ok, unset),
+                )),
                 GroupField::FsGroup => if_set(SPEC, &pod_sc(&["fsGroup"]), ok, unset),
                 GroupField::SupplementalGroups => {
                     let g = format!("{SPEC}.securityContext.supplementalGroups");

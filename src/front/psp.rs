@@ -1391,8 +1391,11 @@ impl<'a> Lowerer<'a> {
         if let Some((names, n)) = allowed {
             let set = NameSet::only(names.iter().cloned());
             self.rule(
+                // apparmor/strategy.go: once the annotation is present (even `""`, which splits
+                // to `[""]`), a container without a profile is refused ("AppArmor profile must
+                // be set").
                 Constraint::AppArmor {
-                    unset_allowed: names.is_empty(),
+                    unset_allowed: false,
                     allowed: set,
                     scope: Scope::Effective,
                 },

@@ -12,6 +12,7 @@ mod catalogue;
 mod cel_backend;
 mod check;
 mod cli;
+mod differential;
 mod falco_psp;
 mod falco_seed;
 mod gatekeeper;

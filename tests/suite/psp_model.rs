@@ -236,7 +236,7 @@ fn generator_is_valid_and_near_compliant() {
 // ------------------------------------------------------------------------------------------
 // Differential: the model vs polytrans' IR evaluator
 
-fn to_objects(v: &Value) -> Vec<polytrans::load::Object> {
+pub(crate) fn to_objects(v: &Value) -> Vec<polytrans::load::Object> {
     let src = std::sync::Arc::new(polytrans::load::Source {
         name: "gen.json".into(),
     });
@@ -282,7 +282,7 @@ const KNOWN_GROUPS: &[&str] = &[
 const MIN_AGREE: usize = 49_481;
 
 /// The PSP field a model error is due to (from the Go messages the model reproduces).
-fn model_field(msg: &str) -> &'static str {
+pub(crate) fn model_field(msg: &str) -> &'static str {
     const FIELDS: &[(&str, &str)] = &[
         ("no providers", "(no provider)"),
         ("Privileged containers", "privileged"),
@@ -373,7 +373,7 @@ fn adm(b: bool) -> &'static str {
 }
 
 /// Every deletable place (object key or array element) below `v`, as JSON pointers.
-fn places(v: &Value, at: String, out: &mut Vec<String>) {
+pub(crate) fn places(v: &Value, at: String, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
@@ -393,7 +393,7 @@ fn places(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
-fn delete(v: &Value, ptr: &str) -> Value {
+pub(crate) fn delete(v: &Value, ptr: &str) -> Value {
     let mut v = v.clone();
     let (parent, last) = ptr.rsplit_once('/').unwrap();
     let last = last.replace("~1", "/").replace("~0", "~");
@@ -460,7 +460,7 @@ fn shrink(mut psp: Value, mut pod: Value, key: &str) -> (Value, Value) {
 }
 
 /// Replaces list indexes (`[3]`) so that messages about different items group together.
-fn normalise(s: &str) -> String {
+pub(crate) fn normalise(s: &str) -> String {
     let mut out = String::new();
     let mut in_index = false;
     for ch in s.chars() {

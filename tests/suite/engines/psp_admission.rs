@@ -529,6 +529,31 @@ pub fn admit(psps: &[Psp], pod: &Value) -> Verdict {
     Verdict::Rejected { messages: errors }
 }
 
+/// `ValidatePod` alone on the pod as written, without `MutatePod`: whether some PSP accepts the
+/// pod with nothing defaulted. This is what an audit-time detector (Falco) can judge: it sees the
+/// pod as created and cannot change it. `pod` should have had [`api_server_defaults`] applied.
+pub fn validate_as_written(psps: &[Psp], pod: &Value) -> Verdict {
+    let mut order: Vec<&Psp> = psps.iter().filter(|p| p.provider_error.is_none()).collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    if order.is_empty() {
+        return Verdict::Rejected {
+            messages: vec!["no providers available to validate pod request".into()],
+        };
+    }
+    let mut errors = Vec::new();
+    for psp in order {
+        let errs = validate_pod(psp, pod);
+        if errs.is_empty() {
+            return admitted(psp, pod.clone());
+        }
+        errors.extend(
+            errs.into_iter()
+                .map(|e| format!("provider {}: {e}", psp.name)),
+        );
+    }
+    Verdict::Rejected { messages: errors }
+}
+
 fn admitted(psp: &Psp, mut pod: Value) -> Verdict {
     if !pod.is_object() {
         pod = json!({});
