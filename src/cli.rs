@@ -62,8 +62,7 @@ pub enum ErrorFormat {
 
 pub const PSP_EXAMPLES: &str = "Examples:
   kubectl get psp -o yaml | polytrans psp --to pss
-  polytrans psp psp/ --to kyverno -o generated/kyverno/
-  polytrans psp psp/ rbac.yaml --to all -o bundle/
+  polytrans psp psp/ rbac.yaml --to all -o generated/
   polytrans psp -f psp.yaml --to vap --explain";
 
 pub const PSS_EXAMPLES: &str = "Examples:
