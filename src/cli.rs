@@ -62,7 +62,7 @@ pub enum ErrorFormat {
 
 pub const PSP_EXAMPLES: &str = "Examples:
   kubectl get psp -o yaml | polytrans psp --to pss
-  polytrans psp psp/ --to kyverno -o generated/kyverno/
+  polytrans psp psp/ rbac.yaml --to all -o generated/
   polytrans psp -f psp.yaml --to vap --explain";
 
 pub const PSS_EXAMPLES: &str = "Examples:
@@ -144,16 +144,34 @@ pub enum SchemaKind {
     Ir,
 }
 
-/// A `--to` value: a row of the registry ([`backend::TARGETS`]).
+/// A target: a row of the registry ([`backend::TARGETS`]).
 pub type Target = &'static backend::Target;
 
-fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
+/// One `--to` value: a target of the registry, or `all` ([`backend::all_targets`]).
+#[derive(Debug, Clone, Copy)]
+pub enum ToValue {
+    Target(Target),
+    All,
+}
+
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = ToValue> {
+    let all = backend::all_targets()
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ");
     clap::builder::PossibleValuesParser::new(
         backend::TARGETS
             .iter()
-            .map(|t| clap::builder::PossibleValue::new(t.name).help(t.about)),
+            .map(|t| clap::builder::PossibleValue::new(t.name).help(t.about))
+            .chain([clap::builder::PossibleValue::new("all").help(format!(
+                "every admission target and falco, one folder each with -o DIR/: {all}"
+            ))]),
     )
-    .map(|s| backend::target(&s).expect("a listed target"))
+    .map(|s| match backend::target(&s) {
+        Some(t) => ToValue::Target(t),
+        None => ToValue::All,
+    })
 }
 
 fn names_parser<T: Clone + Send + Sync + 'static>(
@@ -304,21 +322,25 @@ impl PspArgs {
         if !FORMAT_WORDS.contains(&word.as_ref()) || o.exists() {
             return vec![];
         }
-        let help = if self.to.formats.contains(&word.as_ref()) {
-            format!(
-                "to print `{word}`, use `--format {word}`; to write a file, give it an extension (`-o out.{word}`)"
-            )
+        let targets = self.targets();
+        let help = if let [to] = targets[..] {
+            if to.formats.contains(&word.as_ref()) {
+                format!(
+                    "to print `{word}`, use `--format {word}`; to write a file, give it an extension (`-o out.{word}`)"
+                )
+            } else {
+                format!(
+                    "`--to {}` writes {}; `-o` takes a file (`-o out.yaml`) or a folder (`-o out/`)",
+                    to.name,
+                    to.formats
+                        .iter()
+                        .map(|f| format!("`--format {f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         } else {
-            format!(
-                "`--to {}` writes {}; `-o` takes a file (`-o out.yaml`) or a folder (`-o out/`)",
-                self.to.name,
-                self.to
-                    .formats
-                    .iter()
-                    .map(|f| format!("`--format {f}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("several targets are written one folder each: `-o {word}/` (or another folder)")
         };
         vec![crate::diag::Diagnostic::warning(format!(
             "`-o {word}` writes the output to a file named `{word}`: here `-o` is the output file, not kubectl's output format"
@@ -326,25 +348,87 @@ impl PspArgs {
         .with_help(help)]
     }
 
-    /// Refuses a `--format` the target does not write (a usage error, exit 2), rather than
-    /// ignoring it.
+    /// The targets of `--to`, in registry order, each once (`all` expanded).
+    pub fn targets(&self) -> Vec<Target> {
+        let chosen = |t: &backend::Target| {
+            self.to.iter().any(|v| match v {
+                ToValue::Target(x) => x.name == t.name,
+                ToValue::All => backend::all_targets().iter().any(|a| a.name == t.name),
+            })
+        };
+        backend::TARGETS.iter().filter(|t| chosen(t)).collect()
+    }
+
+    /// `--to` as given, for messages: `kyverno`, `kyverno,gatekeeper`, `all`.
+    pub fn to_label(&self) -> String {
+        self.to
+            .iter()
+            .map(|v| match v {
+                ToValue::Target(t) => t.name,
+                ToValue::All => "all",
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Refuses a `--format` one of the targets does not write (a usage error, exit 2), rather
+    /// than ignoring it.
     pub fn check_format(&self) -> Result<(), String> {
         let Some(f) = self.format.as_deref() else {
             return Ok(());
         };
-        let formats = self.to.formats;
-        if formats.contains(&f) {
+        for to in self.targets() {
+            if !to.formats.contains(&f) {
+                return Err(format!(
+                    "`--to {}` has no `--format {f}`; it writes {}",
+                    to.name,
+                    to.formats
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The usage rules of `--to` and the output options: `--format` valid for every target
+    /// ([`PspArgs::check_format`]), and several targets (a bundle) written to a folder: `-o DIR/`
+    /// or `--diff DIR/` (stdout would mix engines; `--explain` prints one table per target).
+    pub fn check_usage(&self) -> Result<(), String> {
+        self.check_format()?;
+        let targets = self.targets();
+        if targets.len() < 2 || self.explain {
             return Ok(());
         }
-        Err(format!(
-            "`--to {}` has no `--format {f}`; it writes {}",
-            self.to.name,
-            formats
+        let names = || {
+            targets
                 .iter()
-                .map(|f| format!("`{f}`"))
+                .map(|t| format!("`{}`", t.name))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))
+        };
+        let is_dir = |p: &PathBuf| p.to_string_lossy().ends_with('/') || p.is_dir();
+        for (flag, path) in [("-o", &self.output), ("--diff", &self.diff)] {
+            if let Some(p) = path.as_ref().filter(|p| !is_dir(p)) {
+                return Err(format!(
+                    "`--to {}` writes one folder per target ({}), and `{flag} {}` is not a folder: end it with `/` (`{flag} {}/`)",
+                    self.to_label(),
+                    names(),
+                    p.display(),
+                    p.display()
+                ));
+            }
+        }
+        if self.output.is_none() && self.diff.is_none() && !self.check {
+            return Err(format!(
+                "`--to {}` writes one folder per target ({}), not stdout: give `-o DIR/` (or `--diff DIR/`), or one target",
+                self.to_label(),
+                names()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -470,9 +554,11 @@ pub struct PspArgs {
     )]
     pub filename: Vec<PathBuf>,
 
-    /// What to produce.
-    #[arg(long, value_parser = target_parser())]
-    pub to: Target,
+    /// What to produce: a target, several (comma-separated or repeated), or `all`. Several
+    /// targets are an apply-ready bundle: `-o DIR/` writes `DIR/<target>/` with one file per
+    /// policy and a `kustomization.yaml`.
+    #[arg(long, value_name = "TARGET", required = true, value_delimiter = ',', value_parser = target_parser())]
+    pub to: Vec<ToValue>,
 
     /// What a violation does in the admission backends: `enforce` (reject; the default, as PSP
     /// did), `audit` (record only) or `warn` (admit with a warning). Gatekeeper
@@ -490,8 +576,9 @@ pub struct PspArgs {
     #[arg(long, default_value = "latest", value_parser = parse_version)]
     pub pss_version: crate::pss::Version,
 
-    /// Write to this file (or, ending in `/`, one file per policy in this folder) instead of
-    /// stdout. Writes are atomic. (Not kubectl's `-o FORMAT`: the format is `--format`.)
+    /// Write to this file, or (ending in `/`) a folder: `DIR/<target>/<policy>.yaml`, and with
+    /// several targets a `kustomization.yaml` in each target folder. Writes are atomic. (Not
+    /// kubectl's `-o FORMAT`: the format is `--format`.)
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 

@@ -751,11 +751,13 @@ pub struct Drift {
     pub formatting_only: Vec<String>,
     /// Files that would be created.
     pub missing: Vec<String>,
+    /// Files of a bundle's target folders that the output no longer has (path, name).
+    pub stale: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Drift {
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty()
+        self.changed.is_empty() && self.missing.is_empty() && self.stale.is_empty()
     }
 }
 
@@ -814,26 +816,19 @@ fn unified(name: &str, old: &str, new: &str, color: bool) -> String {
         .collect()
 }
 
-/// Compares emitted output with `existing` (a file: the whole output; a folder: one file per
-/// policy, as `-o DIR/` writes them).
-pub fn drift(emitted: &crate::backend::Emitted, existing: &Path, color: bool) -> Drift {
+/// Compares what a run would write ([`crate::output::Plan`]: one file, the files of a folder,
+/// or a bundle's target folders) with what is there; in a bundle, files of its target folders
+/// that it no longer writes are stale.
+pub fn drift(plan: &crate::output::Plan, color: bool) -> Drift {
     let mut d = Drift::default();
-    let read = |p: &Path| std::fs::read_to_string(p).ok();
-    let as_dir = existing.is_dir() || existing.to_string_lossy().ends_with('/');
-    if as_dir {
-        for f in &emitted.files {
-            let content = read(&existing.join(&f.name));
-            compare_one(&f.name, &f.content, content.as_deref(), &mut d, color);
-        }
-    } else {
-        let name = existing.to_string_lossy().into_owned();
-        compare_one(
-            &name,
-            &emitted.stdout,
-            read(existing).as_deref(),
-            &mut d,
-            color,
-        );
+    for f in &plan.files {
+        let content = std::fs::read_to_string(&f.path).ok();
+        compare_one(&f.name, &f.content, content.as_deref(), &mut d, color);
+    }
+    for (path, name) in plan.stale() {
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        d.diff.push_str(&unified(&name, &old, "", color));
+        d.stale.push((path, name));
     }
     d
 }

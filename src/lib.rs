@@ -148,7 +148,7 @@ fn psp_command(
     let options = front::psp::Options {
         lenient: args.lenient,
     };
-    args.check_format().map_err(Error::Usage)?;
+    args.check_usage().map_err(Error::Usage)?;
     let (mut policies, objects, mut diags) =
         pipeline::load_policies(&args.inputs, limits, &options, verbose)?;
     diags
@@ -221,7 +221,7 @@ fn pss_command(
     limits: &load::Limits,
     out: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    args.emit.check_format().map_err(Error::Usage)?;
+    args.emit.check_usage().map_err(Error::Usage)?;
     let version = pss_version(args);
     let policy = level_policy_from_args(args)?;
     let (objects, mut diags) = if args.emit.inputs.is_empty() {
@@ -247,7 +247,6 @@ fn emit_and_write(
     mut diags: Diagnostics,
     out: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let dir_like = |p: &std::path::PathBuf| p.to_string_lossy().ends_with('/') || p.is_dir();
     if let Some(t) = &args.templates {
         if !t.is_dir() {
             return Err(Error::Usage(format!(
@@ -256,6 +255,9 @@ fn emit_and_write(
             )));
         }
     }
+    let targets = args.targets();
+    let bundle = targets.len() > 1;
+    let dir_like = |p: &std::path::PathBuf| output::is_dir_like(p);
     let common = backend::Common {
         templates: args.templates.clone(),
         pss_version,
@@ -263,16 +265,28 @@ fn emit_and_write(
         want_files: args.output.as_ref().is_some_and(dir_like)
             || args.diff.as_ref().is_some_and(dir_like),
     };
+    let options = args.backend_options();
+    // Load, lower and scope once; emit every target.
     let scope = pipeline::scope_of(policies, objects);
-    let emitted = pipeline::emit(args.to, policies, &scope, &common, &args.backend_options())?;
-    diags.extend(emitted.diagnostics.clone());
-    let lossy: Vec<&backend::FidelityEntry> = emitted
-        .fidelity
+    let mut emitted = Vec::new();
+    for &t in &targets {
+        let e = pipeline::emit(t, policies, &scope, &common, &options)?;
+        diags.extend(e.diagnostics.clone());
+        emitted.push((t, e));
+    }
+    let lossy: Vec<(&backend::Target, &backend::FidelityEntry)> = emitted
         .iter()
-        .filter(|e| e.fidelity != backend::Fidelity::Exact)
+        .flat_map(|(t, e)| e.fidelity.iter().map(move |f| (*t, f)))
+        .filter(|(_, f)| f.fidelity != backend::Fidelity::Exact)
         .collect();
     if args.explain {
-        write_out(out, &backend::fidelity_table(&emitted.fidelity))?;
+        for (i, (t, e)) in emitted.iter().enumerate() {
+            if bundle {
+                let sep = if i == 0 { "" } else { "\n" };
+                write_out(out, &format!("{sep}# --- {} ---\n", t.name))?;
+            }
+            write_out(out, &backend::fidelity_table(&e.fidelity))?;
+        }
         return Ok(Outcome {
             findings: args.strict && !lossy.is_empty(),
             diagnostics: diags,
@@ -280,11 +294,11 @@ fn emit_and_write(
         });
     }
     if args.strict && !lossy.is_empty() {
-        for e in &lossy {
+        for (t, e) in &lossy {
             diags.push(
                 Diagnostic::error(format!(
                     "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
-                    args.to.name,
+                    t.name,
                     e.field,
                     e.policy,
                     e.fidelity.as_str(),
@@ -299,13 +313,23 @@ fn emit_and_write(
             summary: None,
         });
     }
+    let outputs: Vec<output::TargetOutput<'_>> = emitted
+        .iter()
+        .map(|(t, e)| output::TargetOutput {
+            target: t,
+            emitted: e,
+            manifests: backend::writes_manifests(t, args.format.as_deref(), &options),
+        })
+        .collect();
+    let templates = args.templates.as_deref();
     let existing = args.diff.as_ref().or(if args.check {
         args.output.as_ref()
     } else {
         None
     });
     if let Some(existing) = existing {
-        let d = diff::drift(&emitted, existing, args.color.enabled());
+        let plan = output::plan(existing, &outputs, templates)?;
+        let d = diff::drift(&plan, args.color.enabled());
         write_out(out, &d.diff)?;
         for f in &d.formatting_only {
             write_out(
@@ -313,25 +337,59 @@ fn emit_and_write(
                 &format!("{f}: equal modulo formatting (key order, quoting, comments)\n"),
             )?;
         }
+        for (_, f) in &d.stale {
+            write_out(out, &format!("{f}: stale (no longer generated)\n"))?;
+        }
+        let mut summary = None;
         if args.write {
-            output::write_output(existing, &emitted)?;
+            let n = plan.write(&d.stale)?;
+            if dir_like(existing) {
+                summary = Some(wrote(n, existing, d.stale.len()));
+            }
         }
         if !d.is_clean() && args.check {
-            diags.push(
-                Diagnostic::error(format!(
+            let message = if bundle {
+                let mut parts = Vec::new();
+                for (what, names) in [
+                    ("changed", d.changed.clone()),
+                    ("missing", d.missing.clone()),
+                    ("stale", d.stale.iter().map(|(_, n)| n.clone()).collect()),
+                ] {
+                    if !names.is_empty() {
+                        parts.push(format!(
+                            "{what}: {}",
+                            names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                }
+                format!(
+                    "generated `--to {}` output differs from `{}` ({})",
+                    args.to_label(),
+                    existing.display(),
+                    parts.join("; ")
+                )
+            } else {
+                format!(
                     "generated `--to {}` output differs from `{}` ({} changed, {} missing)",
-                    args.to.name,
+                    targets[0].name,
                     existing.display(),
                     d.changed.len(),
                     d.missing.len()
-                ))
-                .with_help("regenerate with `--write` (or `-o`) and commit the result"),
+                )
+            };
+            diags.push(
+                Diagnostic::error(message)
+                    .with_help("regenerate with `--write` (or `-o`) and commit the result"),
             );
         }
         return Ok(Outcome {
             findings: args.check && !d.is_clean(),
             diagnostics: diags,
-            summary: None,
+            summary,
         });
     }
     if args.check {
@@ -339,13 +397,45 @@ fn emit_and_write(
             "`--check` needs `--diff EXISTING` or `-o PATH` to compare with".into(),
         ));
     }
-    match &args.output {
-        None => write_out(out, &emitted.stdout)?,
-        Some(path) => output::write_output(path, &emitted)?,
+    let Some(path) = &args.output else {
+        // `check_usage` refused several targets without `-o`/`--diff`.
+        for (_, e) in &emitted {
+            write_out(out, &e.stdout)?;
+        }
+        return Ok(Outcome {
+            findings: false,
+            diagnostics: diags,
+            summary: None,
+        });
+    };
+    let plan = output::plan(path, &outputs, templates)?;
+    let stale = plan.stale();
+    for (_, name) in &stale {
+        diags.push(
+            Diagnostic::warning(format!(
+                "`{name}` in `{}` is no longer generated (stale)",
+                path.display()
+            ))
+            .with_help(format!(
+                "`--diff {} --write` removes it (`-o` only writes)",
+                path.display()
+            )),
+        );
     }
+    let n = plan.write(&[])?;
     Ok(Outcome {
         findings: false,
         diagnostics: diags,
-        summary: None,
+        summary: dir_like(path).then(|| wrote(n, path, 0)),
     })
+}
+
+/// The stderr line after writing into a folder: `wrote 14 files to out/`.
+fn wrote(files: usize, dir: &std::path::Path, removed: usize) -> String {
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut s = format!("wrote {} to {}", plural(files, "file"), dir.display());
+    if removed > 0 {
+        s.push_str(&format!(", removed {}", plural(removed, "stale file")));
+    }
+    s
 }

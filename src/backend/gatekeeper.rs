@@ -1032,8 +1032,48 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         stdout,
         files,
         fidelity: all_fid,
+        resources: all_templates
+            .iter()
+            .filter_map(|k| template_url(k))
+            .collect(),
         diagnostics: Default::default(),
     })
+}
+
+/// Where each ConstraintTemplate lives in the gatekeeper-library:
+/// `library/pod-security-policy/<folder>/template.yaml` (constraint kind, folder).
+pub const TEMPLATE_FOLDERS: &[(&str, &str)] = &[
+    (
+        "K8sPSPAllowPrivilegeEscalationContainer",
+        "allow-privilege-escalation",
+    ),
+    ("K8sPSPAllowedUsers", "users"),
+    ("K8sPSPAppArmor", "apparmor"),
+    ("K8sPSPCapabilities", "capabilities"),
+    ("K8sPSPFSGroup", "fsgroup"),
+    ("K8sPSPFlexVolumes", "flexvolume-drivers"),
+    ("K8sPSPForbiddenSysctls", "forbidden-sysctls"),
+    ("K8sPSPHostFilesystem", "host-filesystem"),
+    ("K8sPSPHostNamespace", "host-namespaces"),
+    ("K8sPSPHostNetworkingPorts", "host-network-ports"),
+    ("K8sPSPHostProbesLifecycle", "host-probes-lifecycle"),
+    ("K8sPSPHostProcess", "host-process"),
+    ("K8sPSPPrivilegedContainer", "privileged-containers"),
+    ("K8sPSPProcMount", "proc-mount"),
+    ("K8sPSPReadOnlyRootFilesystem", "read-only-root-filesystem"),
+    ("K8sPSPSELinuxV2", "selinux"),
+    ("K8sPSPSeccomp", "seccomp"),
+    ("K8sPSPSeccompV2", "seccompv2"),
+    ("K8sPSPVolumeTypes", "volumes"),
+];
+
+/// The ConstraintTemplate of constraint kind `kind` at [`LIBRARY_VERSION`], as a URL kustomize
+/// reads (`resources:` takes raw files over HTTPS).
+pub fn template_url(kind: &str) -> Option<String> {
+    let (_, folder) = TEMPLATE_FOLDERS.iter().find(|(k, _)| *k == kind)?;
+    Some(format!(
+        "https://raw.githubusercontent.com/open-policy-agent/gatekeeper-library/{LIBRARY_VERSION}/library/pod-security-policy/{folder}/template.yaml"
+    ))
 }
 
 fn render_file(

@@ -154,6 +154,27 @@ pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
+/// What `--to all` means: every target whose [`Target::admission`] is true, plus `falco`, in
+/// registry order.
+pub fn all_targets() -> Vec<&'static Target> {
+    TARGETS
+        .iter()
+        .filter(|t| t.admission || t.name == "falco")
+        .collect()
+}
+
+/// Whether `--to <target>` writes Kubernetes objects for the cluster in this `--format` (the
+/// default when `None`), so that a bundle folder gets a `kustomization.yaml` listing them:
+/// the admission targets in YAML. Falco rules, the IR and the level fit are not Kubernetes
+/// objects, other formats are not YAML, and an AdmissionConfiguration
+/// (`--to pss-labels --admission-config`) is a file for the API server, not an object to apply.
+pub fn writes_manifests(target: &Target, format: Option<&str>, options: &Options) -> bool {
+    let format = format.unwrap_or(target.formats[0]);
+    target.admission
+        && format == "yaml"
+        && !(target.name == "pss-labels" && options.psa.admission_config)
+}
+
 /// Every golden file of every target (see [`Target::golden_files`]).
 pub fn golden_files() -> Vec<(&'static str, &'static [&'static str])> {
     TARGETS
@@ -252,6 +273,13 @@ pub struct Emitted {
     pub files: Vec<OutputFile>,
     /// What could not be expressed exactly.
     pub fidelity: Vec<FidelityEntry>,
+    /// Remote resources the output needs in the cluster before it can be applied, as URLs at a
+    /// pinned commit (Gatekeeper: the gatekeeper-library ConstraintTemplates of the constraints).
+    /// A bundle (`--to A,B -o DIR/`) lists them in `DIR/<target>/templates/kustomization.yaml`.
+    /// Backends construct `Emitted` with `..Default::default()` so that fields like this one can
+    /// be added without touching them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     /// Warnings for the user.
     #[serde(skip)]
     pub diagnostics: Diagnostics,

@@ -378,5 +378,6 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         files,
         fidelity,
         diagnostics,
+        ..Default::default()
     })
 }

@@ -159,7 +159,7 @@ pub fn emit_level(level: Level, version: Version, args: &[&str]) -> (Policy, Emi
     let policies = [policy.clone()];
     let scope = polytrans::scope::Scope::unscoped(&policies);
     let emitted = polytrans::pipeline::emit(
-        pss.emit.to,
+        pss.emit.targets()[0],
         &policies,
         &scope,
         &common,

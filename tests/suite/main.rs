@@ -8,6 +8,7 @@ mod engines;
 
 mod action;
 mod bad_input;
+mod bundle;
 mod catalogue;
 mod cel_backend;
 mod check;
