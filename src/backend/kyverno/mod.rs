@@ -1,0 +1,524 @@
+//! `--to kyverno`: one Kyverno `ClusterPolicy` (kyverno.io/v1) per PSP or level (issue #11).
+//!
+//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors, in a
+//! `foreach` over every container list where PSP defaulted containers). Validating constraints
+//! become either
+//! - Kyverno's `podSecurity` subrule (a PSS level at a pinned version, with `exclude` entries for
+//!   the checks the source relaxes), when the source is exactly such a level (`--kyverno-style
+//!   auto`, the default, or `pod-security`), or
+//! - one `validate` rule per PSP field, named `psp-<name>-<field>` (`--kyverno-style rules`, or
+//!   `auto` when the PSP is not a level with expressible exclusions).
+//!
+//! Where the input holds RBAC, each policy matches the namespaces whose pods may use the PSP
+//! (see [`super::gatekeeper::rbac_scopes`]); otherwise it is cluster-wide and says so in the
+//! `polytrans.dev/scope` annotation. Strings from the input are escaped for Kyverno's variable
+//! substitution (`{{` → `\{{`, `$(` → `\$(`); the YAML itself is written by serde. The policy
+//! body is computed here as JSON and laid out by `templates/kyverno/clusterpolicy.yaml.j2`.
+
+use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
+use crate::ir::{
+    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, Level, NameSet,
+    Origin, Policy, ProfileSource, Rule, Scope,
+};
+use crate::k8s::CheckId;
+use crate::pss::{Exception, Version};
+use serde_json::{Map, Value, json};
+
+mod mutate;
+mod pod_security;
+mod validate;
+
+use mutate::*;
+use pod_security::*;
+pub use pod_security::{PodSecurityPlan, plan_pod_security};
+use validate::*;
+
+/// How validating rules are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Style {
+    /// `podSecurity` when the source is a PSS level, or a level with exclusions Kyverno's
+    /// `exclude` can express; rules otherwise.
+    #[default]
+    Auto,
+    /// One validate rule per PSP field (per check for levels).
+    Rules,
+    /// Kyverno's `podSecurity` subrule; for a PSP that is not exactly a level, the most
+    /// restrictive level admitting every pod it admits, with the controls PSP cannot express
+    /// excluded (approximated).
+    PodSecurity,
+}
+
+impl Style {
+    /// The names `--kyverno-style` takes.
+    pub const NAMES: &[&str] = &["auto", "rules", "pod-security"];
+
+    /// Parses one of [`Style::NAMES`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Style::Auto),
+            "rules" => Some(Style::Rules),
+            "pod-security" => Some(Style::PodSecurity),
+            _ => None,
+        }
+    }
+}
+
+/// Options of this backend.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// How validating rules are written.
+    pub style: Style,
+    /// What a failing rule does: `failureAction` of every validate rule (and the policy-level
+    /// `validationFailureAction`); `warn` audits and sends the client a warning (`emitWarning`).
+    pub mode: super::Mode,
+    /// Also scan existing resources (`spec.background: true`).
+    pub background: bool,
+    /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers:
+    /// none`).
+    pub no_autogen: bool,
+}
+
+/// Golden files of this backend (see [`super::golden_files`]). The style variants are checked
+/// only in the cases that hold them.
+pub const GOLDEN_FILES: &[(&str, &[&str])] = &[
+    ("kyverno.yaml", &["--to", "kyverno"]),
+    (
+        "kyverno-rules.yaml",
+        &["--to", "kyverno", "--kyverno-style", "rules"],
+    ),
+    (
+        "kyverno-pod-security.yaml",
+        &["--to", "kyverno", "--kyverno-style", "pod-security"],
+    ),
+];
+
+/// The oldest and newest `podSecurity.version` the ClusterPolicy schema accepts (`v1.19` …
+/// `v1.32`, besides `latest`, which moves with Kyverno and is never written).
+pub const KYVERNO_MIN_MINOR: u32 = 19;
+pub const KYVERNO_MAX_MINOR: u32 = 32;
+
+/// The pod controllers Kyverno's autogen extends Pod rules to.
+const AUTOGEN_CONTROLLERS: &str =
+    "DaemonSet,Deployment,Job,StatefulSet,ReplicaSet,ReplicationController,CronJob";
+
+/// The container lists of a pod spec, in Kyverno's usual order.
+const CONTAINER_LISTS: [&str; 3] = ["ephemeralContainers", "initContainers", "containers"];
+/// JMESPath over every container.
+const ALL_CONTAINERS: &str =
+    "request.object.spec.[ephemeralContainers, initContainers, containers][]";
+
+/// Escapes a string from the input for Kyverno's variable substitution: `{{` and `$(` would
+/// otherwise start a variable or a reference.
+pub fn escape(s: &str) -> String {
+    s.replace("{{", "\\{{").replace("$(", "\\$(")
+}
+
+fn escape_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| escape(s)).collect()
+}
+
+/// Whether a string can be written inside a JMESPath raw-string literal of a generated
+/// expression without any escaping (the expression itself is not escaped).
+fn jmes_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:+@=~".contains(c))
+}
+
+/// Where one policy applies.
+#[derive(Debug, Clone, Default)]
+struct Where {
+    /// `None`: every namespace.
+    namespaces: Option<Vec<String>>,
+    /// Namespaces left out (exemptions, and RBAC: where another usable PSP decides).
+    excluded: Vec<String>,
+    /// The `polytrans.dev/scope` annotation.
+    why: String,
+}
+
+pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
+    let env = crate::render::environment(input.common.templates.as_deref());
+    let mut out = Emitted::default();
+    let mut docs = Vec::new();
+    let plan = input
+        .scope
+        .plan(input.policies, crate::scope::Union::AllMustPass);
+    out.fidelity = super::scope_fidelity(input.scope, &plan, "Kyverno requires every policy");
+    let scope_fidelity = out.fidelity.clone();
+    for p in input.policies {
+        let is_psp = matches!(p.origin, Origin::Psp { .. });
+        let mut place = Where {
+            why: "cluster-wide: the input holds no RBAC, so every namespace is matched (PSP applied to every pod whose creator or service account could `use` it)".into(),
+            ..Where::default()
+        };
+        if let Some((_, reason)) = plan.skipped.iter().find(|(n, _)| n == &p.name) {
+            let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
+            docs.push(format!(
+                "# PodSecurityPolicy {}: {note}\n",
+                super::single_line(&p.name)
+            ));
+            out.fidelity.push(FidelityEntry {
+                policy: p.name.clone(),
+                field: "rbac".into(),
+                fidelity: Fidelity::Exact,
+                note,
+            });
+            continue;
+        }
+        if let (Some(s), true) = (plan.placements.get(&p.name), input.scope.from_rbac) {
+            match &s.namespaces {
+                crate::scope::Namespaces::Only(v) => place.namespaces = Some(v.clone()),
+                crate::scope::Namespaces::AllExcept(v) => place.excluded = v.clone(),
+            }
+            place.why = s.why.clone();
+        }
+        if !is_psp {
+            place.why = "cluster-wide: a Pod Security Standards level".into();
+        }
+        place.excluded.extend(p.exempt_namespaces.iter().cloned());
+        place.excluded.sort();
+        place.excluded.dedup();
+        let (policy, fidelity) = policy_for(p, input, args, &place);
+        let body = crate::render::to_yaml(&policy);
+        let comment = fidelity_comment(&[scope_fidelity.clone(), fidelity.clone()].concat(), "# ");
+        let fid_lines: Vec<&str> = comment.lines().collect();
+        let text = crate::render::render(
+            &env,
+            "kyverno/clusterpolicy.yaml.j2",
+            minijinja::context! {
+                source => source_name(p),
+                fidelity => fid_lines,
+                body => body.trim_end(),
+            },
+        )?;
+        out.files.push(OutputFile {
+            name: format!("kyverno/{}.yaml", policy_name(p)),
+            content: text.clone(),
+        });
+        docs.push(text);
+        out.fidelity.extend(fidelity);
+    }
+    out.stdout = docs.join("---\n");
+    Ok(out)
+}
+
+/// The source as messages name it: PodSecurityPolicy `name`.
+fn source_label(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("PodSecurityPolicy `{}`", super::single_line(&p.name)),
+        Origin::Level { .. } => format!("Pod Security Standards `{}`", super::single_line(&p.name)),
+    }
+}
+
+fn source_name(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("PodSecurityPolicy {}", super::single_line(&p.name)),
+        Origin::Level { .. } => format!("Pod Security Standards {}", super::single_line(&p.name)),
+    }
+}
+
+/// `psp-<name>` for a PSP, `pss-<level>-<version>[-except-…]` for a level.
+pub fn policy_name(p: &Policy) -> String {
+    let n = match &p.origin {
+        Origin::Psp { .. } => format!("psp-{}", k8s_name(&p.name)),
+        Origin::Level { .. } => format!("pss-{}", k8s_name(&p.name)),
+    };
+    truncate_name(n)
+}
+
+fn truncate_name(mut n: String) -> String {
+    // Kyverno policy and rule names are at most 63 characters.
+    if n.len() > 63 {
+        n.truncate(63);
+        n = n.trim_end_matches('-').to_string();
+    }
+    n
+}
+
+/// `<prefix>-<kind>`, the prefix shortened so that the kind stays whole.
+fn rule_name(prefix: &str, kind: &str) -> String {
+    let room = 63usize.saturating_sub(kind.len() + 1);
+    let mut p = prefix.to_string();
+    if p.len() > room {
+        p.truncate(room);
+    }
+    format!("{}-{kind}", p.trim_end_matches('-'))
+}
+
+/// The prefix of rule names: `psp-<name>` for a PSP, `pss-<level>` for a level.
+fn rule_prefix(p: &Policy) -> String {
+    match &p.origin {
+        Origin::Psp { .. } => format!("psp-{}", k8s_name(&p.name)),
+        Origin::Level { level, .. } => format!("pss-{level}"),
+    }
+}
+
+fn action(args: &Options) -> &'static str {
+    match args.mode {
+        super::Mode::Audit | super::Mode::Warn => "Audit",
+        super::Mode::Enforce => "Enforce",
+    }
+}
+
+fn match_pods(place: &Where) -> Value {
+    let mut res = json!({"kinds": ["Pod"]});
+    if let Some(ns) = &place.namespaces {
+        res["namespaces"] = json!(escape_all(ns));
+    }
+    json!({"any": [{"resources": res}]})
+}
+
+/// Adds `match` (and `exclude`) to a rule.
+fn scoped(rule: Value, place: &Where) -> Value {
+    let Value::Object(body) = rule else {
+        return rule;
+    };
+    let mut out = Map::new();
+    if let Some(n) = body.get("name") {
+        out.insert("name".into(), n.clone());
+    }
+    out.insert("match".into(), match_pods(place));
+    if !place.excluded.is_empty() {
+        out.insert(
+            "exclude".into(),
+            json!({"any": [{"resources": {"namespaces": escape_all(&place.excluded)}}]}),
+        );
+    }
+    for (k, v) in body {
+        if k != "name" {
+            out.insert(k, v);
+        }
+    }
+    Value::Object(out)
+}
+
+struct Fid<'a> {
+    policy: &'a str,
+    entries: Vec<FidelityEntry>,
+}
+
+impl Fid<'_> {
+    fn push(&mut self, field: &str, f: Fidelity, note: impl Into<String>) {
+        self.entries.push(FidelityEntry {
+            policy: self.policy.to_string(),
+            field: field.to_string(),
+            fidelity: f,
+            note: note.into(),
+        })
+    }
+}
+
+fn policy_for(
+    p: &Policy,
+    input: &Input<'_>,
+    args: &Options,
+    place: &Where,
+) -> (Value, Vec<FidelityEntry>) {
+    let name = rule_prefix(p);
+    let mut fid = Fid {
+        policy: &p.name,
+        entries: Vec::new(),
+    };
+    let mut rules = Vec::new();
+    let action = action(args);
+    if !p.images.is_empty() {
+        fid.push(
+            "metadata.annotations[falco-rules-psp-images]",
+            Fidelity::Unsupported,
+            "per-image scoping is not translated; the rules apply to every container",
+        );
+    }
+    // Mutations first: Kyverno applies mutate rules before validate rules, as PSP did.
+    for d in &p.defaults {
+        let field = d.provenance.field.as_str();
+        match mutation(&d.action) {
+            Some((m, f, note)) => {
+                fid.push(field, f, note);
+                rules.push(scoped(
+                    json!({"name": rule_name(&name, d.action.kind_name()), "mutate": m}),
+                    place,
+                ));
+            }
+            None => fid.push(
+                field,
+                Fidelity::Unsupported,
+                "no mutation can be written for these values",
+            ),
+        }
+    }
+    let version = match &p.origin {
+        Origin::Level { version, .. } => Version::parse(version).unwrap_or_default(),
+        Origin::Psp { .. } => input.common.pss_version,
+    };
+    let plan = match args.style {
+        Style::Rules => None,
+        Style::Auto => match plan_pod_security(p, version) {
+            Ok(plan) => Some(plan),
+            Err(why) => {
+                fid.push(
+                    "podSecurity",
+                    Fidelity::Exact,
+                    format!("validate rules, not `podSecurity`: not exactly a level with exclusions ({why})"),
+                );
+                None
+            }
+        },
+        Style::PodSecurity => Some(
+            plan_pod_security(p, version).unwrap_or_else(|why| safe_level_plan(p, version, &why)),
+        ),
+    };
+    match plan {
+        Some(plan) => {
+            for (field, f, note) in &plan.fidelity {
+                fid.push(field, *f, note.clone());
+            }
+            let mut ps =
+                json!({"level": plan.level.as_str(), "version": format!("v1.{}", plan.minor)});
+            if !plan.exclude.is_empty() {
+                ps["exclude"] = Value::Array(plan.exclude.clone());
+            }
+            rules.push(scoped(
+                json!({
+                    "name": rule_name(&name, "pod-security"),
+                    "validate": {
+                        "failureAction": action,
+                        "message": escape(&format!(
+                            "{} is replaced by the Pod Security Standards `{}` level at v1.{}{}: change the pod to meet that level",
+                            source_label(p),
+                            plan.level,
+                            plan.minor,
+                            if plan.exclude.is_empty() { "" } else { " (with the exclusions listed in the rule)" }
+                        )),
+                        "podSecurity": ps,
+                    },
+                }),
+                place,
+            ));
+        }
+        None => {
+            if !p.exempt_images.is_empty() {
+                fid.push(
+                    "exemptImages",
+                    Fidelity::Unsupported,
+                    "image exemptions are written only in `podSecurity` exclusions; these rules judge every container",
+                );
+            }
+            for r in &p.rules {
+                let field = r.provenance.field.as_str();
+                if crate::compare::is_trivial(&r.constraint) {
+                    fid.push(field, Fidelity::Exact, "allows every value: no rule needed");
+                    continue;
+                }
+                match validation(r) {
+                    Some((v, f, note)) => {
+                        fid.push(field, f, note);
+                        let mut validate = Map::new();
+                        validate.insert("failureAction".into(), json!(action));
+                        validate.insert(
+                            "message".into(),
+                            json!(escape(&format!(
+                                "{} field `{}`: {}",
+                                source_label(p),
+                                super::single_line(field),
+                                message(&r.constraint)
+                            ))),
+                        );
+                        if let Value::Object(m) = v {
+                            validate.extend(m);
+                        }
+                        let mut rule = Map::new();
+                        rule.insert(
+                            "name".into(),
+                            json!(rule_name(&name, r.constraint.kind_name())),
+                        );
+                        if let Some(pre) = exemption_preconditions(&r.unless) {
+                            rule.insert("preconditions".into(), pre);
+                        }
+                        rule.insert("validate".into(), Value::Object(validate));
+                        rules.push(scoped(Value::Object(rule), place));
+                    }
+                    None => fid.push(
+                        field,
+                        Fidelity::Unsupported,
+                        note_unsupported(&r.constraint),
+                    ),
+                }
+            }
+        }
+    }
+    // Rule names must be unique within a policy (two rules of one kind, e.g. from
+    // `--at-least`): number the repeats.
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for r in rules.iter_mut() {
+        let n = r["name"].as_str().unwrap_or_default().to_string();
+        let c = seen.entry(n.clone()).or_insert(0);
+        *c += 1;
+        if *c > 1 {
+            let suffix = format!("-{c}");
+            let mut base = n.clone();
+            base.truncate(63 - suffix.len());
+            r["name"] = json!(format!("{}{suffix}", base.trim_end_matches('-')));
+        }
+    }
+    let mut annotations = Map::new();
+    annotations.insert(
+        "policies.kyverno.io/title".into(),
+        json!(escape(&super::single_line(&source_name(p)))),
+    );
+    annotations.insert("policies.kyverno.io/category".into(), json!("Pod Security"));
+    annotations.insert(
+        "policies.kyverno.io/description".into(),
+        json!(escape(&format!(
+            "Generated by polytrans from {}.",
+            super::single_line(&source_name(p))
+        ))),
+    );
+    annotations.insert("polytrans.dev/scope".into(), json!(escape(&place.why)));
+    annotations.insert(
+        "pod-policies.kyverno.io/autogen-controllers".into(),
+        json!(if args.no_autogen {
+            "none"
+        } else {
+            AUTOGEN_CONTROLLERS
+        }),
+    );
+    let mut policy = json!({
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {"name": policy_name(p), "annotations": Value::Object(annotations)},
+        "spec": {
+            "validationFailureAction": action,
+            "background": args.background,
+            "rules": rules,
+        },
+    });
+    if args.mode == super::Mode::Warn {
+        // Audit, and tell the client (Kyverno 1.11+).
+        policy["spec"]["emitWarning"] = json!(true);
+    }
+    (policy, fid.entries)
+}
+
+/// Preconditions that skip pods a PSS rule does not apply to (Windows pods, user-namespaced
+/// pods).
+fn exemption_preconditions(unless: &[Exemption]) -> Option<Value> {
+    if unless.is_empty() {
+        return None;
+    }
+    let all: Vec<Value> = unless
+        .iter()
+        .map(|e| match e {
+            Exemption::WindowsPod => json!({
+                "key": "{{ request.object.spec.os.name || '' }}",
+                "operator": "NotEquals",
+                "value": "windows",
+            }),
+            Exemption::UserNamespacePod => json!({
+                "key": "{{ to_string(request.object.spec.hostUsers) }}",
+                "operator": "NotEquals",
+                "value": "false",
+            }),
+        })
+        .collect();
+    Some(json!({"all": all}))
+}
