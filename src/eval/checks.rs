@@ -1,243 +1,31 @@
-//! The reference evaluator: does a policy admit a pod, and if not, why.
-//!
-//! [`admits`] applies the policy's defaulting constraints to a copy of the pod (as PSP admission
-//! did) and then checks every validating rule. For a Pod Security Standards level the result is
-//! exactly what Pod Security Admission reports: one [`Violation`] per failed check, in PSA's
-//! order (baseline checks, then restricted, each by id), with PSA's reason and detail text.
-//!
-//! Every backend is tested against this evaluator.
+//! One rule against one pod: each constraint's check, with the messages PSA and PSP print.
 
-use crate::ir::{
-    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Policy,
-    ProfileSource, Rule, Scope, pattern_matches,
-};
-use crate::pod::{Capabilities, Container, Pod, Profile, SecurityContext};
-use serde::Serialize;
-use std::collections::BTreeSet;
+use super::*;
 
-/// Why a pod is not admitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// The provenance field of the (first) rule that failed: a PSP field or a PSS check id.
-    pub field: String,
-    /// The PSS check id, for rules of a level.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<String>,
-    /// PSA's `ForbiddenReason` (for levels), or a short reason.
-    pub reason: String,
-    /// PSA's `ForbiddenDetail` (for levels), or a sentence naming what to change.
-    pub detail: String,
-}
-
-impl Violation {
-    /// `reason (detail)`, as PSA joins them.
-    pub fn message(&self) -> String {
-        if self.detail.is_empty() {
-            self.reason.clone()
-        } else {
-            format!("{} ({})", self.reason, self.detail)
-        }
-    }
-}
-
-/// Joins violation messages the way PSA does (`, `).
-pub fn join_messages(violations: &[Violation]) -> String {
-    violations
-        .iter()
-        .map(Violation::message)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Judges `pod` against `policy`: defaulting first, then every rule. Empty means admitted.
-pub fn admits(policy: &Policy, pod: &Pod) -> Vec<Violation> {
-    if pod
-        .metadata
-        .namespace
-        .as_ref()
-        .is_some_and(|ns| policy.exempt_namespaces.contains(ns))
-    {
-        return vec![];
-    }
-    if policy.defaults.is_empty() && policy.exempt_images.is_empty() {
-        return validate(policy, pod);
-    }
-    let mut p = pod.clone();
-    if !policy.exempt_images.is_empty() {
-        // Containers running an exempt image are not judged.
-        let exempt = |c: &Container| {
-            policy
-                .exempt_images
-                .iter()
-                .any(|i| pattern_matches(i, &c.image))
-        };
-        p.spec.containers.retain(|c| !exempt(c));
-        p.spec.init_containers.retain(|c| !exempt(c));
-        p.spec.ephemeral_containers.retain(|c| !exempt(c));
-    }
-    apply_defaults(policy, &mut p);
-    validate(policy, &p)
-}
-
-/// The containers with offending values (in order) and the offending values (sorted, unique):
-/// the shape of most PSA messages.
-fn offenders<'c>(
-    containers: impl Iterator<Item = &'c Container>,
-    bad_values: impl Fn(&Container) -> Vec<String>,
-) -> (Vec<String>, Vec<String>) {
-    let mut names = Vec::new();
-    let mut values = BTreeSet::new();
-    for c in containers {
-        let v = bad_values(c);
-        if !v.is_empty() {
-            names.push(c.name.clone());
-            values.extend(v);
-        }
-    }
-    (names, values.into_iter().collect())
-}
-
-/// Checks the rules without applying any defaulting.
-pub fn validate(policy: &Policy, pod: &Pod) -> Vec<Violation> {
-    let mut out: Vec<Violation> = Vec::new();
-    for rule in &policy.rules {
-        if rule.unless.iter().any(|e| exempt(*e, pod)) {
-            continue;
-        }
-        let Some((reason, detail)) = check_rule(rule, pod) else {
-            continue;
-        };
-        // Rules of one PSS check (hostNamespaces, capabilities_restricted) merge into one result.
-        if let (Some(check), Some(last)) = (&rule.provenance.check, out.last_mut()) {
-            if last.check.as_deref() == Some(check.as_str()) {
-                let sep = if check == "hostNamespaces" {
-                    ", "
-                } else {
-                    "; "
-                };
-                last.detail = format!("{}{sep}{detail}", last.detail);
-                continue;
-            }
-        }
-        out.push(Violation {
-            field: rule.provenance.field.clone(),
-            check: rule.provenance.check.clone(),
-            reason,
-            detail,
-        });
-    }
-    out
-}
-
-fn exempt(e: Exemption, pod: &Pod) -> bool {
-    match e {
-        Exemption::WindowsPod => pod.spec.is_windows(),
-        Exemption::UserNamespacePod => pod.spec.host_users == Some(false),
-    }
-}
-
-/// `"a", "b"` (PSA's joinQuote: no escaping).
-pub fn join_quote<S: AsRef<str>>(items: &[S]) -> String {
-    if items.is_empty() {
-        return String::new();
-    }
-    let inner: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    format!("\"{}\"", inner.join("\", \""))
-}
-
-fn plural<'a>(one: &'a str, many: &'a str, n: usize) -> &'a str {
-    if n == 1 { one } else { many }
-}
-
-/// `container "a"` / `containers "a", "b"`.
-fn containers_phrase(names: &[String]) -> String {
-    format!(
-        "{} {}",
-        plural("container", "containers", names.len()),
-        join_quote(names)
-    )
-}
-
-/// `pod and containers "a", "b"` style setter list.
-fn setters(pod: bool, containers: &[String]) -> String {
-    let mut parts = Vec::new();
-    if pod {
-        parts.push("pod".to_string());
-    }
-    if !containers.is_empty() {
-        parts.push(containers_phrase(containers));
-    }
-    parts.join(" and ")
-}
-
-/// Go's `%q` for the strings PSA quotes with it (annotation values).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `1-100, 200`, or `none`.
-pub fn format_ranges(ranges: &[IdRange]) -> String {
-    if ranges.is_empty() {
-        return "none".into();
-    }
-    ranges
-        .iter()
-        .map(|r| {
-            if r.min == r.max {
-                r.min.to_string()
-            } else {
-                r.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn in_ranges(ranges: &[IdRange], v: i64) -> bool {
-    ranges.iter().any(|r| r.contains(v))
-}
-
-fn sc(c: &Container) -> Option<&SecurityContext> {
-    c.security_context.as_ref()
-}
-
-fn caps(c: &Container) -> Option<&Capabilities> {
-    sc(c).and_then(|s| s.capabilities.as_ref())
-}
-
-fn describe_set(set: &NameSet) -> String {
-    match set {
-        NameSet::Any => "any".into(),
-        NameSet::Only(v) if v.is_empty() => "none".into(),
-        NameSet::Only(v) => join_quote(v),
-        NameSet::AnyExcept(v) => format!("any but {}", join_quote(v)),
-    }
-}
-
-const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
-const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
-const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
+pub(super) const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+pub(super) const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+pub(super) const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
 
 /// Returns `(reason, detail)` when the rule is broken.
-fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
+pub(super) fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
+    use Constraint::*;
+    match &rule.constraint {
+        Privileged { .. }
+        | HostNamespace { .. }
+        | HostPorts { .. }
+        | HostProcess { .. }
+        | ProbeHost { .. } => check_host(rule, pod),
+        Volumes { .. } | HostPaths { .. } | FlexVolumeDrivers { .. } | CsiDrivers { .. } => {
+            check_volumes(rule, pod)
+        }
+        _ => check_security_context(rule, pod),
+    }
+}
+
+/// Host access: privileged containers, host namespaces, ports, processes, probes.
+pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
     let spec = &pod.spec;
     let check = rule.provenance.check.as_deref();
-    let field = rule.provenance.field.as_str();
     let containers = || spec.all_containers().map(|(_, c)| c);
     let found = |reason: &str, detail: String| Some((reason.to_string(), detail));
     match &rule.constraint {
@@ -371,6 +159,17 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
                 ),
             )
         }
+        other => unreachable!("{} is not a {} constraint", other.kind_name(), "check_host"),
+    }
+}
+
+/// Volumes: types, host paths, flex and CSI drivers.
+pub(super) fn check_volumes(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let check = rule.provenance.check.as_deref();
+    let containers = || spec.all_containers().map(|(_, c)| c);
+    let found = |reason: &str, detail: String| Some((reason.to_string(), detail));
+    match &rule.constraint {
         Constraint::Volumes { allowed } => {
             let mut bad = Vec::new();
             let mut types = BTreeSet::new();
@@ -460,6 +259,22 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
         Constraint::CsiDrivers { allowed } => {
             driver_check(spec, allowed, "csi", |v| v.csi_driver())
         }
+        other => unreachable!(
+            "{} is not a {} constraint",
+            other.kind_name(),
+            "check_volumes"
+        ),
+    }
+}
+
+/// Security context: capabilities, users and groups, filesystems, profiles, sysctls, runtime class.
+pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
+    let spec = &pod.spec;
+    let check = rule.provenance.check.as_deref();
+    let field = rule.provenance.field.as_str();
+    let containers = || spec.all_containers().map(|(_, c)| c);
+    let found = |reason: &str, detail: String| Some((reason.to_string(), detail));
+    match &rule.constraint {
         Constraint::AddCapabilities { allowed } => {
             let (bad, names) = offenders(containers(), |c| {
                 caps(c)
@@ -679,6 +494,11 @@ fn check_rule(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
                 )
             })
         }
+        other => unreachable!(
+            "{} is not a {} constraint",
+            other.kind_name(),
+            "check_security_context"
+        ),
     }
 }
 
@@ -692,7 +512,7 @@ pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
     p == pre || p.starts_with(&format!("{pre}/"))
 }
 
-fn driver_check(
+pub(super) fn driver_check(
     spec: &crate::pod::PodSpec,
     allowed: &[String],
     kind: &str,
@@ -719,7 +539,11 @@ fn driver_check(
     })
 }
 
-fn check_non_root(pod: &Pod, nonzero_uid_suffices: bool, scope: Scope) -> Option<(String, String)> {
+pub(super) fn check_non_root(
+    pod: &Pod,
+    nonzero_uid_suffices: bool,
+    scope: Scope,
+) -> Option<(String, String)> {
     let spec = &pod.spec;
     let psc = spec.security_context.as_ref();
     let reason = "runAsNonRoot != true".to_string();
@@ -817,7 +641,7 @@ fn check_non_root(pod: &Pod, nonzero_uid_suffices: bool, scope: Scope) -> Option
     }
 }
 
-fn check_groups(
+pub(super) fn check_groups(
     pod: &Pod,
     field: GroupField,
     ranges: &[IdRange],
@@ -891,7 +715,7 @@ fn check_groups(
 
 /// selinux/mustrunas.go `equalLevels`: equal strings, or the same sensitivity and the same
 /// categories in any order (`s0:c1,c2` = `s0:c2,c1`).
-fn equal_levels(expected: &str, actual: &str) -> bool {
+pub(super) fn equal_levels(expected: &str, actual: &str) -> bool {
     if expected == actual {
         return true;
     }
@@ -906,7 +730,7 @@ fn equal_levels(expected: &str, actual: &str) -> bool {
     es == as_ && e == a
 }
 
-fn check_selinux(
+pub(super) fn check_selinux(
     pod: &Pod,
     allowed: [&Option<Vec<String>>; 4],
     scope: Scope,
@@ -997,7 +821,7 @@ fn check_selinux(
     ))
 }
 
-fn check_seccomp(
+pub(super) fn check_seccomp(
     pod: &Pod,
     allowed: &NameSet,
     unset_allowed: bool,
@@ -1166,7 +990,7 @@ fn check_seccomp(
 
 /// The PSP-style problems of a profile rule: containers using a profile outside the set, and
 /// containers without one where one is required.
-fn profile_problems(
+pub(super) fn profile_problems(
     what: &str,
     bad: &[String],
     bad_values: BTreeSet<String>,
@@ -1195,7 +1019,7 @@ fn profile_problems(
     parts
 }
 
-fn check_apparmor(
+pub(super) fn check_apparmor(
     pod: &Pod,
     allowed: &NameSet,
     unset_allowed: bool,
@@ -1280,199 +1104,5 @@ fn check_apparmor(
             let parts = profile_problems("AppArmor", &bad, bad_values, &unset, allowed);
             (!parts.is_empty()).then(|| ("AppArmor profile".into(), parts.join("; ")))
         }
-    }
-}
-
-/// Applies a policy's defaulting constraints, as PSP admission did before validating.
-pub fn apply_defaults(policy: &Policy, pod: &mut Pod) {
-    for d in &policy.defaults {
-        apply_default(&d.action, pod);
-    }
-}
-
-fn container_sc(c: &mut Container) -> &mut SecurityContext {
-    c.security_context.get_or_insert_with(Default::default)
-}
-
-/// Applies one defaulting action.
-pub fn apply_default(action: &DefaultAction, pod: &mut Pod) {
-    let pod_uid = pod
-        .spec
-        .security_context
-        .as_ref()
-        .and_then(|s| s.run_as_user);
-    let pod_nonroot = pod
-        .spec
-        .security_context
-        .as_ref()
-        .and_then(|s| s.run_as_non_root);
-    match action {
-        DefaultAction::AddCapabilities { capabilities } => {
-            for c in pod.spec.all_containers_mut() {
-                let caps = container_sc(c)
-                    .capabilities
-                    .get_or_insert_with(Default::default);
-                for cap in capabilities {
-                    if !caps.add.contains(cap) && !caps.drop.contains(cap) {
-                        caps.add.push(cap.clone());
-                    }
-                }
-            }
-        }
-        DefaultAction::DropCapabilities { capabilities } => {
-            for c in pod.spec.all_containers_mut() {
-                let caps = container_sc(c)
-                    .capabilities
-                    .get_or_insert_with(Default::default);
-                for cap in capabilities {
-                    if !caps.drop.contains(cap) {
-                        caps.drop.push(cap.clone());
-                    }
-                }
-            }
-        }
-        DefaultAction::AllowPrivilegeEscalation { value } => {
-            for c in pod.spec.all_containers_mut() {
-                container_sc(c)
-                    .allow_privilege_escalation
-                    .get_or_insert(*value);
-            }
-        }
-        DefaultAction::ReadOnlyRootFilesystem => {
-            for c in pod.spec.all_containers_mut() {
-                container_sc(c)
-                    .read_only_root_filesystem
-                    .get_or_insert(true);
-            }
-        }
-        DefaultAction::RunAsNonRoot => {
-            for c in pod.spec.all_containers_mut() {
-                let s = container_sc(c);
-                if s.run_as_non_root.or(pod_nonroot).is_none()
-                    && s.run_as_user.or(pod_uid).is_none()
-                {
-                    s.run_as_non_root = Some(true);
-                }
-            }
-        }
-        DefaultAction::RunAsUser { value } => {
-            for c in pod.spec.all_containers_mut() {
-                let s = container_sc(c);
-                if s.run_as_user.or(pod_uid).is_none() {
-                    s.run_as_user = Some(*value);
-                }
-            }
-        }
-        DefaultAction::GroupId { field, value } => {
-            let psc = pod
-                .spec
-                .security_context
-                .get_or_insert_with(Default::default);
-            match field {
-                GroupField::RunAsGroup => {
-                    psc.run_as_group.get_or_insert(*value);
-                }
-                GroupField::FsGroup => {
-                    psc.fs_group.get_or_insert(*value);
-                }
-                GroupField::SupplementalGroups => {
-                    if psc.supplemental_groups.as_ref().is_none_or(Vec::is_empty) {
-                        psc.supplemental_groups = Some(vec![*value]);
-                    }
-                }
-            }
-        }
-        DefaultAction::SeLinuxOptions {
-            user,
-            role,
-            type_,
-            level,
-        } => {
-            let psc = pod
-                .spec
-                .security_context
-                .get_or_insert_with(Default::default);
-            if psc.se_linux_options.is_none() {
-                psc.se_linux_options = Some(crate::pod::SeLinuxOptions {
-                    user: user.clone(),
-                    role: role.clone(),
-                    type_: type_.clone(),
-                    level: level.clone(),
-                });
-            }
-        }
-        DefaultAction::SeccompProfile { profile } => {
-            let has_any = pod
-                .spec
-                .security_context
-                .as_ref()
-                .is_some_and(|s| s.seccomp_profile.is_some())
-                || pod.metadata.annotations.contains_key(SECCOMP_POD);
-            if !has_any {
-                let psc = pod
-                    .spec
-                    .security_context
-                    .get_or_insert_with(Default::default);
-                psc.seccomp_profile = Some(profile_from_annotation(profile));
-            }
-        }
-        DefaultAction::AppArmorProfile { profile } => {
-            let names: Vec<String> = pod
-                .spec
-                .all_containers()
-                .filter(|(_, c)| sc(c).and_then(|s| s.app_armor_profile.as_ref()).is_none())
-                .map(|(_, c)| c.name.clone())
-                .collect();
-            for n in names {
-                pod.metadata
-                    .annotations
-                    .entry(format!("{APPARMOR_CONTAINER}{n}"))
-                    .or_insert_with(|| profile.clone());
-            }
-        }
-        DefaultAction::RuntimeClass { name } => {
-            pod.spec
-                .runtime_class_name
-                .get_or_insert_with(|| name.clone());
-        }
-    }
-}
-
-/// Maps an annotation-form profile to a `seccompProfile` field.
-pub fn profile_from_annotation(profile: &str) -> Profile {
-    if let Some(path) = profile.strip_prefix("localhost/") {
-        Profile {
-            type_: "Localhost".into(),
-            localhost_profile: Some(path.into()),
-        }
-    } else if profile == "unconfined" {
-        Profile {
-            type_: "Unconfined".into(),
-            localhost_profile: None,
-        }
-    } else {
-        Profile {
-            type_: "RuntimeDefault".into(),
-            localhost_profile: None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_path_prefixes() {
-        assert!(path_has_prefix("/foo", "/foo"));
-        assert!(path_has_prefix("/foo/bar", "/foo"));
-        assert!(path_has_prefix("/foo/bar", "/foo/"));
-        assert!(!path_has_prefix("/foobar", "/foo"));
-        assert!(path_has_prefix("/anything", "/"));
-    }
-
-    #[test]
-    fn go_quoting() {
-        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
     }
 }
