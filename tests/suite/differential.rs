@@ -30,7 +30,8 @@
 
 use crate::common;
 use crate::engines::{
-    cel as cel_engine, falco as falco_engine, gatekeeper as gk_engine, kyverno as ky,
+    cel as cel_engine, falco as falco_engine, gatekeeper as gk_engine, kubewarden as kw_engine,
+    kyverno as ky,
     psp_admission as model, psp_gen,
 };
 use crate::psp_model::{delete, model_field, normalise, places, to_objects};
@@ -57,16 +58,18 @@ enum Backend {
     Kyverno,
     Vap,
     KyvernoCel,
+    Kubewarden,
     Falco,
 }
 
 impl Backend {
-    const ALL: [Backend; 6] = [
+    const ALL: [Backend; 7] = [
         Backend::Check,
         Backend::Gatekeeper,
         Backend::Kyverno,
         Backend::Vap,
         Backend::KyvernoCel,
+        Backend::Kubewarden,
         Backend::Falco,
     ];
 
@@ -77,6 +80,7 @@ impl Backend {
             Backend::Kyverno => "kyverno",
             Backend::Vap => "vap",
             Backend::KyvernoCel => "kyverno-cel",
+            Backend::Kubewarden => "kubewarden",
             Backend::Falco => "falco",
         }
     }
@@ -364,6 +368,7 @@ enum Compiled {
     Gatekeeper(gk_engine::Output),
     Kyverno(Vec<ky::Policy>),
     Cel(Vec<cel_engine::Compiled>),
+    Kubewarden(kw_engine::Output),
     Falco(falco_engine::RulesFile),
 }
 
@@ -392,6 +397,7 @@ fn compile(b: Backend, policies: &[Policy]) -> Compiled {
         Backend::Vap | Backend::KyvernoCel => {
             Compiled::Cel(cel_engine::Compiled::from_output(&text))
         }
+        Backend::Kubewarden => Compiled::Kubewarden(kw_engine::Output::from_text(&text)),
         Backend::Falco => Compiled::Falco(
             falco_engine::RulesFile::from_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}")),
         ),
@@ -494,6 +500,25 @@ fn run(c: &Compiled, lib: &gk_engine::Library, pod: &PodInput) -> Result<Vec<Fin
                 }
             }
             Ok(found)
+        }
+        Compiled::Kubewarden(out) => {
+            let (_, _, why) = out.review(&pod.json);
+            Ok(why
+                .into_iter()
+                .map(|m| {
+                    // `<policy name>: message`; policy names are `psp-<psp>-<NN>-<module>`.
+                    let name = m.split_once(": ").map_or(m.as_str(), |(n, _)| n);
+                    let module = name.strip_prefix("psp-gen-").unwrap_or(name);
+                    let module = module
+                        .split_once('-')
+                        .filter(|(step, _)| step.chars().all(|c| c.is_ascii_digit()))
+                        .map_or(module, |(_, m)| m);
+                    Finding {
+                        field: module.to_string(),
+                        message: m.clone(),
+                    }
+                })
+                .collect())
         }
         Compiled::Falco(rules) => {
             let ev = falco_engine::audit_event(&pod.json);
