@@ -23,6 +23,19 @@ pub const KNOWN_KINDS: &[&str] = &[
     "PodTemplate",
 ];
 
+/// The kinds whose objects hold a pod or a pod template.
+pub const POD_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "PodTemplate",
+];
+
 /// Where an object of `kind` keeps its pod (`[]`: the object is the pod); `None` for kinds that
 /// hold no pod.
 pub fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {

@@ -396,18 +396,7 @@ impl Pod {
     }
 }
 
-/// The kinds whose objects hold a pod or a pod template.
-pub const POD_KINDS: &[&str] = &[
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-    "PodTemplate",
-];
+pub use crate::k8s::POD_KINDS;
 
 /// Where an object of `kind` keeps its pod (see [`crate::k8s::pod_template_path`]).
 pub use crate::k8s::pod_template_path as template_path;

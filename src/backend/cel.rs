@@ -1212,15 +1212,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         None
     };
     let selector = |namespaces: &Namespaces, exempt: &[String]| {
-        let (only, mut not_in) = match namespaces {
-            _ if !input.scope.from_rbac => (None, vec![]),
-            Namespaces::Only(v) => (Some(v.clone()), vec![]),
-            Namespaces::AllExcept(v) => (None, v.clone()),
-        };
-        not_in.extend(exempt.iter().cloned());
-        not_in.sort();
-        not_in.dedup();
-        (only, not_in)
+        super::namespace_selector(input.scope, namespaces, exempt)
     };
     let mut ctxs = Vec::new();
     for policy in input.policies {
@@ -1289,19 +1281,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         });
         stdout.push_str(&content);
     }
-    for (name, why) in &plan.skipped {
-        let note = format!("no policy generated: {}", super::single_line(why));
-        stdout.push_str(&format!(
-            "# PodSecurityPolicy `{}`: {note}\n",
-            super::single_line(name)
-        ));
-        emitted.fidelity.push(FidelityEntry {
-            policy: name.clone(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Exact,
-            note,
-        });
-    }
+    super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
     Ok(emitted)
 }

@@ -1122,15 +1122,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         notes.push("--mode warn: Kubewarden has no warn mode; `monitor` records each decision without rejecting or mutating".into());
     }
     let selector = |namespaces: &Namespaces, exempt: &[String]| {
-        let (only, mut not_in) = match namespaces {
-            _ if !input.scope.from_rbac => (None, vec![]),
-            Namespaces::Only(v) => (Some(v.clone()), vec![]),
-            Namespaces::AllExcept(v) => (None, v.clone()),
-        };
-        not_in.extend(exempt.iter().cloned());
-        not_in.sort();
-        not_in.dedup();
-        (only, not_in)
+        super::namespace_selector(input.scope, namespaces, exempt)
     };
     let mut stdout = String::new();
     for p in input.policies {
@@ -1258,19 +1250,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         });
         stdout.push_str(&content);
     }
-    for (name, why) in &plan.skipped {
-        let note = format!("no policy generated: {}", super::single_line(why));
-        stdout.push_str(&format!(
-            "# PodSecurityPolicy `{}`: {note}\n",
-            super::single_line(name)
-        ));
-        emitted.fidelity.push(FidelityEntry {
-            policy: name.clone(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Exact,
-            note,
-        });
-    }
+    super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
     Ok(emitted)
 }

@@ -317,6 +317,44 @@ pub fn scope_fidelity(scope: &Scope, plan: &Plan, engine_rule: &str) -> Vec<Fide
     out
 }
 
+/// A placement as a namespace selector: `(In values, NotIn values)` on
+/// `kubernetes.io/metadata.name`, the exemptions added to `NotIn`. Without RBAC in the input no
+/// selector is written (every namespace).
+pub fn namespace_selector(
+    scope: &Scope,
+    namespaces: &crate::scope::Namespaces,
+    exempt: &[String],
+) -> (Option<Vec<String>>, Vec<String>) {
+    use crate::scope::Namespaces;
+    let (only, mut not_in) = match namespaces {
+        _ if !scope.from_rbac => (None, vec![]),
+        Namespaces::Only(v) => (Some(v.clone()), vec![]),
+        Namespaces::AllExcept(v) => (None, v.clone()),
+    };
+    not_in.extend(exempt.iter().cloned());
+    not_in.sort();
+    not_in.dedup();
+    (only, not_in)
+}
+
+/// For each policy the plan skips: a comment line in the output and an (exact) `rbac` fidelity
+/// entry saying why no policy was generated.
+pub fn skipped_notes(plan: &Plan, out: &mut String, fidelity: &mut Vec<FidelityEntry>) {
+    for (name, why) in &plan.skipped {
+        let note = format!("no policy generated: {}", single_line(why));
+        out.push_str(&format!(
+            "# PodSecurityPolicy `{}`: {note}\n",
+            single_line(name)
+        ));
+        fidelity.push(FidelityEntry {
+            policy: name.clone(),
+            field: "rbac".into(),
+            fidelity: Fidelity::Exact,
+            note,
+        });
+    }
+}
+
 /// Renders a fidelity report as a comment block (`# ` prefixed lines).
 pub fn fidelity_comment(entries: &[FidelityEntry], prefix: &str) -> String {
     let mut out = String::new();
