@@ -27,17 +27,11 @@ fn psp_migration_cases() {
             }
         }
     }
-    println!("psp-migration cases (IR evaluator): {agree}/{total}");
-    for f in &failures {
-        println!("  mismatch: {f}");
-    }
-    let unexpected: Vec<_> = failures
-        .iter()
-        .filter(|f| !KNOWN_FAILURES.iter().any(|k| f.starts_with(k)))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "{} unexpected mismatches",
-        unexpected.len()
+    common::assert_ratchet(
+        "psp-migration cases (IR evaluator)",
+        (agree, total),
+        &failures,
+        KNOWN_FAILURES.iter().copied(),
+        48,
     );
 }
