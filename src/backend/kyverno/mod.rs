@@ -10,7 +10,7 @@
 //!   `auto` when the PSP is not a level with expressible exclusions).
 //!
 //! Where the input holds RBAC, each policy matches the namespaces whose pods may use the PSP
-//! (see [`super::gatekeeper::rbac_scopes`]); otherwise it is cluster-wide and says so in the
+//! (from the scoping pass, [`crate::scope`]); otherwise it is cluster-wide and says so in the
 //! `polytrans.dev/scope` annotation. Strings from the input are escaped for Kyverno's variable
 //! substitution (`{{` → `\{{`, `$(` → `\$(`); the YAML itself is written by serde. The policy
 //! body is computed here as JSON and laid out by `templates/kyverno/clusterpolicy.yaml.j2`.
