@@ -1217,6 +1217,19 @@ fn modern(
             }),
         }
     }
+    // Falco sees the pod as written: it cannot default, and the rules only judge values a pod
+    // sets, so a pod that leaves unset what PSP defaulted goes unflagged.
+    for d in &p.defaults {
+        fidelity.push(FidelityEntry {
+            policy: p.name.clone(),
+            field: d.provenance.field.clone(),
+            fidelity: Fidelity::Approximated,
+            note: format!(
+                "Falco detects and cannot default: a pod that leaves unset what PSP defaulted ({}) is not flagged",
+                d.action.kind_name()
+            ),
+        });
+    }
     for m in &mut rules {
         let body = if m.parts.len() == 1 {
             m.parts[0].clone()
