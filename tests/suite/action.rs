@@ -2,14 +2,12 @@
 //! git repository stands in for the pull request, and `GITHUB_STEP_SUMMARY`, `GITHUB_OUTPUT` and
 //! `RUNNER_TEMP` point at temporary files.
 
+use crate::common::{self, git};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("polytrans-action-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("action", name)
 }
 
 fn golden(case: &str, file: &str) -> PathBuf {
@@ -17,21 +15,6 @@ fn golden(case: &str, file: &str) -> PathBuf {
         .join("golden")
         .join(case)
         .join(file)
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
 }
 
 struct Run {

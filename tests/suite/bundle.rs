@@ -3,33 +3,15 @@
 //! also the gatekeeper-library ConstraintTemplates, in `templates/`); `--diff DIR/` and
 //! `--check` read the same layout, report stale files, and `--write` removes them.
 
-use crate::common;
+use crate::common::{self, polytrans_in as polytrans};
 
 use polytrans::backend::gatekeeper::{LIBRARY_VERSION, TEMPLATE_FOLDERS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn polytrans(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_polytrans"))
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("polytrans-bundle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("bundle", name)
 }
 
 /// The labels-cluster inputs (PSPs and RBAC), as absolute paths.

@@ -255,3 +255,43 @@ pub fn assert_ratchet<'k>(
     );
     assert!(agree >= min, "ratchet: {label} reached {min}, now {agree}");
 }
+
+/// Runs the built binary in `dir` (no colour): exit code, stdout, stderr.
+pub fn polytrans_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_polytrans"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fresh, empty temporary folder `polytrans-<area>-<name>-<pid>` (the tests of one binary run
+/// in parallel threads: `area` and `name` keep them apart).
+pub fn tempdir(area: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("polytrans-{area}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `git` in `dir` with a fixed author; fails the test when it fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
