@@ -1173,9 +1173,12 @@ pub const MAX_CONTAINERS: [(&str, usize); 3] = [
     ("initContainers", 4),
     ("ephemeralContainers", 2),
 ];
-/// Items judged per list inside a container or the pod: `capabilities.add`, `ports`,
-/// `sysctls`, `supplementalGroups`.
+/// Items judged per list inside a container or the pod: `ports`, `supplementalGroups`.
 pub const MAX_ITEMS: usize = 8;
+/// Sysctls judged per pod (Kubernetes 1.31's safe set alone has 11).
+pub const MAX_SYSCTLS: usize = 16;
+/// Capabilities judged per container's `capabilities.add` (PSA's own test pods add 13).
+pub const MAX_ADDED_CAPABILITIES: usize = 16;
 /// Volumes judged per pod (host paths and CSI drivers).
 pub const MAX_VOLUMES: usize = 16;
 /// Id ranges with at most this many ids are written as an `in (…)` list; wider ones as digit
@@ -1403,12 +1406,12 @@ impl Bounds {
         if self.caps_add {
             parts.extend(lists().map(|b| {
                 exists(&jv(&format!(
-                    "{b}/securityContext/capabilities/add/{MAX_ITEMS}"
+                    "{b}/securityContext/capabilities/add/{MAX_ADDED_CAPABILITIES}"
                 )))
             }));
         }
         if self.sysctls {
-            parts.push(exists(&jv(&format!("{POD_SC}/sysctls/{MAX_ITEMS}"))));
+            parts.push(exists(&jv(&format!("{POD_SC}/sysctls/{MAX_SYSCTLS}"))));
         }
         if self.supplemental {
             parts.push(exists(&jv(&format!(
@@ -1429,15 +1432,17 @@ impl Bounds {
                 MAX_CONTAINERS[0].1, MAX_CONTAINERS[1].1, MAX_CONTAINERS[2].1
             ));
         }
+        if self.caps_add {
+            what.push(format!(
+                "the first {MAX_ADDED_CAPABILITIES} items of capabilities.add"
+            ));
+        }
+        if self.sysctls {
+            what.push(format!("the first {MAX_SYSCTLS} sysctls"));
+        }
         let mut items = Vec::new();
         if self.ports {
             items.push("ports");
-        }
-        if self.caps_add {
-            items.push("capabilities.add");
-        }
-        if self.sysctls {
-            items.push("sysctls");
         }
         if self.supplemental {
             items.push("supplementalGroups");
@@ -1704,7 +1709,7 @@ fn translate_json(
             bounds.caps_add = true;
             let cond = each_container(bounds, |base| {
                 let mut parts = Vec::new();
-                for j in 0..MAX_ITEMS {
+                for j in 0..MAX_ADDED_CAPABILITIES {
                     let a = jv(&format!("{base}/securityContext/capabilities/add/{j}"));
                     parts.push(all(vec![
                         exists(&a),
@@ -1990,7 +1995,7 @@ fn translate_json(
         Constraint::Sysctls { allowed, forbidden } => {
             bounds.sysctls = true;
             let mut parts = Vec::new();
-            for j in 0..MAX_ITEMS {
+            for j in 0..MAX_SYSCTLS {
                 let item = jv(&format!("{POD_SC}/sysctls/{j}"));
                 let name = jv(&format!("{POD_SC}/sysctls/{j}/name"));
                 // sysctl/mustmatchpatterns.go: forbidden first, then safe or allowed.
