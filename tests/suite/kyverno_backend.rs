@@ -363,7 +363,9 @@ fn mode_background_and_autogen_options() {
         ],
         "",
     );
-    assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
+    // The deprecated policy-level `validationFailureAction` is not written (per-rule
+    // `failureAction`, Kyverno 1.13+).
+    assert!(p[0]["spec"]["validationFailureAction"].is_null());
     assert_eq!(p[0]["spec"]["background"], true);
     assert_eq!(
         p[0]["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"],
@@ -376,13 +378,28 @@ fn mode_background_and_autogen_options() {
     }
     // `--mode enforce` is the default (the output replaces a control that enforced).
     let p = policies(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
-    assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
+    let actions = |p: &Value| -> Vec<String> {
+        rules(p)
+            .iter()
+            .filter(|r| !r["validate"].is_null())
+            .map(|r| r["validate"]["failureAction"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        actions(&p[0]).iter().all(|a| a == "Enforce"),
+        "{:?}",
+        actions(&p[0])
+    );
     assert!(p[0]["spec"]["emitWarning"].is_null());
     let w = policies(
         &["psp", BASELINE_LIKE, "--to", "kyverno", "--mode", "warn"],
         "",
     );
-    assert_eq!(w[0]["spec"]["validationFailureAction"], "Audit");
+    assert!(
+        actions(&w[0]).iter().all(|a| a == "Audit"),
+        "{:?}",
+        actions(&w[0])
+    );
     assert_eq!(w[0]["spec"]["emitWarning"], true);
     assert_eq!(p[0]["spec"]["background"], false);
     assert_eq!(
@@ -501,4 +518,104 @@ fn host_namespace_and_sysctl_values_are_restricted_fields() {
         pod_security(&p[0])["exclude"],
         json!([{"controlName": "Host Namespaces"}])
     );
+}
+
+/// `--kyverno-version` picks what is emitted: ClusterPolicy for 1.13–1.19 (deprecated from 1.17,
+/// said in the header), refused from 1.20 (Kyverno's planned removal) and before 1.13 (no
+/// per-rule `failureAction`); the ValidatingPolicy apiVersion of `--to kyverno-cel` per release.
+#[test]
+fn kyverno_version_picks_the_output() {
+    let deprecation = "ClusterPolicy is deprecated since Kyverno 1.17";
+    let (code, out, err) = run(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# For Kyverno 1.19 (--kyverno-version)."),
+        "{out}"
+    );
+    assert!(out.contains(deprecation), "{out}");
+    assert!(out.contains("`--to kyverno-cel`"), "{out}");
+    let (code, out, err) = run(
+        &[
+            "psp",
+            BASELINE_LIKE,
+            "--to",
+            "kyverno",
+            "--kyverno-version",
+            "1.16",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(deprecation), "{out}");
+    for (version, text) in [
+        ("1.20", "plans to refuse creating or updating ClusterPolicy"),
+        ("1.12", "reads from 1.13 on"),
+    ] {
+        let (code, out, err) = run(
+            &[
+                "psp",
+                BASELINE_LIKE,
+                "--to",
+                "kyverno",
+                "--kyverno-version",
+                version,
+            ],
+            "",
+        );
+        assert_eq!(code, 2, "{version}: {out}");
+        assert!(
+            err.contains(text) && err.contains("help:"),
+            "{version}: {err}"
+        );
+        assert!(out.is_empty(), "no partial output: {out}");
+    }
+    for (version, api) in [
+        ("1.14", "policies.kyverno.io/v1alpha1"),
+        ("1.15", "policies.kyverno.io/v1alpha1"),
+        ("1.16", "policies.kyverno.io/v1beta1"),
+        ("v1.17.2", "policies.kyverno.io/v1"),
+        ("1.19", "policies.kyverno.io/v1"),
+    ] {
+        let p = policies(
+            &[
+                "psp",
+                BASELINE_LIKE,
+                "--to",
+                "kyverno-cel",
+                "--kyverno-version",
+                version,
+            ],
+            "",
+        );
+        assert!(!p.is_empty());
+        for d in p.iter().filter(|d| d["kind"] == "ValidatingPolicy") {
+            assert_eq!(d["apiVersion"], api, "{version}");
+        }
+    }
+    let (code, _, err) = run(
+        &[
+            "psp",
+            BASELINE_LIKE,
+            "--to",
+            "kyverno-cel",
+            "--kyverno-version",
+            "1.13",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("ValidatingPolicy arrived in 1.14"), "{err}");
+    let (code, _, err) = run(
+        &[
+            "psp",
+            BASELINE_LIKE,
+            "--to",
+            "kyverno",
+            "--kyverno-version",
+            "2.0",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not a Kyverno release"), "{err}");
 }
