@@ -108,8 +108,8 @@ fn version_notes(version: super::KyvernoVersion) -> Vec<String> {
 pub struct Options {
     /// How validating rules are written.
     pub style: Style,
-    /// What a failing rule does: `failureAction` of every validate rule (and the policy-level
-    /// `validationFailureAction`); `warn` audits and sends the client a warning (`emitWarning`).
+    /// What a failing rule does: `failureAction` of every validate rule; `warn` audits and
+    /// sends the client a warning (`emitWarning`).
     pub mode: super::Mode,
     /// Also scan existing resources (`spec.background: true`).
     pub background: bool,
