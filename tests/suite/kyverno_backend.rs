@@ -525,8 +525,19 @@ fn host_namespace_and_sysctl_values_are_restricted_fields() {
 /// per-rule `failureAction`); the ValidatingPolicy apiVersion of `--to kyverno-cel` per release.
 #[test]
 fn kyverno_version_picks_the_output() {
+    // `polytrans psp BASELINE_LIKE --to <target> [--kyverno-version <version>]`.
+    let with = |target: &str, version: Option<&str>| {
+        let mut args = vec!["psp", BASELINE_LIKE, "--to", target];
+        args.extend(
+            version
+                .map(|v| ["--kyverno-version", v])
+                .into_iter()
+                .flatten(),
+        );
+        run(&args, "")
+    };
     let deprecation = "ClusterPolicy is deprecated since Kyverno 1.17";
-    let (code, out, err) = run(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
+    let (code, out, err) = with("kyverno", None);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("# For Kyverno 1.19 (--kyverno-version)."),
@@ -534,39 +545,22 @@ fn kyverno_version_picks_the_output() {
     );
     assert!(out.contains(deprecation), "{out}");
     assert!(out.contains("`--to kyverno-cel`"), "{out}");
-    let (code, out, err) = run(
-        &[
-            "psp",
-            BASELINE_LIKE,
-            "--to",
-            "kyverno",
-            "--kyverno-version",
-            "1.16",
-        ],
-        "",
-    );
+    let (code, out, err) = with("kyverno", Some("1.16"));
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(deprecation), "{out}");
-    for (version, text) in [
-        ("1.20", "plans to refuse creating or updating ClusterPolicy"),
-        ("1.12", "reads from 1.13 on"),
+    for (target, version, text) in [
+        (
+            "kyverno",
+            "1.20",
+            "plans to refuse creating or updating ClusterPolicy",
+        ),
+        ("kyverno", "1.12", "reads from 1.13 on"),
+        ("kyverno", "2.0", "not a Kyverno release"),
+        ("kyverno-cel", "1.13", "ValidatingPolicy arrived in 1.14"),
     ] {
-        let (code, out, err) = run(
-            &[
-                "psp",
-                BASELINE_LIKE,
-                "--to",
-                "kyverno",
-                "--kyverno-version",
-                version,
-            ],
-            "",
-        );
-        assert_eq!(code, 2, "{version}: {out}");
-        assert!(
-            err.contains(text) && err.contains("help:"),
-            "{version}: {err}"
-        );
+        let (code, out, err) = with(target, Some(version));
+        assert_eq!(code, 2, "{target} {version}: {out}");
+        assert!(err.contains(text), "{target} {version}: {err}");
         assert!(out.is_empty(), "no partial output: {out}");
     }
     for (version, api) in [
@@ -576,46 +570,16 @@ fn kyverno_version_picks_the_output() {
         ("v1.17.2", "policies.kyverno.io/v1"),
         ("1.19", "policies.kyverno.io/v1"),
     ] {
-        let p = policies(
-            &[
-                "psp",
-                BASELINE_LIKE,
-                "--to",
-                "kyverno-cel",
-                "--kyverno-version",
-                version,
-            ],
-            "",
-        );
-        assert!(!p.is_empty());
-        for d in p.iter().filter(|d| d["kind"] == "ValidatingPolicy") {
+        let (code, out, err) = with("kyverno-cel", Some(version));
+        assert_eq!(code, 0, "{version}: {err}");
+        let docs = polytrans::load::yaml_documents(&out).unwrap();
+        let vpols: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ValidatingPolicy")
+            .collect();
+        assert!(!vpols.is_empty(), "{out}");
+        for d in vpols {
             assert_eq!(d["apiVersion"], api, "{version}");
         }
     }
-    let (code, _, err) = run(
-        &[
-            "psp",
-            BASELINE_LIKE,
-            "--to",
-            "kyverno-cel",
-            "--kyverno-version",
-            "1.13",
-        ],
-        "",
-    );
-    assert_eq!(code, 2);
-    assert!(err.contains("ValidatingPolicy arrived in 1.14"), "{err}");
-    let (code, _, err) = run(
-        &[
-            "psp",
-            BASELINE_LIKE,
-            "--to",
-            "kyverno",
-            "--kyverno-version",
-            "2.0",
-        ],
-        "",
-    );
-    assert_eq!(code, 2);
-    assert!(err.contains("not a Kyverno release"), "{err}");
 }
