@@ -835,7 +835,10 @@ fn kyverno_seccomp_pod_annotation_and_pod_profile() {
     let cases = [
         (
             "pod annotation localhost/prof.json, default not applied",
-            pod(ann("localhost/prof.json"), json!({"containers": [container(Value::Null)]})),
+            pod(
+                ann("localhost/prof.json"),
+                json!({"containers": [container(Value::Null)]}),
+            ),
             true,
         ),
         (
@@ -883,7 +886,10 @@ fn kyverno_seccomp_pod_annotation_and_pod_profile() {
         ),
         (
             "pod annotation docker/default only",
-            pod(ann("docker/default"), json!({"containers": [container(Value::Null)]})),
+            pod(
+                ann("docker/default"),
+                json!({"containers": [container(Value::Null)]}),
+            ),
             true,
         ),
     ];
@@ -902,7 +908,10 @@ fn kyverno_apparmor_per_container() {
     let cases = [
         (
             "app annotated, sidecar defaulted",
-            pod(app.clone(), json!({"containers": two(Value::Null, Value::Null)})),
+            pod(
+                app.clone(),
+                json!({"containers": two(Value::Null, Value::Null)}),
+            ),
             true,
         ),
         (
@@ -961,7 +970,9 @@ fn kyverno_secret_covers_service_account_token_projection() {
         ),
         (
             "a token with an audience",
-            with(json!({"sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]})),
+            with(
+                json!({"sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]}),
+            ),
             false,
         ),
         (
@@ -976,7 +987,9 @@ fn kyverno_secret_covers_service_account_token_projection() {
         ),
         (
             "the pod's labels through the downward API",
-            with(json!({"sources": [{"downwardAPI": {"items": [{"path": "labels", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels"}}]}}]})),
+            with(
+                json!({"sources": [{"downwardAPI": {"items": [{"path": "labels", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels"}}]}}]}),
+            ),
             false,
         ),
     ];
@@ -1009,12 +1022,20 @@ fn kyverno_run_as_ids_effective_values() {
         ),
         (
             "pod 5, one container inherits it",
-            p(json!({"runAsUser": 5}), json!({"runAsUser": 800}), Value::Null),
+            p(
+                json!({"runAsUser": 5}),
+                json!({"runAsUser": 800}),
+                Value::Null,
+            ),
             false,
         ),
         (
             "pod 800, a container 5",
-            p(json!({"runAsUser": 800}), json!({"runAsUser": 5}), Value::Null),
+            p(
+                json!({"runAsUser": 800}),
+                json!({"runAsUser": 5}),
+                Value::Null,
+            ),
             false,
         ),
         (
@@ -1033,7 +1054,11 @@ fn kyverno_run_as_ids_effective_values() {
         ),
         (
             "pod group 5, one container inherits it",
-            p(json!({"runAsGroup": 5}), json!({"runAsGroup": 672}), Value::Null),
+            p(
+                json!({"runAsGroup": 5}),
+                json!({"runAsGroup": 672}),
+                Value::Null,
+            ),
             false,
         ),
     ];
@@ -1046,7 +1071,11 @@ fn kyverno_run_as_ids_effective_values() {
     let cases = [
         (
             "pod 65534, containers inherit it",
-            p(json!({"runAsUser": 65534}), json!({"privileged": false}), Value::Null),
+            p(
+                json!({"runAsUser": 65534}),
+                json!({"privileged": false}),
+                Value::Null,
+            ),
             false,
         ),
         (
@@ -1082,14 +1111,13 @@ fn kyverno_selinux_must_run_as_exact() {
     };
     let cases = [
         ("nothing set: defaulted", p(json!({}), Value::Null), true),
-        (
-            "container options {}",
-            p(json!({}), se(json!({}))),
-            false,
-        ),
+        ("container options {}", p(json!({}), se(json!({}))), false),
         (
             "container without the user",
-            p(json!({}), se(json!({"type": "container_t", "level": "s0:c1,c2"}))),
+            p(
+                json!({}),
+                se(json!({"type": "container_t", "level": "s0:c1,c2"})),
+            ),
             false,
         ),
         (
@@ -1102,7 +1130,10 @@ fn kyverno_selinux_must_run_as_exact() {
         ),
         (
             "pod options without the level, container complete",
-            p(se(json!({"user": "system_u", "type": "container_t"})), se(want.clone())),
+            p(
+                se(json!({"user": "system_u", "type": "container_t"})),
+                se(want.clone()),
+            ),
             false,
         ),
         (
@@ -1113,4 +1144,3 @@ fn kyverno_selinux_must_run_as_exact() {
     ];
     assert_verdicts(&input, &["kyverno", "check"], &cases);
 }
-

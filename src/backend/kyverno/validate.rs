@@ -368,7 +368,10 @@ pub(super) fn level_spellings(level: &str) -> Option<Vec<String>> {
         let Some(i) = (1..cats.len()).rev().find(|&i| cats[i - 1] < cats[i]) else {
             break;
         };
-        let j = (i..cats.len()).rev().find(|&j| cats[j] > cats[i - 1]).unwrap();
+        let j = (i..cats.len())
+            .rev()
+            .find(|&j| cats[j] > cats[i - 1])
+            .unwrap();
         cats.swap(i - 1, j);
         cats[i..].reverse();
     }
