@@ -415,7 +415,7 @@ enum Compiled {
     Check(Policy),
     Gatekeeper(gk_engine::Output),
     Kyverno(Vec<ky::Policy>),
-    Cel(Vec<cel_engine::Compiled>),
+    Cel(cel_engine::Output),
     Kubewarden(kw_engine::Output),
     Falco(falco_engine::RulesFile),
 }
@@ -443,7 +443,7 @@ fn compile(b: Backend, policies: &[Policy]) -> Compiled {
         Backend::Gatekeeper => Compiled::Gatekeeper(gk_engine::Output::from_text(&text)),
         Backend::Kyverno => Compiled::Kyverno(ky::Policy::all_from_text(&text)),
         Backend::Vap | Backend::KyvernoCel => {
-            Compiled::Cel(cel_engine::Compiled::from_output(&text))
+            Compiled::Cel(cel_engine::Output::from_output(&text))
         }
         Backend::Kubewarden => Compiled::Kubewarden(kw_engine::Output::from_text(&text)),
         Backend::Falco => Compiled::Falco(
@@ -537,10 +537,11 @@ fn run(c: &Compiled, lib: &gk_engine::Library, pod: &PodInput) -> Result<Vec<Fin
             }
             Ok(found)
         }
-        Compiled::Cel(policies) => {
+        Compiled::Cel(out) => {
             let mut found = Vec::new();
-            for p in policies {
-                for label in p.run(&pod.json) {
+            let mutated = crate::engines::map::mutate_all(&out.mutating, &pod.json)?;
+            for p in &out.validating {
+                for label in p.try_run(&mutated)? {
                     found.push(Finding {
                         field: cel_label_field(&label),
                         message: label,
