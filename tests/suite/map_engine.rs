@@ -5,7 +5,8 @@
 use crate::engines::map::{self, Mutation, PatchType};
 use serde_json::{Value, json};
 
-const DOC: &str = "https://kubernetes.io/docs/reference/access-authn-authz/mutating-admission-policy/";
+const DOC: &str =
+    "https://kubernetes.io/docs/reference/access-authn-authz/mutating-admission-policy/";
 const SMD_TEST: &str = "https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch/smd_test.go";
 
 struct Case {
@@ -20,7 +21,8 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     use PatchType::*;
-    let deployment = |spec: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec});
+    let deployment =
+        |spec: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec});
     vec![
         Case {
             source: DOC,
@@ -43,10 +45,12 @@ fn cases() -> Vec<Case> {
             // The page shows mesh-proxy first; structured merge appends new keys after the
             // existing ones (smd_test.go "apply configuration add to listType=map"), which is
             // what the API server does; the page's listing is abridged (`...`).
-            expected: Ok(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myapp", "namespace": "default"},
+            expected: Ok(
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "myapp", "namespace": "default"},
                 "spec": {"initContainers": [
                     {"name": "myapp-initializer", "image": "example/initializer:v1.0.0"},
-                    {"name": "mesh-proxy", "image": "mesh/proxy:v1.0.0", "args": ["proxy", "sidecar"], "restartPolicy": "Always"}]}})),
+                    {"name": "mesh-proxy", "image": "mesh/proxy:v1.0.0", "args": ["proxy", "sidecar"], "restartPolicy": "Always"}]}}),
+            ),
         },
         Case {
             source: DOC,
@@ -101,7 +105,9 @@ fn cases() -> Vec<Case> {
                 }
               ]"#,
             object: deployment(json!({})),
-            expected: Ok(deployment(json!({"selector": {"matchLabels": {"environment": "test"}}}))),
+            expected: Ok(deployment(
+                json!({"selector": {"matchLabels": {"environment": "test"}}}),
+            )),
         },
         Case {
             source: DOC,
@@ -124,7 +130,9 @@ fn cases() -> Vec<Case> {
             expression: r#"Object{spec: Object.spec{template: Object.spec.template{spec: Object.spec.template.spec{
                 volumes: [Object.spec.template.spec.volumes{name: "y"}]}}}}"#,
             object: deployment(json!({"template": {"spec": {"volumes": [{"name": "x"}]}}})),
-            expected: Ok(deployment(json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y"}]}}}))),
+            expected: Ok(deployment(
+                json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y"}]}}}),
+            )),
         },
         Case {
             source: SMD_TEST,
@@ -133,8 +141,12 @@ fn cases() -> Vec<Case> {
             expression: r#"Object{spec: Object.spec{template: Object.spec.template{spec: Object.spec.template.spec{
                 volumes: [Object.spec.template.spec.volumes{name: "y",
                   hostPath: Object.spec.template.spec.volumes.hostPath{path: "a"}}]}}}}"#,
-            object: deployment(json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y"}]}}})),
-            expected: Ok(deployment(json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y", "hostPath": {"path": "a"}}]}}}))),
+            object: deployment(
+                json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y"}]}}}),
+            ),
+            expected: Ok(deployment(
+                json!({"template": {"spec": {"volumes": [{"name": "x"}, {"name": "y", "hostPath": {"path": "a"}}]}}}),
+            )),
         },
         Case {
             source: SMD_TEST,
@@ -155,9 +167,11 @@ fn cases() -> Vec<Case> {
                   ports: [Object.spec.template.spec.containers.ports{containerPort: 80}],
                   resources: Object.spec.template.spec.containers.resources{limits: {"cpu": "128M"},}}]}}}}"#,
             object: deployment(json!({})),
-            expected: Ok(deployment(json!({"replicas": 1, "template": {"metadata": {"labels": {"app": "nginx"}},
+            expected: Ok(deployment(
+                json!({"replicas": 1, "template": {"metadata": {"labels": {"app": "nginx"}},
                 "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2", "ports": [{"containerPort": 80}],
-                  "resources": {"limits": {"cpu": "128M"}}}]}}}))),
+                  "resources": {"limits": {"cpu": "128M"}}}]}}}),
+            )),
         },
         Case {
             source: SMD_TEST,
@@ -165,7 +179,9 @@ fn cases() -> Vec<Case> {
             patch_type: ApplyConfiguration,
             expression: r#"Object{spec: Object.spec{selector: Object.spec.selector{matchLabels: {"l": "v"}}}}"#,
             object: deployment(json!({"replicas": 1})),
-            expected: Err("invalid ApplyConfiguration: may not mutate atomic arrays, maps or structs: .spec.selector"),
+            expected: Err(
+                "invalid ApplyConfiguration: may not mutate atomic arrays, maps or structs: .spec.selector",
+            ),
         },
         Case {
             source: SMD_TEST,
@@ -173,7 +189,9 @@ fn cases() -> Vec<Case> {
             patch_type: ApplyConfiguration,
             expression: "Object{spec: Object.specx{replicas: 1}}",
             object: deployment(json!({"replicas": 1})),
-            expected: Err("type mismatch: unexpected type name \"Object.specx\", expected \"Object.spec\""),
+            expected: Err(
+                "type mismatch: unexpected type name \"Object.specx\", expected \"Object.spec\"",
+            ),
         },
         Case {
             source: SMD_TEST,
@@ -198,10 +216,14 @@ fn cases() -> Vec<Case> {
             expression: r#"Object{spec: Object.spec{template: Object.spec.template{spec: Object.spec.template.spec{
                 containers: [Object.spec.template.spec.containers{name: "nginx",
                   env: [Object.spec.template.spec.containers.env{name: "test", value: "c"}]}]}}}}"#,
-            object: deployment(json!({"replicas": 1, "template": {"spec": {"containers": [{"name": "nginx",
-                "env": [{"name": "test", "value": "a"}, {"name": "foo", "value": "bar"}]}]}}})),
-            expected: Ok(deployment(json!({"replicas": 1, "template": {"spec": {"containers": [{"name": "nginx",
-                "env": [{"name": "test", "value": "c"}, {"name": "foo", "value": "bar"}]}]}}}))),
+            object: deployment(
+                json!({"replicas": 1, "template": {"spec": {"containers": [{"name": "nginx",
+                "env": [{"name": "test", "value": "a"}, {"name": "foo", "value": "bar"}]}]}}}),
+            ),
+            expected: Ok(deployment(
+                json!({"replicas": 1, "template": {"spec": {"containers": [{"name": "nginx",
+                "env": [{"name": "test", "value": "c"}, {"name": "foo", "value": "bar"}]}]}}}),
+            )),
         },
     ]
 }
@@ -224,10 +246,16 @@ fn calibration_on_kubernetes_examples() {
         if pass {
             ok += 1;
         } else {
-            failures.push(format!("{} ({}): got {got:?}, expected {:?}", c.name, c.source, c.expected));
+            failures.push(format!(
+                "{} ({}): got {got:?}, expected {:?}",
+                c.name, c.source, c.expected
+            ));
         }
     }
-    println!("map engine calibration: {ok}/{} (Kubernetes docs and smd_test.go)", cases.len());
+    println!(
+        "map engine calibration: {ok}/{} (Kubernetes docs and smd_test.go)",
+        cases.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -280,5 +308,8 @@ spec:
     let once = map::mutate_all(&policies, &pod).unwrap();
     assert_eq!(once["spec"]["initContainers"].as_array().unwrap().len(), 2);
     let twice = map::mutate_all(&policies, &once).unwrap();
-    assert_eq!(twice, once, "{DOC}: the match condition skips a pod with the sidecar");
+    assert_eq!(
+        twice, once,
+        "{DOC}: the match condition skips a pod with the sidecar"
+    );
 }

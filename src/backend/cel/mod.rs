@@ -733,9 +733,12 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                         "true",
                     )),
                 ]),
-                Scope::Effective => {
-                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok))
-                }
+                // selinux/mustrunas.go: PSP also validated the pod's own options when set
+                // (`ValidatePod`), even where every container overrides them.
+                Scope::Effective => and_all(vec![
+                    if_set(SPEC, &pod_sc(&["seLinuxOptions"]), judge, "true"),
+                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok)),
+                ]),
             }
         }
         Constraint::Seccomp {

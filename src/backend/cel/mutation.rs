@@ -144,7 +144,10 @@ fn seccomp_form(p: &str) -> String {
 }
 
 /// The mutations for one defaulting action (several for per-container-list actions).
-fn action_mutations(action: &DefaultAction, exempt_images: &[String]) -> Vec<(String, &'static str)> {
+fn action_mutations(
+    action: &DefaultAction,
+    exempt_images: &[String],
+) -> Vec<(String, &'static str)> {
     let apply = |v: Vec<String>| -> Vec<(String, &'static str)> {
         v.into_iter().map(|e| (e, "ApplyConfiguration")).collect()
     };
@@ -354,7 +357,8 @@ pub fn describe(action: &DefaultAction) -> String {
             "sets readOnlyRootFilesystem=true on containers that leave it unset".into()
         }
         DefaultAction::RunAsNonRoot => {
-            "sets runAsNonRoot=true on containers with no runAsNonRoot or runAsUser in effect".into()
+            "sets runAsNonRoot=true on containers with no runAsNonRoot or runAsUser in effect"
+                .into()
         }
         DefaultAction::RunAsUser { value } => {
             format!("sets runAsUser={value} on containers with none in effect")

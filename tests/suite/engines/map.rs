@@ -29,7 +29,10 @@ const TYPE: &str = "@type";
 #[derive(PartialEq)]
 enum Frame {
     /// A typed literal: its type name and the field whose value is being read.
-    Struct { ty: String, field: Option<String> },
+    Struct {
+        ty: String,
+        field: Option<String>,
+    },
     Other,
 }
 
@@ -105,10 +108,8 @@ pub fn rewrite(expr: &str) -> Result<String, String> {
                             ));
                         }
                     }
-                    Some((_, Some(_))) => {
-                        if !path.starts_with("Object") {
-                            return Err(format!("JSONPatch value of type {path}"));
-                        }
+                    Some((_, Some(_))) if !path.starts_with("Object") => {
+                        return Err(format!("JSONPatch value of type {path}"));
                     }
                     _ => {}
                 }
@@ -198,11 +199,12 @@ fn strip_types(v: &Value) -> Value {
 
 fn context() -> Context<'static> {
     let mut ctx = Context::default();
-    ctx.add_function("indexOf", |This(list): This<Arc<Vec<Cel>>>, x: Cel| -> i64 {
-        list.iter()
-            .position(|e| *e == x)
-            .map_or(-1, |p| p as i64)
-    });
+    ctx.add_function(
+        "indexOf",
+        |This(list): This<Arc<Vec<Cel>>>, x: Cel| -> i64 {
+            list.iter().position(|e| *e == x).map_or(-1, |p| p as i64)
+        },
+    );
     ctx.add_function("jsonpatchEscapeKey", |s: Arc<String>| -> String {
         s.replace('~', "~0").replace('/', "~1")
     });
@@ -215,8 +217,13 @@ fn context() -> Context<'static> {
 /// The key fields of the associative lists of the pod schema (`+listType=map`), by field name.
 fn list_keys(field: &str) -> Option<&'static [&'static str]> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "resourceClaims" => &["name"],
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims" => &["name"],
         "volumeMounts" => &["mountPath"],
         "ports" => &["containerPort", "protocol"],
         _ => return None,
@@ -265,7 +272,12 @@ fn key_of(item: &Value, keys: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-fn merge(live: &mut Value, patch: &Value, path: &str, report: &mut ApplyReport) -> Result<(), String> {
+fn merge(
+    live: &mut Value,
+    patch: &Value,
+    path: &str,
+    report: &mut ApplyReport,
+) -> Result<(), String> {
     let Value::Object(p) = patch else {
         *live = patch.clone();
         return Ok(());
@@ -312,7 +324,9 @@ fn merge(live: &mut Value, patch: &Value, path: &str, report: &mut ApplyReport) 
                 }
             },
             Value::Object(_) => {
-                let entry = l.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()));
+                let entry = l
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 merge(entry, v, &at, report)?;
             }
             _ => {
@@ -344,10 +358,13 @@ fn pointer_mut<'a>(doc: &'a mut Value, toks: &[String]) -> Result<&'a mut Value,
     let mut cur = doc;
     for t in toks {
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| format!("missing member {t:?}"))?,
+            Value::Object(m) => m
+                .get_mut(t)
+                .ok_or_else(|| format!("missing member {t:?}"))?,
             Value::Array(a) => {
                 let i: usize = t.parse().map_err(|_| format!("bad index {t:?}"))?;
-                a.get_mut(i).ok_or_else(|| format!("index {i} out of range"))?
+                a.get_mut(i)
+                    .ok_or_else(|| format!("index {i} out of range"))?
             }
             _ => return Err(format!("cannot descend into a scalar at {t:?}")),
         };
@@ -385,7 +402,9 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
     let toks = tokens(path)?;
     let (last, parent) = toks.split_last().ok_or("cannot remove the root")?;
     match pointer_mut(doc, parent)? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| format!("remove {path}: missing")),
+        Value::Object(m) => m
+            .remove(last)
+            .ok_or_else(|| format!("remove {path}: missing")),
         Value::Array(a) => {
             let i: usize = last.parse().map_err(|_| format!("bad index {last:?}"))?;
             if i >= a.len() {
@@ -470,9 +489,7 @@ impl Mutation {
             .map_err(|e| format!("{e:?}\n  {}", self.expression))?;
         let out = from_cel(&out)?;
         match self.patch_type {
-            PatchType::ApplyConfiguration => {
-                Ok(apply_configuration(object, &out)?.atomic_lists)
-            }
+            PatchType::ApplyConfiguration => Ok(apply_configuration(object, &out)?.atomic_lists),
             PatchType::JsonPatch => {
                 let ops = out
                     .as_array()
@@ -557,7 +574,9 @@ impl Policy {
                                 PatchType::ApplyConfiguration,
                                 &m["applyConfiguration"]["expression"],
                             ),
-                            Some("JSONPatch") => (PatchType::JsonPatch, &m["jsonPatch"]["expression"]),
+                            Some("JSONPatch") => {
+                                (PatchType::JsonPatch, &m["jsonPatch"]["expression"])
+                            }
                             other => panic!("{name}: patchType {other:?}"),
                         };
                         Mutation::new(ty, e.as_str().unwrap())
