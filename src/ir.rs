@@ -369,6 +369,8 @@ impl HostNamespace {
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
     /// Each container's effective value (the container's, else the pod's): how PSP judged.
+    /// For SELinux options the pod-level value, when set, is judged as well (PSP's
+    /// `ValidatePod`).
     Effective,
     /// Every value written anywhere (pod and each container), plus, where the rule requires a
     /// value, each container's effective value: how PSS judges.

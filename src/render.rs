@@ -41,6 +41,7 @@ pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
             .map(|(_, s)| s.to_string()))
     });
     env.add_filter("yaml_string", yaml_string);
+    env.add_filter("to_yaml", to_yaml_filter);
     env.add_filter("json", json_string);
     env.add_filter("shell_quote", shell_quote);
     env
@@ -84,6 +85,41 @@ pub fn yaml_string(s: &str) -> String {
     out
 }
 
+/// The `to_yaml(column)` filter: `value` as the YAML printer ([`to_yaml`]) writes it after a
+/// `key:` at `column`, so `key:{{ v | to_yaml(4) }}` reads the same as a document serde printed
+/// whole. A scalar (and an empty list or map) follows on the same line after one space; a list
+/// starts on the next line at `column` (the printer does not indent a list under its key); a map
+/// starts on the next line at `column + 2`. Every string is quoted or escaped as the printer
+/// decides, so this and [`yaml_string`] are the only ways input reaches a YAML template.
+pub fn to_yaml_filter(value: minijinja::Value, column: usize) -> Result<String, minijinja::Error> {
+    // Printed as the value of a one-key map, so the printer decides in the same context (a
+    // block mapping value) as in the document.
+    let mut wrapper = serde_json::Map::new();
+    let json = serde_json::to_value(&value).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    wrapper.insert("k".into(), json);
+    let text = serde_yaml::to_string(&wrapper).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    let body = text
+        .strip_prefix("k:")
+        .expect("a one-key map prints its key first");
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    let pad = " ".repeat(column);
+    let mut out = String::with_capacity(body.len() + 16);
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&pad);
+            }
+        }
+        out.push_str(line);
+    }
+    Ok(out)
+}
+
 /// A POSIX shell word: single-quoted, with embedded quotes escaped.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -123,6 +159,39 @@ mod tests {
             let doc = format!("k: {}\n", yaml_string(s));
             let v = crate::load::yaml_documents(&doc).unwrap();
             assert_eq!(v[0]["k"], serde_json::Value::String(s.into()), "{doc}");
+        }
+    }
+
+    /// `to_yaml(column)` in a template prints what the printer prints for the whole document,
+    /// byte for byte, and reads back as the same value, for hostile strings in every position.
+    #[test]
+    fn to_yaml_filter_matches_the_printer() {
+        let env = environment(None);
+        let tmpl = "a:\n  b:{{ s | to_yaml(2) }}\n  c:{{ l | to_yaml(2) }}\n  d:{{ m | to_yaml(2) }}\n  e:\n  - f:{{ s | to_yaml(4) }}\n    g:{{ m | to_yaml(4) }}\n";
+        for s in [
+            "plain",
+            "",
+            "true",
+            "123",
+            "'single' \"double\"",
+            "new\nline",
+            "two\n\ntrailing\n\n",
+            " leading space\nx",
+            "---\n...\n",
+            "{{ x }} ${{ y }}",
+            "nel\u{85} ls\u{2028} ps\u{2029} bom\u{feff} del\u{7f}",
+            "a: b, [c], #d",
+            "- item",
+            "*alias &anchor !tag %dir @at `tick`",
+        ] {
+            let m = serde_json::json!({"x": s, "=(y)": [s, {"z": s}], "": {}});
+            let value = serde_json::json!({"a": {"b": s, "c": [s, s], "d": m.clone(),
+                "e": [{"f": s, "g": m.clone()}]}});
+            let ctx = minijinja::context! { s => s, l => vec![s, s], m => m.clone() };
+            let text = env.render_str(tmpl, ctx).unwrap();
+            assert_eq!(text, to_yaml(&value), "{s:?}");
+            let back = crate::load::yaml_documents(&text).unwrap();
+            assert_eq!(back[0], value, "{s:?}");
         }
     }
 }

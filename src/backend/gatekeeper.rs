@@ -3,8 +3,11 @@
 //! (`Assign`, `ModifySet`) for the PSP's defaulting fields.
 //!
 //! The library's Rego is not shipped: the output names the templates it needs and the library
-//! commit it was verified against. Every IR constraint is mapped to constraint parameters here;
-//! the template only lays the documents out.
+//! commit it was verified against. Every IR constraint is mapped to constraint parameters here,
+//! into a typed view ([`PolicyView`]: constraints with their parameters, mutators with their
+//! location and value, where they match); `templates/gatekeeper/constraints.yaml.j2` lays out
+//! every document (apiVersion, kind, metadata, spec, match, enforcementAction, applyTo), so
+//! `--templates DIR` can reshape them. Strings reach the YAML only through the `to_yaml` filter.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
@@ -12,6 +15,7 @@ use crate::ir::{
     Scope,
 };
 use crate::scope::{Namespaces, Union};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -59,13 +63,64 @@ struct Built {
     params: serde_json::Map<String, Value>,
 }
 
-/// The constraints and mutators for one policy.
+/// The constraints and mutators for one policy, and what they cost.
 #[derive(Default)]
 pub struct PolicyOutput {
-    pub constraints: Vec<Value>,
-    pub mutators: Vec<Value>,
+    /// What the template lays out.
+    pub view: PolicyView,
     pub fidelity: Vec<FidelityEntry>,
     pub templates: Vec<&'static str>,
+}
+
+/// One policy's documents, as `templates/gatekeeper/constraints.yaml.j2` receives them (the
+/// template's `policies` list).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PolicyView {
+    /// The `polytrans.dev/scope` annotation of every document (how RBAC scoped them).
+    pub scope: Option<String>,
+    /// `spec.match` of every constraint (and of every mutator when `match.scoped`).
+    #[serde(rename = "match")]
+    pub match_: MatchView,
+    pub constraints: Vec<ConstraintView>,
+    pub mutators: Vec<MutatorView>,
+}
+
+/// Where a policy's documents apply (`spec.match`, besides `kinds: Pod`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchView {
+    /// `namespaces`; `None`: every namespace (the key is left out).
+    pub namespaces: Option<Vec<String>>,
+    /// `excludedNamespaces`; empty: the key is left out.
+    pub excluded_namespaces: Vec<String>,
+    /// Whether either key is written: mutators then carry a `match` (with `scope: Namespaced`).
+    pub scoped: bool,
+}
+
+/// One constraint (`constraints.gatekeeper.sh/v1beta1`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConstraintView {
+    /// The library's constraint kind (`K8sPSP...`).
+    pub kind: &'static str,
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.parameters`, the library template's own parameter object (written by the
+    /// `to_yaml` filter); empty: the key is left out.
+    pub parameters: serde_json::Map<String, Value>,
+}
+
+/// One mutator (`mutations.gatekeeper.sh/v1`) for a PSP default, applied to Pods.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MutatorView {
+    /// `Assign` (the value when the location is unset) or `ModifySet` (merge into a list).
+    pub kind: &'static str,
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.location`.
+    pub location: String,
+    /// `Assign`: `parameters.assign.value`, set only where `location` does not exist.
+    pub value: Option<Value>,
+    /// `ModifySet`: `parameters.values.fromList`, merged in.
+    pub values: Vec<String>,
 }
 
 fn ranges_json(r: &[IdRange]) -> Value {
@@ -87,9 +142,6 @@ pub struct MatchScope {
     /// Why (RBAC bindings), written as the `polytrans.dev/scope` annotation.
     pub why: Option<String>,
 }
-
-/// The annotation that says how RBAC scoped a constraint or mutator.
-pub const SCOPE_ANNOTATION: &str = "polytrans.dev/scope";
 
 /// Translates one policy, every namespace in scope (no RBAC).
 pub fn translate(p: &Policy, args: &Options) -> PolicyOutput {
@@ -116,6 +168,7 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
         }
     };
     let mut host_ns: Vec<(HostNamespace, String)> = Vec::new();
+    let mut mutator_views: Vec<MutatorView> = Vec::new();
     let is_level = matches!(p.origin, crate::ir::Origin::Level { .. });
     for r in &p.rules {
         let field = r.provenance.field.as_str();
@@ -591,7 +644,7 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
     // Mutators.
     for d in &p.defaults {
         let field = d.provenance.field.as_str();
-        let (f, note) = mutators(p, &d.action, &mut out.mutators);
+        let (f, note) = mutators(p, &d.action, &mut mutator_views);
         entries.push(fid(field, f, &note));
     }
     let exempt_images: Vec<&String> = {
@@ -600,49 +653,26 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
         v.dedup();
         v
     };
-    let m = match_json(args, p, scope);
-    let annotations = scope.why.as_ref().map(|w| json!({ SCOPE_ANNOTATION: w }));
+    let match_ = match_view(args, p, scope);
+    let mut constraints = Vec::new();
     for b in built.into_values() {
         let mut params = b.params;
         if !exempt_images.is_empty() && EXEMPT_IMAGES.contains(&b.kind) {
             params.insert("exemptImages".into(), json!(exempt_images));
         }
-        let mut spec = serde_json::Map::new();
-        {
-            let e = match args.mode {
-                super::Mode::Enforce => "deny",
-                super::Mode::Audit => "dryrun",
-                super::Mode::Warn => "warn",
-            };
-            spec.insert("enforcementAction".into(), json!(e));
-        }
-        spec.insert("match".into(), m.clone());
-        if !params.is_empty() {
-            spec.insert("parameters".into(), Value::Object(params));
-        }
         out.templates.push(b.kind);
-        let mut metadata = json!({"name": format!("{}-{}", k8s_name(&p.name), b.suffix)});
-        if let Some(a) = &annotations {
-            metadata["annotations"] = a.clone();
-        }
-        out.constraints.push(json!({
-            "apiVersion": "constraints.gatekeeper.sh/v1beta1",
-            "kind": b.kind,
-            "metadata": metadata,
-            "spec": Value::Object(spec),
-        }));
+        constraints.push(ConstraintView {
+            kind: b.kind,
+            name: format!("{}-{}", k8s_name(&p.name), b.suffix),
+            parameters: params,
+        });
     }
-    let scoped = m.get("namespaces").is_some() || m.get("excludedNamespaces").is_some();
-    for mu in out.mutators.iter_mut() {
-        if scoped {
-            let mut mt = m.clone();
-            mt["scope"] = json!("Namespaced");
-            mu["spec"]["match"] = mt;
-        }
-        if let Some(a) = &annotations {
-            mu["metadata"]["annotations"] = a.clone();
-        }
-    }
+    out.view = PolicyView {
+        scope: scope.why.clone(),
+        match_,
+        constraints,
+        mutators: mutator_views,
+    };
     out.fidelity = entries
         .into_iter()
         .map(|(policy, field, fidelity, note)| FidelityEntry {
@@ -761,29 +791,27 @@ fn scope_fidelity(scope: Scope, what: &str) -> (Fidelity, String) {
     }
 }
 
-fn match_json(args: &Options, p: &Policy, scope: &MatchScope) -> Value {
-    let mut m = json!({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]});
+fn match_view(args: &Options, p: &Policy, scope: &MatchScope) -> MatchView {
     // `--gatekeeper-namespaces` overrides the RBAC-derived list.
     let namespaces = if args.namespaces.is_empty() {
         scope.namespaces.clone()
     } else {
         Some(args.namespaces.clone())
     };
-    if let Some(ns) = namespaces {
-        m["namespaces"] = json!(ns);
-    }
-    let mut excluded: Vec<&String> = args
+    let mut excluded: Vec<String> = args
         .exempt_namespaces
         .iter()
         .chain(&p.exempt_namespaces)
         .chain(&scope.excluded)
+        .cloned()
         .collect();
     excluded.sort();
     excluded.dedup();
-    if !excluded.is_empty() {
-        m["excludedNamespaces"] = json!(excluded);
+    MatchView {
+        scoped: namespaces.is_some() || !excluded.is_empty(),
+        namespaces,
+        excluded_namespaces: excluded,
     }
-    m
 }
 
 /// The container lists PSP defaulting applies to, with the mutator name suffix of each.
@@ -793,39 +821,30 @@ const CONTAINER_KINDS: [(&str, &str); 3] = [
     ("ephemeralContainers", "ec"),
 ];
 
-fn assign(name: String, location: String, value: Value) -> Value {
-    json!({
-        "apiVersion": "mutations.gatekeeper.sh/v1",
-        "kind": "Assign",
-        "metadata": {"name": name},
-        "spec": {
-            "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
-            "location": location,
-            "parameters": {
-                "pathTests": [{"subPath": location, "condition": "MustNotExist"}],
-                "assign": {"value": value},
-            },
-        },
-    })
+fn assign(name: String, location: String, value: Value) -> MutatorView {
+    MutatorView {
+        kind: "Assign",
+        name,
+        location,
+        value: Some(value),
+        values: vec![],
+    }
 }
 
-fn modify_set(name: String, location: String, values: &[String]) -> Value {
-    json!({
-        "apiVersion": "mutations.gatekeeper.sh/v1",
-        "kind": "ModifySet",
-        "metadata": {"name": name},
-        "spec": {
-            "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
-            "location": location,
-            "parameters": {"operation": "merge", "values": {"fromList": values}},
-        },
-    })
+fn modify_set(name: String, location: String, values: &[String]) -> MutatorView {
+    MutatorView {
+        kind: "ModifySet",
+        name,
+        location,
+        value: None,
+        values: values.to_vec(),
+    }
 }
 
 /// Mutators for one defaulting action.
-fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<Value>) -> (Fidelity, String) {
+fn mutators(p: &Policy, a: &DefaultAction, out: &mut Vec<MutatorView>) -> (Fidelity, String) {
     let base = format!("{}-{}", k8s_name(&p.name), a.kind_name());
-    let per_container = |out: &mut Vec<Value>, path: &str, v: Value| {
+    let per_container = |out: &mut Vec<MutatorView>, path: &str, v: Value| {
         for (list, short) in CONTAINER_KINDS {
             out.push(assign(
                 format!("{base}-{short}"),
@@ -963,7 +982,7 @@ fn match_scope(scope: &crate::scope::Scope, place: &crate::scope::Placement) -> 
 pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let plan = input.scope.plan(input.policies, Union::AllMustPass);
-    let mut all_docs = Vec::new();
+    let mut all_views = Vec::new();
     let scope_fidelity = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
     let mut all_fid = scope_fidelity.clone();
     let mut all_templates: Vec<&str> = Vec::new();
@@ -990,22 +1009,17 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 )
             }
         };
-        let docs: Vec<String> = o
-            .constraints
-            .iter()
-            .chain(o.mutators.iter())
-            .map(|d| crate::render::to_yaml(d).trim_end().to_string())
-            .collect();
         let mut templates = o.templates.clone();
         templates.sort();
         templates.dedup();
         let fid = [scope_fidelity.clone(), o.fidelity.clone()].concat();
-        let content = render_file(&env, &[p], &templates, &fid, &notes, &docs)?;
+        let views = std::slice::from_ref(&o.view);
+        let content = render_file(&env, args, &[p], &templates, &fid, &notes, views)?;
         files.push(OutputFile {
             name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
             content,
         });
-        all_docs.extend(docs);
+        all_views.push(o.view);
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
         all_notes.extend(notes);
@@ -1027,7 +1041,15 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         ),
     });
     let refs: Vec<&Policy> = input.policies.iter().collect();
-    let stdout = render_file(&env, &refs, &all_templates, &all_fid, &all_notes, &all_docs)?;
+    let stdout = render_file(
+        &env,
+        args,
+        &refs,
+        &all_templates,
+        &all_fid,
+        &all_notes,
+        &all_views,
+    )?;
     Ok(Emitted {
         stdout,
         files,
@@ -1076,13 +1098,18 @@ pub fn template_url(kind: &str) -> Option<String> {
     ))
 }
 
+/// Renders one output file. The template receives `sources` (the PSPs' names for the header),
+/// `library_version`, `templates` (the ConstraintTemplates required), `fidelity` (the header
+/// comment), `notes`, `enforcement_action` (`deny`, `dryrun` or `warn`) and `policies` (one
+/// [`PolicyView`] per policy: `scope`, `match`, `constraints`, `mutators`).
 fn render_file(
     env: &minijinja::Environment<'_>,
+    args: &Options,
     policies: &[&Policy],
     templates: &[&str],
     fidelity: &[FidelityEntry],
     notes: &[String],
-    docs: &[String],
+    views: &[PolicyView],
 ) -> Result<String, crate::Error> {
     let sources: Vec<String> = policies
         .iter()
@@ -1097,7 +1124,12 @@ fn render_file(
             templates => if templates.is_empty() { "none".to_string() } else { templates.join(", ") },
             fidelity => fidelity_comment(fidelity, "# "),
             notes => notes,
-            documents => docs,
+            enforcement_action => match args.mode {
+                super::Mode::Enforce => "deny",
+                super::Mode::Audit => "dryrun",
+                super::Mode::Warn => "warn",
+            },
+            policies => views,
         },
     )
 }

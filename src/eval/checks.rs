@@ -778,6 +778,12 @@ pub(super) fn check_selinux(
             }
         }
         Scope::Effective => {
+            // PSP's `ValidatePod` also judges the pod-level options (provider.go), which its
+            // defaulting sets when they are unset: a pod `seLinuxOptions: {}` is judged as
+            // written even when every container sets its own.
+            if let Some(o) = pod_opts {
+                pod_bad = !judge(o);
+            }
             for (_, c) in spec.all_containers() {
                 let o = sc(c)
                     .and_then(|s| s.se_linux_options.as_ref())

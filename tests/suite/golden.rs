@@ -346,3 +346,78 @@ fn harness_rejects_malformed_cases() {
     assert!(read_case(&bad_ref, shared).is_err());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// `--templates DIR` reshapes the documents, not only the header: a copy of the templates whose
+/// Kyverno and Gatekeeper templates add a label to every ClusterPolicy, constraint and mutator
+/// yields exactly the default documents plus that label (RBAC-scoped and defaulting cases, so
+/// `match`, `exclude`, preconditions, mutators and `podSecurity` are all laid out by it).
+#[test]
+fn templates_reshape_kyverno_and_gatekeeper_documents() {
+    let dir = common::tempdir("golden", "reshape");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for f in common::files_under(&src, &["j2"]) {
+        let to = dir.join(f.strip_prefix(&src).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    let label = "\n  labels:\n    example.com/team: \"platform\"\n";
+    for (file, name_line) in [
+        (
+            "kyverno/clusterpolicy.yaml.j2",
+            "\n  name:{{ policy.name | to_yaml(2) }}\n",
+        ),
+        (
+            "gatekeeper/constraints.yaml.j2",
+            "\n  name:{{ name | to_yaml(2) }}\n",
+        ),
+    ] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches(name_line).count(), 1, "{file}: {name_line:?}");
+        let reshaped = text.replace(name_line, &format!("{}{label}", name_line.trim_end()));
+        std::fs::write(&path, reshaped).unwrap();
+    }
+    let t = dir.to_str().unwrap();
+    let mut documents = 0;
+    for (case, inputs) in [
+        ("kyverno-rbac", &["psp.yaml", "rbac.input.yaml"][..]),
+        ("gatekeeper-rbac", &["psp.yaml", "rbac.input.yaml"][..]),
+        ("kyverno-defaults", &["psp.yaml"][..]),
+        ("kyverno-pod-security", &["psp.yaml"][..]),
+    ] {
+        let inputs: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("golden/{case}/{i}"))
+            .collect();
+        for target in [
+            &["--to", "kyverno"][..],
+            &["--to", "kyverno", "--kyverno-style", "rules"],
+            &["--to", "gatekeeper"],
+        ] {
+            let mut args = vec!["psp"];
+            args.extend(inputs.iter().map(String::as_str));
+            args.extend(target);
+            let (code, plain, err) = common::run_polytrans(&args, "");
+            assert_eq!(code, 0, "{case} {target:?}: {err}");
+            args.extend(["--templates", t]);
+            let (code, shaped, err) = common::run_polytrans(&args, "");
+            assert_eq!(code, 0, "{case} {target:?}: {err}");
+            let plain = polytrans::load::yaml_documents(&plain).unwrap();
+            let shaped = polytrans::load::yaml_documents(&shaped).unwrap();
+            let plain: Vec<_> = plain.into_iter().filter(|d| !d.is_null()).collect();
+            let shaped: Vec<_> = shaped.into_iter().filter(|d| !d.is_null()).collect();
+            assert_eq!(plain.len(), shaped.len(), "{case} {target:?}");
+            assert!(!plain.is_empty(), "{case} {target:?}");
+            for (mut p, s) in plain.into_iter().zip(shaped) {
+                assert!(p["metadata"].get("labels").is_none(), "{case} {target:?}");
+                p["metadata"]["labels"] = serde_json::json!({"example.com/team": "platform"});
+                assert_eq!(p, s, "{case} {target:?}");
+                documents += 1;
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    println!(
+        "templates: {documents} Kyverno and Gatekeeper documents reshaped through --templates"
+    );
+}

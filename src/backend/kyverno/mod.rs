@@ -12,8 +12,10 @@
 //! Where the input holds RBAC, each policy matches the namespaces whose pods may use the PSP
 //! (from the scoping pass, [`crate::scope`]); otherwise it is cluster-wide and says so in the
 //! `polytrans.dev/scope` annotation. Strings from the input are escaped for Kyverno's variable
-//! substitution (`{{` → `\{{`, `$(` → `\$(`); the YAML itself is written by serde. The policy
-//! body is computed here as JSON and laid out by `templates/kyverno/clusterpolicy.yaml.j2`.
+//! substitution (`{{` → `\{{`, `$(` → `\$(`) here, and for YAML by the template's `to_yaml`
+//! filter. Each policy is computed as a typed view ([`view::PolicyView`]: metadata, rules,
+//! conditions, validations, mutations) and laid out by `templates/kyverno/clusterpolicy.yaml.j2`,
+//! so `--templates DIR` can reshape it.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
@@ -27,11 +29,13 @@ use serde_json::{Map, Value, json};
 mod mutate;
 mod pod_security;
 mod validate;
+pub mod view;
 
 use mutate::*;
 use pod_security::*;
 pub use pod_security::{PodSecurityPlan, plan_pod_security};
 use validate::*;
+use view::*;
 
 /// How validating rules are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,16 +183,17 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         place.excluded.sort();
         place.excluded.dedup();
         let (policy, fidelity) = policy_for(p, input, args, &place);
-        let body = crate::render::to_yaml(&policy);
         let comment = fidelity_comment(&[scope_fidelity.clone(), fidelity.clone()].concat(), "# ");
         let fid_lines: Vec<&str> = comment.lines().collect();
+        // The template receives `source` (for the header), `fidelity` (header comment lines)
+        // and `policy` (a `PolicyView`).
         let text = crate::render::render(
             &env,
             "kyverno/clusterpolicy.yaml.j2",
             minijinja::context! {
                 source => source_name(p),
                 fidelity => fid_lines,
-                body => body.trim_end(),
+                policy => policy,
             },
         )?;
         out.files.push(OutputFile {
@@ -260,38 +265,6 @@ fn action(args: &Options) -> &'static str {
     }
 }
 
-fn match_pods(place: &Where) -> Value {
-    let mut res = json!({"kinds": ["Pod"]});
-    if let Some(ns) = &place.namespaces {
-        res["namespaces"] = json!(escape_all(ns));
-    }
-    json!({"any": [{"resources": res}]})
-}
-
-/// Adds `match` (and `exclude`) to a rule.
-fn scoped(rule: Value, place: &Where) -> Value {
-    let Value::Object(body) = rule else {
-        return rule;
-    };
-    let mut out = Map::new();
-    if let Some(n) = body.get("name") {
-        out.insert("name".into(), n.clone());
-    }
-    out.insert("match".into(), match_pods(place));
-    if !place.excluded.is_empty() {
-        out.insert(
-            "exclude".into(),
-            json!({"any": [{"resources": {"namespaces": escape_all(&place.excluded)}}]}),
-        );
-    }
-    for (k, v) in body {
-        if k != "name" {
-            out.insert(k, v);
-        }
-    }
-    Value::Object(out)
-}
-
 struct Fid<'a> {
     policy: &'a str,
     entries: Vec<FidelityEntry>,
@@ -313,7 +286,7 @@ fn policy_for(
     input: &Input<'_>,
     args: &Options,
     place: &Where,
-) -> (Value, Vec<FidelityEntry>) {
+) -> (PolicyView, Vec<FidelityEntry>) {
     let name = rule_prefix(p);
     let mut fid = Fid {
         policy: &p.name,
@@ -334,10 +307,12 @@ fn policy_for(
         match mutation(&d.action) {
             Some((m, f, note)) => {
                 fid.push(field, f, note);
-                rules.push(scoped(
-                    json!({"name": rule_name(&name, d.action.kind_name()), "mutate": m}),
-                    place,
-                ));
+                rules.push(RuleView {
+                    name: rule_name(&name, d.action.kind_name()),
+                    preconditions: None,
+                    validate: None,
+                    mutate: Some(m),
+                });
             }
             None => fid.push(
                 field,
@@ -372,28 +347,27 @@ fn policy_for(
             for (field, f, note) in &plan.fidelity {
                 fid.push(field, *f, note.clone());
             }
-            let mut ps =
-                json!({"level": plan.level.as_str(), "version": format!("v1.{}", plan.minor)});
-            if !plan.exclude.is_empty() {
-                ps["exclude"] = Value::Array(plan.exclude.clone());
-            }
-            rules.push(scoped(
-                json!({
-                    "name": rule_name(&name, "pod-security"),
-                    "validate": {
-                        "failureAction": action,
-                        "message": escape(&format!(
-                            "{} is replaced by the Pod Security Standards `{}` level at v1.{}{}: change the pod to meet that level",
-                            source_label(p),
-                            plan.level,
-                            plan.minor,
-                            if plan.exclude.is_empty() { "" } else { " (with the exclusions listed in the rule)" }
-                        )),
-                        "podSecurity": ps,
-                    },
+            rules.push(RuleView {
+                name: rule_name(&name, "pod-security"),
+                preconditions: None,
+                validate: Some(Validate {
+                    failure_action: action,
+                    message: escape(&format!(
+                        "{} is replaced by the Pod Security Standards `{}` level at v1.{}{}: change the pod to meet that level",
+                        source_label(p),
+                        plan.level,
+                        plan.minor,
+                        if plan.exclude.is_empty() { "" } else { " (with the exclusions listed in the rule)" }
+                    )),
+                    pod_security: Some(PodSecurity {
+                        level: plan.level.as_str().to_string(),
+                        version: format!("v1.{}", plan.minor),
+                        exclude: plan.exclude.clone(),
+                    }),
+                    ..Validate::default()
                 }),
-                place,
-            ));
+                mutate: None,
+            });
         }
         None => {
             if !p.exempt_images.is_empty() {
@@ -412,30 +386,21 @@ fn policy_for(
                 match validation(r) {
                     Some((v, f, note)) => {
                         fid.push(field, f, note);
-                        let mut validate = Map::new();
-                        validate.insert("failureAction".into(), json!(action));
-                        validate.insert(
-                            "message".into(),
-                            json!(escape(&format!(
-                                "{} field `{}`: {}",
-                                source_label(p),
-                                super::single_line(field),
-                                message(&r.constraint)
-                            ))),
-                        );
-                        if let Value::Object(m) = v {
-                            validate.extend(m);
-                        }
-                        let mut rule = Map::new();
-                        rule.insert(
-                            "name".into(),
-                            json!(rule_name(&name, r.constraint.kind_name())),
-                        );
-                        if let Some(pre) = exemption_preconditions(&r.unless) {
-                            rule.insert("preconditions".into(), pre);
-                        }
-                        rule.insert("validate".into(), Value::Object(validate));
-                        rules.push(scoped(Value::Object(rule), place));
+                        rules.push(RuleView {
+                            name: rule_name(&name, r.constraint.kind_name()),
+                            preconditions: exemption_preconditions(&r.unless),
+                            validate: Some(Validate {
+                                failure_action: action,
+                                message: escape(&format!(
+                                    "{} field `{}`: {}",
+                                    source_label(p),
+                                    super::single_line(field),
+                                    message(&r.constraint)
+                                )),
+                                ..v
+                            }),
+                            mutate: None,
+                        });
                     }
                     None => fid.push(
                         field,
@@ -450,75 +415,61 @@ fn policy_for(
     // `--at-least`): number the repeats.
     let mut seen = std::collections::BTreeMap::<String, usize>::new();
     for r in rules.iter_mut() {
-        let n = r["name"].as_str().unwrap_or_default().to_string();
-        let c = seen.entry(n.clone()).or_insert(0);
+        let c = seen.entry(r.name.clone()).or_insert(0);
         *c += 1;
         if *c > 1 {
             let suffix = format!("-{c}");
-            let mut base = n.clone();
+            let mut base = r.name.clone();
             base.truncate(63 - suffix.len());
-            r["name"] = json!(format!("{}{suffix}", base.trim_end_matches('-')));
+            r.name = format!("{}{suffix}", base.trim_end_matches('-'));
         }
     }
-    let mut annotations = Map::new();
-    annotations.insert(
-        "policies.kyverno.io/title".into(),
-        json!(escape(&super::single_line(&source_name(p)))),
-    );
-    annotations.insert("policies.kyverno.io/category".into(), json!("Pod Security"));
-    annotations.insert(
-        "policies.kyverno.io/description".into(),
-        json!(escape(&format!(
+    let policy = PolicyView {
+        name: policy_name(p),
+        title: escape(&super::single_line(&source_name(p))),
+        description: escape(&format!(
             "Generated by polytrans from {}.",
             super::single_line(&source_name(p))
-        ))),
-    );
-    annotations.insert("polytrans.dev/scope".into(), json!(escape(&place.why)));
-    annotations.insert(
-        "pod-policies.kyverno.io/autogen-controllers".into(),
-        json!(if args.no_autogen {
+        )),
+        scope: escape(&place.why),
+        autogen_controllers: if args.no_autogen {
             "none"
         } else {
             AUTOGEN_CONTROLLERS
-        }),
-    );
-    let mut policy = json!({
-        "apiVersion": "kyverno.io/v1",
-        "kind": "ClusterPolicy",
-        "metadata": {"name": policy_name(p), "annotations": Value::Object(annotations)},
-        "spec": {
-            "validationFailureAction": action,
-            "background": args.background,
-            "rules": rules,
         },
-    });
-    if args.mode == super::Mode::Warn {
+        validation_failure_action: action,
+        background: args.background,
         // Audit, and tell the client (Kyverno 1.11+).
-        policy["spec"]["emitWarning"] = json!(true);
-    }
+        emit_warning: args.mode == super::Mode::Warn,
+        match_: MatchView {
+            namespaces: place.namespaces.as_deref().map(escape_all),
+            excluded_namespaces: escape_all(&place.excluded),
+        },
+        rules,
+    };
     (policy, fid.entries)
 }
 
 /// Preconditions that skip pods a PSS rule does not apply to (Windows pods, user-namespaced
 /// pods).
-fn exemption_preconditions(unless: &[Exemption]) -> Option<Value> {
+fn exemption_preconditions(unless: &[Exemption]) -> Option<Conditions> {
     if unless.is_empty() {
         return None;
     }
-    let all: Vec<Value> = unless
+    let all = unless
         .iter()
         .map(|e| match e {
-            Exemption::WindowsPod => json!({
-                "key": "{{ request.object.spec.os.name || '' }}",
-                "operator": "NotEquals",
-                "value": "windows",
-            }),
-            Exemption::UserNamespacePod => json!({
-                "key": "{{ to_string(request.object.spec.hostUsers) }}",
-                "operator": "NotEquals",
-                "value": "false",
-            }),
+            Exemption::WindowsPod => Condition::new(
+                "{{ request.object.spec.os.name || '' }}",
+                "NotEquals",
+                "windows",
+            ),
+            Exemption::UserNamespacePod => Condition::new(
+                "{{ to_string(request.object.spec.hostUsers) }}",
+                "NotEquals",
+                "false",
+            ),
         })
         .collect();
-    Some(json!({"all": all}))
+    Some(Conditions::all(all))
 }

@@ -4,29 +4,32 @@ use super::*;
 
 /// A `foreach` mutation over every container list: `inner` is merged into each container
 /// (matched by name), with its own preconditions.
-pub(super) fn foreach_containers(inner: Value, preconditions: Option<Value>) -> Value {
-    let each: Vec<Value> = ["containers", "initContainers", "ephemeralContainers"]
+pub(super) fn foreach_containers(inner: Value, preconditions: Option<Conditions>) -> Mutate {
+    let foreach = ["containers", "initContainers", "ephemeralContainers"]
         .iter()
         .map(|list| {
             let mut c = json!({"name": "{{ element.name }}"});
             if let (Value::Object(c), Value::Object(i)) = (&mut c, &inner) {
                 c.extend(i.clone());
             }
-            let mut e = json!({
-                "list": format!("request.object.spec.{list} || `[]`"),
-                "patchStrategicMerge": {"spec": {*list: [c]}},
-            });
-            if let Some(p) = &preconditions {
-                e["preconditions"] = p.clone();
+            MutateForeach {
+                list: format!("request.object.spec.{list} || `[]`"),
+                patch_strategic_merge: json!({"spec": {*list: [c]}}),
+                preconditions: preconditions.clone(),
             }
-            e
         })
         .collect();
-    json!({"foreach": each})
+    Mutate {
+        patch_strategic_merge: None,
+        foreach,
+    }
 }
 
-pub(super) fn psm(patch: Value) -> Value {
-    json!({"patchStrategicMerge": patch})
+pub(super) fn psm(patch: Value) -> Mutate {
+    Mutate {
+        patch_strategic_merge: Some(patch),
+        foreach: vec![],
+    }
 }
 
 /// Capability names that can be written into a JMESPath literal.
@@ -42,7 +45,7 @@ pub(super) fn cap_literal(caps: &[String]) -> Option<String> {
 }
 
 /// The mutate rule of a defaulting field, its fidelity and a note.
-pub(super) fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static str)> {
+pub(super) fn mutation(a: &DefaultAction) -> Option<(Mutate, Fidelity, &'static str)> {
     use Fidelity::*;
     match a {
         DefaultAction::AllowPrivilegeEscalation { value } => Some((
@@ -64,12 +67,17 @@ pub(super) fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static s
         DefaultAction::RunAsNonRoot => Some((
             foreach_containers(
                 json!({"securityContext": {"runAsNonRoot": true}}),
-                Some(json!({"all": [
-                    {"key": "{{ to_string(element.securityContext.runAsNonRoot) }}", "operator": "Equals", "value": "null"},
-                    {"key": "{{ to_string(request.object.spec.securityContext.runAsNonRoot) }}", "operator": "Equals", "value": "null"},
-                    {"key": "{{ to_string(element.securityContext.runAsUser) }}", "operator": "Equals", "value": "null"},
-                    {"key": "{{ to_string(request.object.spec.securityContext.runAsUser) }}", "operator": "Equals", "value": "null"},
-                ]})),
+                Some(Conditions::all(
+                    [
+                        "{{ to_string(element.securityContext.runAsNonRoot) }}",
+                        "{{ to_string(request.object.spec.securityContext.runAsNonRoot) }}",
+                        "{{ to_string(element.securityContext.runAsUser) }}",
+                        "{{ to_string(request.object.spec.securityContext.runAsUser) }}",
+                    ]
+                    .into_iter()
+                    .map(|key| Condition::new(key, "Equals", "null"))
+                    .collect(),
+                )),
             ),
             Exact,
             "set on containers with neither runAsNonRoot nor runAsUser in effect",
@@ -147,11 +155,11 @@ pub(super) fn mutation(a: &DefaultAction) -> Option<(Value, Fidelity, &'static s
             Some((
                 foreach_containers(
                     json!({"securityContext": {"+(appArmorProfile)": ap}}),
-                    Some(json!({"all": [{
-                        "key": "{{ request.object.metadata.annotations.\"container.apparmor.security.beta.kubernetes.io/{{element.name}}\" || '' }}",
-                        "operator": "Equals",
-                        "value": "",
-                    }]})),
+                    Some(Conditions::all(vec![Condition::new(
+                        "{{ request.object.metadata.annotations.\"container.apparmor.security.beta.kubernetes.io/{{element.name}}\" || '' }}",
+                        "Equals",
+                        "",
+                    )])),
                 ),
                 Approximated,
                 "written as each container's appArmorProfile field (Kubernetes 1.30+), not the deprecated annotation",
@@ -175,7 +183,7 @@ pub(super) fn append_capabilities(
     list: &str,
     capabilities: &[String],
     note: &'static str,
-) -> Option<(Value, Fidelity, &'static str)> {
+) -> Option<(Mutate, Fidelity, &'static str)> {
     let lit = cap_literal(capabilities)?;
     Some((
         foreach_containers(

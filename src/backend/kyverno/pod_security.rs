@@ -10,7 +10,7 @@ pub struct PodSecurityPlan {
     /// The pinned minor version (`v1.<minor>`), within the schema's range.
     pub minor: u32,
     /// `exclude` entries.
-    pub exclude: Vec<Value>,
+    pub exclude: Vec<Exclude>,
     /// The level's exceptions the entries express.
     pub exceptions: Vec<Exception>,
     /// (field, fidelity, note) per source field.
@@ -53,29 +53,39 @@ pub(super) fn control(check: CheckId) -> Option<(&'static str, ControlKind)> {
 
 /// `exclude` entries for one restricted field under every container list.
 pub(super) fn container_fields(
-    control: &str,
+    control: &'static str,
     suffix: &str,
     images: &[String],
     values: &[String],
-) -> Vec<Value> {
+) -> Vec<Exclude> {
     ["containers", "initContainers", "ephemeralContainers"]
         .iter()
-        .map(|list| {
-            let mut e = json!({
-                "controlName": control,
-                "images": escape_all(images),
-                "restrictedField": format!("spec.{list}[*].{suffix}"),
-            });
-            if !values.is_empty() {
-                e["values"] = json!(escape_all(values));
-            }
-            e
+        .map(|list| Exclude {
+            control_name: control,
+            images: Some(escape_all(images)),
+            restricted_field: Some(format!("spec.{list}[*].{suffix}")),
+            values: (!values.is_empty()).then(|| escape_all(values)),
         })
         .collect()
 }
 
-pub(super) fn pod_field(control: &str, field: &str, values: &[String]) -> Value {
-    json!({"controlName": control, "restrictedField": field, "values": escape_all(values)})
+pub(super) fn pod_field(control: &'static str, field: &str, values: &[String]) -> Exclude {
+    Exclude {
+        control_name: control,
+        images: None,
+        restricted_field: Some(field.to_string()),
+        values: Some(escape_all(values)),
+    }
+}
+
+/// An entry excluding a whole control, for every image (`Some`) or at pod level (`None`).
+pub(super) fn whole_control(control: &'static str, images: Option<Vec<String>>) -> Exclude {
+    Exclude {
+        control_name: control,
+        images,
+        restricted_field: None,
+        values: None,
+    }
 }
 
 /// Expands port ranges into single ports (Kyverno compares values one by one); `None` above a
@@ -94,19 +104,16 @@ pub(super) fn port_values(ranges: &[IdRange]) -> Option<Vec<String>> {
 }
 
 /// The `exclude` entries expressing one exception, or why they cannot.
-pub(super) fn exclude_entries(ex: &Exception, lp: &Policy) -> Result<Vec<Value>, String> {
+pub(super) fn exclude_entries(ex: &Exception, lp: &Policy) -> Result<Vec<Exclude>, String> {
     let (name, kind) = CheckId::parse(&ex.check)
         .and_then(control)
         .ok_or_else(|| format!("check `{}` has no Kyverno control", ex.check))?;
     let all = vec!["*".to_string()];
     if ex.values.is_empty() {
         return Ok(match kind {
-            ControlKind::Pod => vec![json!({"controlName": name})],
-            ControlKind::Container => vec![json!({"controlName": name, "images": all})],
-            ControlKind::Both => vec![
-                json!({"controlName": name}),
-                json!({"controlName": name, "images": all}),
-            ],
+            ControlKind::Pod => vec![whole_control(name, None)],
+            ControlKind::Container => vec![whole_control(name, Some(all))],
+            ControlKind::Both => vec![whole_control(name, None), whole_control(name, Some(all))],
         });
     }
     let v = &ex.values;
@@ -394,7 +401,7 @@ pub(super) fn plan_at(
         for info in crate::pss::checks_at(level, minor) {
             if let Some((name, kind)) = control(info.id) {
                 if kind != ControlKind::Pod {
-                    let e = json!({"controlName": name, "images": escape_all(&p.exempt_images)});
+                    let e = whole_control(name, Some(escape_all(&p.exempt_images)));
                     if !exclude.contains(&e) {
                         exclude.push(e);
                     }

@@ -37,17 +37,26 @@ pub(super) fn every_container(inner: Value, sc_required: bool) -> Value {
     Value::Object(spec)
 }
 
-pub(super) fn pattern(spec: Value) -> Value {
-    json!({"pattern": {"spec": spec}})
+pub(super) fn pattern(spec: Value) -> Validate {
+    Validate::pattern(json!({ "spec": spec }))
 }
 
 /// A `deny` over a JMESPath list of values: deny when any value is (not) in `values`.
-pub(super) fn deny_list(key: &str, op: &str, values: &[String]) -> Value {
-    json!({"deny": {"conditions": {"any": [{
-        "key": format!("{{{{ {key} || `[]` }}}}"),
-        "operator": op,
-        "value": escape_all(values),
-    }]}}})
+pub(super) fn deny_list(key: &str, op: &'static str, values: &[String]) -> Validate {
+    Validate::deny(Conditions::any(vec![Condition::new(
+        format!("{{{{ {key} || `[]` }}}}"),
+        op,
+        escape_all(values),
+    )]))
+}
+
+/// A `foreach` entry over every container, denying when `conditions` hold.
+pub(super) fn deny_each(conditions: Conditions) -> ValidateForeach {
+    ValidateForeach {
+        list: ALL_CONTAINERS.into(),
+        pattern: None,
+        deny: Some(conditions),
+    }
 }
 
 pub(super) fn set_names(set: &NameSet) -> Option<(&'static str, Vec<String>)> {
@@ -70,9 +79,9 @@ pub(super) fn alternatives(names: &[String]) -> Option<String> {
     Some(escape(&names.join(" | ")))
 }
 
-pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
+pub(super) fn validation(r: &Rule) -> Option<(Validate, Fidelity, String)> {
     use Fidelity::*;
-    let exact = |v: Value| Some((v, Exact, String::new()));
+    let exact = |v: Validate| Some((v, Exact, String::new()));
     match &r.constraint {
         Constraint::Privileged { allowed: true }
         | Constraint::HostNamespace { allowed: true, .. }
@@ -139,14 +148,11 @@ pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             ))
         }
         Constraint::DropCapabilities { required } => Some((
-            json!({"foreach": [{
-                "list": ALL_CONTAINERS,
-                "deny": {"conditions": {"all": [{
-                    "key": escape_all(required),
-                    "operator": "AnyNotIn",
-                    "value": "{{ element.securityContext.capabilities.drop[] || `[]` }}",
-                }]}},
-            }]}),
+            Validate::foreach(vec![deny_each(Conditions::all(vec![Condition::new(
+                escape_all(required),
+                "AnyNotIn",
+                "{{ element.securityContext.capabilities.drop[] || `[]` }}",
+            )]))]),
             Exact,
             String::new(),
         )),
@@ -204,20 +210,19 @@ pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             let p_nr = "{{ to_string(request.object.spec.securityContext.runAsNonRoot) }}";
             let c_uid = "{{ to_string(element.securityContext.runAsUser) }}";
             let p_uid = "{{ to_string(request.object.spec.securityContext.runAsUser) }}";
-            let is = |k: &str, v: &str| json!({"key": k, "operator": "Equals", "value": v});
-            let is_not = |k: &str, v: &str| json!({"key": k, "operator": "NotEquals", "value": v});
-            let each = |conditions: Value| json!({"list": ALL_CONTAINERS, "deny": {"conditions": conditions}});
-            exact(json!({"foreach": [
-                each(json!({"any": [is(c_nr, "false"), is(c_uid, "0")]})),
-                each(json!({"all": [is(c_nr, "null"), is(p_nr, "false")]})),
-                each(json!({"all": [is(c_uid, "null"), is(p_uid, "0")]})),
-                each(json!({"all": [
+            let is = |k: &str, v: &str| Condition::new(k, "Equals", v);
+            let is_not = |k: &str, v: &str| Condition::new(k, "NotEquals", v);
+            exact(Validate::foreach(vec![
+                deny_each(Conditions::any(vec![is(c_nr, "false"), is(c_uid, "0")])),
+                deny_each(Conditions::all(vec![is(c_nr, "null"), is(p_nr, "false")])),
+                deny_each(Conditions::all(vec![is(c_uid, "null"), is(p_uid, "0")])),
+                deny_each(Conditions::all(vec![
                     is(c_nr, "null"),
                     is_not(p_nr, "true"),
                     is(c_uid, "null"),
                     is(p_uid, "null"),
-                ]})),
-            ]}))
+                ])),
+            ]))
         }
         Constraint::RunAsNonRoot {
             nonzero_uid_suffices,
@@ -244,7 +249,7 @@ pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
                 note = "every runAsNonRoot written must be true".into();
                 f = Approximated;
             }
-            Some((json!({"anyPattern": alts}), f, note))
+            Some((Validate::any_pattern(alts), f, note))
         }
         Constraint::ReadOnlyRootFilesystem => exact(pattern(every_container(
             json!({"readOnlyRootFilesystem": "true"}),
@@ -305,29 +310,18 @@ pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
             ))
         }
         Constraint::Sysctls { allowed, forbidden } => {
+            let key = "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}";
             let mut any = Vec::new();
             if let Some((op, names)) = set_names(allowed) {
-                any.push(json!({
-                    "key": "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}",
-                    "operator": op,
-                    "value": escape_all(&names),
-                }));
+                any.push(Condition::new(key, op, escape_all(&names)));
             }
             if !forbidden.is_empty() {
-                any.push(json!({
-                    "key": "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}",
-                    "operator": "AnyIn",
-                    "value": escape_all(forbidden),
-                }));
+                any.push(Condition::new(key, "AnyIn", escape_all(forbidden)));
             }
             if any.is_empty() {
                 return None;
             }
-            Some((
-                json!({"deny": {"conditions": {"any": any}}}),
-                Exact,
-                String::new(),
-            ))
+            Some((Validate::deny(Conditions::any(any)), Exact, String::new()))
         }
         Constraint::RuntimeClass { allowed } => {
             let NameSet::Only(v) = allowed else {
@@ -362,7 +356,10 @@ pub(super) fn validation(r: &Rule) -> Option<(Value, Fidelity, String)> {
     }
 }
 
-pub(super) fn driver_rule(volume: &str, allowed: &[String]) -> Option<(Value, Fidelity, String)> {
+pub(super) fn driver_rule(
+    volume: &str,
+    allowed: &[String],
+) -> Option<(Validate, Fidelity, String)> {
     let inner = if allowed.is_empty() {
         json!({ format!("X({volume})"): "null" })
     } else {
@@ -379,7 +376,7 @@ pub(super) fn id_rule(
     field: &str,
     ranges: &[IdRange],
     required: bool,
-) -> Option<(Value, Fidelity, String)> {
+) -> Option<(Validate, Fidelity, String)> {
     if ranges.is_empty() {
         return None;
     }
@@ -403,7 +400,7 @@ pub(super) fn id_rule(
         .unwrap()
         .insert("=(securityContext)".into(), json!({ opt: pat }));
     Some((
-        json!({"anyPattern": [{"spec": any}, {"spec": each}]}),
+        Validate::any_pattern(vec![json!({ "spec": any }), json!({ "spec": each })]),
         Fidelity::Approximated,
         format!(
             "{note}; init and ephemeral containers may leave it unset when the pod does not set it"
@@ -527,7 +524,9 @@ pub(super) fn host_path_under(prefix: &str) -> String {
     }
 }
 
-pub(super) fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, Fidelity, String)> {
+pub(super) fn host_paths(
+    allowed: &[crate::ir::HostPathRule],
+) -> Option<(Validate, Fidelity, String)> {
     if allowed.is_empty()
         || allowed
             .iter()
@@ -547,10 +546,11 @@ pub(super) fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, 
         })
         .collect();
     let alt = alternatives(&prefixes)?;
-    let mut each = vec![json!({
-        "list": "request.object.spec.volumes[?hostPath] || `[]`",
-        "pattern": {"hostPath": {"path": alt}},
-    })];
+    let mut each = vec![ValidateForeach {
+        list: "request.object.spec.volumes[?hostPath] || `[]`".into(),
+        pattern: Some(json!({"hostPath": {"path": alt}})),
+        deny: None,
+    }];
     let ro: Vec<&str> = allowed
         .iter()
         .filter(|h| h.read_only)
@@ -578,14 +578,11 @@ pub(super) fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, 
         if !rw.is_empty() {
             filter.push_str(&format!(" && !({})", under(&rw)));
         }
-        each.push(json!({
-            "list": ALL_CONTAINERS,
-            "deny": {"conditions": {"any": [{
-                "key": "{{ element.volumeMounts[?readOnly != `true`].name || `[]` }}",
-                "operator": "AnyIn",
-                "value": format!("{{{{ request.object.spec.volumes[?{filter}].name || `[]` }}}}"),
-            }]}},
-        }));
+        each.push(deny_each(Conditions::any(vec![Condition::new(
+            "{{ element.volumeMounts[?readOnly != `true`].name || `[]` }}",
+            "AnyIn",
+            format!("{{{{ request.object.spec.volumes[?{filter}].name || `[]` }}}}"),
+        )])));
         (
             Fidelity::Exact,
             "paths are matched by component; mounts of volumes under `readOnly` prefixes must set `readOnly: true`".to_string(),
@@ -596,7 +593,7 @@ pub(super) fn host_paths(allowed: &[crate::ir::HostPathRule]) -> Option<(Value, 
             "`readOnly` is not enforced: a path holds characters polytrans does not write into a JMESPath expression".to_string(),
         )
     };
-    Some((json!({"foreach": each}), f, note))
+    Some((Validate::foreach(each), f, note))
 }
 
 /// The Kubernetes profile `type` of an annotation-form profile.
@@ -616,7 +613,7 @@ pub(super) fn profiles(
     unset_allowed: bool,
     annotations: bool,
     scope: Scope,
-) -> Option<(Value, Fidelity, String)> {
+) -> Option<(Validate, Fidelity, String)> {
     let (field, pod_ann, ann_prefixes): (&str, Option<&str>, Vec<&str>) = if what == "seccomp" {
         (
             "seccompProfile",
@@ -655,19 +652,21 @@ pub(super) fn profiles(
             let mut types: Vec<&str> = v.iter().filter_map(|p| profile_type(p)).collect();
             types.sort();
             types.dedup();
-            any.push(json!({"key": types_key, "operator": "AnyNotIn", "value": types}));
+            any.push(Condition::new(types_key.clone(), "AnyNotIn", types));
             let locals: Vec<String> = v
                 .iter()
                 .filter_map(|p| p.strip_prefix("localhost/"))
                 .map(str::to_string)
                 .collect();
             if !locals.is_empty() && !locals.iter().any(|l| l == "*") {
-                any.push(
-                    json!({"key": local_key, "operator": "AnyNotIn", "value": escape_all(&locals)}),
-                );
+                any.push(Condition::new(
+                    local_key.clone(),
+                    "AnyNotIn",
+                    escape_all(&locals),
+                ));
             }
             if annotations {
-                any.push(json!({"key": ann_key, "operator": "AnyNotIn", "value": escape_all(v)}));
+                any.push(Condition::new(ann_key.clone(), "AnyNotIn", escape_all(v)));
             }
         }
         NameSet::AnyExcept(v) => {
@@ -677,7 +676,7 @@ pub(super) fn profiles(
                 .filter_map(|p| profile_type(p))
                 .collect();
             if !types.is_empty() {
-                any.push(json!({"key": types_key, "operator": "AnyIn", "value": types}));
+                any.push(Condition::new(types_key.clone(), "AnyIn", types));
             }
             let locals: Vec<String> = v
                 .iter()
@@ -685,18 +684,20 @@ pub(super) fn profiles(
                 .map(str::to_string)
                 .collect();
             if !locals.is_empty() {
-                any.push(
-                    json!({"key": local_key, "operator": "AnyIn", "value": escape_all(&locals)}),
-                );
+                any.push(Condition::new(
+                    local_key.clone(),
+                    "AnyIn",
+                    escape_all(&locals),
+                ));
             }
             if annotations {
-                any.push(json!({"key": ann_key, "operator": "AnyIn", "value": escape_all(v)}));
+                any.push(Condition::new(ann_key.clone(), "AnyIn", escape_all(v)));
             }
         }
     }
     let mut each = Vec::new();
     if !any.is_empty() {
-        each.push(json!({"list": ALL_CONTAINERS, "deny": {"conditions": {"any": any}}}));
+        each.push(deny_each(Conditions::any(any)));
     }
     if scope == Scope::Effective {
         f = Fidelity::Approximated;
@@ -706,29 +707,37 @@ pub(super) fn profiles(
     }
     if !unset_allowed {
         let mut all = vec![
-            json!({"key": format!("{{{{ element.securityContext.{field}.type || '' }}}}"), "operator": "Equals", "value": ""}),
-            json!({"key": format!("{{{{ request.object.spec.securityContext.{field}.type || '' }}}}"), "operator": "Equals", "value": ""}),
+            Condition::new(
+                format!("{{{{ element.securityContext.{field}.type || '' }}}}"),
+                "Equals",
+                "",
+            ),
+            Condition::new(
+                format!("{{{{ request.object.spec.securityContext.{field}.type || '' }}}}"),
+                "Equals",
+                "",
+            ),
         ];
         if annotations {
             if let Some(pa) = pod_ann {
-                all.push(json!({
-                    "key": format!("{{{{ request.object.metadata.annotations.\"{pa}\" || '' }}}}"),
-                    "operator": "Equals",
-                    "value": "",
-                }));
+                all.push(Condition::new(
+                    format!("{{{{ request.object.metadata.annotations.\"{pa}\" || '' }}}}"),
+                    "Equals",
+                    "",
+                ));
             }
-            all.push(json!({
-                "key": format!("{{{{ length(items(request.object.metadata.annotations || `{{}}`, 'key', 'value')[?starts_with(key, '{}')]) }}}}", ann_prefixes.last().unwrap()),
-                "operator": "LessThan",
-                "value": "{{ length(request.object.spec.[ephemeralContainers, initContainers, containers][]) }}",
-            }));
+            all.push(Condition::new(
+                format!("{{{{ length(items(request.object.metadata.annotations || `{{}}`, 'key', 'value')[?starts_with(key, '{}')]) }}}}", ann_prefixes.last().unwrap()),
+                "LessThan",
+                "{{ length(request.object.spec.[ephemeralContainers, initContainers, containers][]) }}",
+            ));
             f = Fidelity::Approximated;
             notes.push("a required profile set only by container annotations counts when there are as many such annotations as containers");
         }
-        each.push(json!({"list": ALL_CONTAINERS, "deny": {"conditions": {"all": all}}}));
+        each.push(deny_each(Conditions::all(all)));
     }
     if each.is_empty() {
         return None;
     }
-    Some((json!({"foreach": each}), f, notes.join("; ")))
+    Some((Validate::foreach(each), f, notes.join("; ")))
 }

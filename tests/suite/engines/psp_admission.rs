@@ -436,6 +436,99 @@ pub fn api_server_defaults(pod: &mut Value) {
     }
 }
 
+/// What the API server's validation of a pod (`pkg/apis/core/validation/validation.go`) refuses
+/// before any validating admission runs (admission's mutating phase runs first, then
+/// `rest.BeforeCreate` validates the object, then validating admission sees it). Only the parts
+/// the generator can break are modelled:
+/// - `ValidateSeccompPodAnnotations`: the pod and container seccomp annotations must hold a
+///   valid profile (`ValidateSeccompProfile`: `runtime/default`, `docker/default`,
+///   `unconfined`, or `localhost/<descending path>`; an empty value is invalid);
+/// - `validateSeccompAnnotationsAndFields` / `validateSeccompAnnotationsAndFieldsMatch`: where a
+///   seccomp annotation and the matching `seccompProfile` field are both set they must agree;
+/// - `ValidateAppArmorPodAnnotations`: a container AppArmor annotation names an existing
+///   container and holds `""`, `runtime/default`, `unconfined` or `localhost/...`
+///   (`ValidateAppArmorProfileFormat`).
+///
+/// A pod refused here never reaches a webhook or a VAP, so the differential does not judge it.
+pub fn validate_pod_object(pod: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let empty = Map::new();
+    let anns = get(pod, &["metadata", "annotations"])
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let path = "metadata.annotations";
+    for (k, v) in anns {
+        let v = v.as_str().unwrap_or("");
+        if (k == SECCOMP_POD || k.starts_with(SECCOMP_CONTAINER)) && !valid_seccomp_profile(v) {
+            errs.push(format!(
+                "{path}[{k}]: Invalid value: {v:?}: must be a valid seccomp profile"
+            ));
+        }
+        if let Some(name) = k.strip_prefix(APPARMOR_CONTAINER) {
+            let found = CONTAINER_KINDS.iter().any(|kind| {
+                (0..container_count(pod, kind))
+                    .any(|i| get_str(container(pod, kind, i), &["name"]) == Some(name))
+            });
+            if !found {
+                errs.push(format!(
+                    "{path}[{k}]: Invalid value: {name:?}: container not found"
+                ));
+            }
+            if !valid_apparmor_profile(v) {
+                errs.push(format!(
+                    "{path}[{k}]: Invalid value: {v:?}: invalid AppArmor profile name"
+                ));
+            }
+        }
+    }
+    if let (Some(f), Some(a)) = (
+        get(pod, &["spec", "securityContext", "seccompProfile"]),
+        anns.get(SECCOMP_POD).and_then(Value::as_str),
+    ) {
+        if let Some(e) = seccomp_field_mismatch(a, f) {
+            errs.push(format!("spec.securityContext.seccompProfile{e}"));
+        }
+    }
+    for kind in CONTAINER_KINDS {
+        for i in 0..container_count(pod, kind) {
+            let c = container(pod, kind, i);
+            let Some(f) = get(c, &["securityContext", "seccompProfile"]) else {
+                continue;
+            };
+            let key = format!("{SECCOMP_CONTAINER}{}", get_str(c, &["name"]).unwrap_or(""));
+            if let Some(a) = anns.get(&key).and_then(Value::as_str) {
+                if let Some(e) = seccomp_field_mismatch(a, f) {
+                    errs.push(format!(
+                        "spec.{kind}[{i}].securityContext.seccompProfile{e}"
+                    ));
+                }
+            }
+        }
+    }
+    errs
+}
+
+/// `validateSeccompAnnotationsAndFieldsMatch`: the error's path suffix and text, if any.
+fn seccomp_field_mismatch(annotation: &str, field: &Value) -> Option<String> {
+    let type_err =
+        || Some(".type: Forbidden: seccomp type in annotation and field must match".into());
+    match get_str(field, &["type"]).unwrap_or("") {
+        "Unconfined" if annotation != "unconfined" => type_err(),
+        "RuntimeDefault" if annotation != "runtime/default" && annotation != "docker/default" => {
+            type_err()
+        }
+        "Localhost" => match annotation.strip_prefix("localhost/") {
+            None => type_err(),
+            Some(p) if get_str(field, &["localhostProfile"]) != Some(p) => Some(
+                ".localhostProfile: Forbidden: seccomp profile in annotation and field must match"
+                    .into(),
+            ),
+            Some(_) => None,
+        },
+        _ => None,
+    }
+}
+
 fn strip_nulls(v: &mut Value) {
     match v {
         Value::Object(m) => {
