@@ -73,6 +73,9 @@ pub struct Options {
     pub no_mutation: bool,
     /// The API version of the `MutatingAdmissionPolicy` and its binding.
     pub cel_api: CelApi,
+    /// The Kyverno release `--to kyverno-cel` is for: picks the `ValidatingPolicy` apiVersion
+    /// (`v1alpha1` in 1.14–1.15, `v1beta1` in 1.16, `v1` from 1.17).
+    pub kyverno_version: super::KyvernoVersion,
 }
 
 fn action(mode: super::Mode) -> &'static str {
@@ -1183,6 +1186,8 @@ struct PolicyCtx {
 struct Ctx<'a> {
     policies: Vec<PolicyCtx>,
     action: &'a str,
+    /// `apiVersion` of Kyverno's `ValidatingPolicy` (`--kyverno-version`).
+    kyverno_api_version: &'a str,
     workloads: bool,
     /// A note on how the policies combine, for the header.
     note: Option<&'a str>,
@@ -1347,6 +1352,25 @@ fn not_any_admits_as_written(members: &[&Policy]) -> String {
 }
 
 pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
+    if flavor == Flavor::KyvernoCel
+        && args.kyverno_version < super::KyvernoVersion::VALIDATING_POLICY
+    {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {}: Kyverno's ValidatingPolicy arrived in {}\nhelp: upgrade Kyverno, or use `--to kyverno` (ClusterPolicy) for this release",
+            args.kyverno_version,
+            super::KyvernoVersion::VALIDATING_POLICY
+        )));
+    }
+    if flavor == Flavor::KyvernoCel
+        && !args.no_mutation
+        && args.kyverno_version < super::KyvernoVersion::MUTATING_POLICY
+    {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {}: Kyverno's MutatingPolicy (PSP's defaulting) arrived in {}\nhelp: upgrade Kyverno, or pass --no-mutation (validation only: pods must then carry PSP's defaults themselves)",
+            args.kyverno_version,
+            super::KyvernoVersion::MUTATING_POLICY
+        )));
+    }
     let env = crate::render::environment(input.common.templates.as_deref());
     let workloads = args.workloads;
     let mut emitted = Emitted::default();
@@ -1471,6 +1495,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         let ctx = Ctx {
             policies: vec![p],
             action: action(args.mode),
+            kyverno_api_version: args.kyverno_version.cel_api_version(),
             workloads,
             note,
             mutating_api: &mutating_api,
