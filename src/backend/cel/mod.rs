@@ -1364,6 +1364,10 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
     if flavor == Flavor::KyvernoCel
         && !args.no_mutation
         && args.kyverno_version < super::KyvernoVersion::MUTATING_POLICY
+        && input
+            .policies
+            .iter()
+            .any(|p| !mutation::mutations(p).is_empty())
     {
         return Err(crate::Error::Usage(format!(
             "--kyverno-version {}: Kyverno's MutatingPolicy (PSP's defaulting) arrived in {}\nhelp: upgrade Kyverno, or pass --no-mutation (validation only: pods must then carry PSP's defaults themselves)",
