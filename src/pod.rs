@@ -277,7 +277,10 @@ impl<'de> Deserialize<'de> for Volume {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("struct Volume")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Volume, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Volume, A::Error> {
                 let mut name: Option<String> = None;
                 let mut sources = BTreeMap::new();
                 while let Some(key) = map.next_key::<String>()? {
