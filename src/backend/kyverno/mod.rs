@@ -1,7 +1,10 @@
 //! `--to kyverno`: one Kyverno `ClusterPolicy` (kyverno.io/v1) per PSP or level (issue #11).
 //!
-//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors, in a
-//! `foreach` over every container list where PSP defaulted containers). Validating constraints
+//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors on the
+//! pod; where PSP defaulted containers, a `foreach` over every container list whose entries
+//! patch one container by name, guarded by a per-element precondition that the field is unset:
+//! an anchor in a list element would be decided on the first container for all of them).
+//! Validating constraints
 //! become either
 //! - Kyverno's `podSecurity` subrule (a PSS level at a pinned version, with `exclude` entries for
 //!   the checks the source relaxes), when the source is exactly such a level (`--kyverno-style

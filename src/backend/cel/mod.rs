@@ -9,8 +9,11 @@
 //!   `ValidatingAdmissionPolicyBinding` per policy;
 //! - `kyverno-cel`: Kyverno `policies.kyverno.io/v1` `ValidatingPolicy` per policy.
 //!
-//! CEL validation cannot mutate, so PSP defaulting ([`crate::ir::Defaulting`]) is reported as
-//! approximated: pods that PSP admission would have changed must now carry the values.
+//! PSP's defaulting ([`crate::ir::Defaulting`]) is done by a mutating policy beside each
+//! validating one ([`mutation`]): a `MutatingAdmissionPolicy` + binding for `vap`, a Kyverno
+//! `MutatingPolicy` for `kyverno-cel`. With [`Options::no_mutation`] only the validating policies
+//! are written and the defaulting is reported as approximated (pods that PSP admission would
+//! have changed must now carry the values).
 //!
 //! Expressions only use core CEL that Kubernetes and the `cel-interpreter` crate agree on: no
 //! optional syntax (`?.`), no string extension functions, `has()` on every optional field before
@@ -24,6 +27,39 @@ use crate::ir::{
 use crate::scope::{Namespaces, Union};
 use serde::Serialize;
 
+pub mod mutation;
+
+/// The `admissionregistration.k8s.io` version of the `MutatingAdmissionPolicy` (`--cel-api`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CelApi {
+    /// `v1`: GA in Kubernetes 1.36.
+    #[default]
+    V1,
+    /// `v1beta1`: Kubernetes 1.34 and 1.35 (feature gate `MutatingAdmissionPolicy` and
+    /// `--runtime-config=admissionregistration.k8s.io/v1beta1=true`).
+    V1beta1,
+}
+
+impl CelApi {
+    /// The names `--cel-api` accepts.
+    pub const NAMES: &'static [&'static str] = &["v1", "v1beta1"];
+
+    pub fn parse(s: &str) -> Option<CelApi> {
+        match s {
+            "v1" => Some(CelApi::V1),
+            "v1beta1" => Some(CelApi::V1beta1),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CelApi::V1 => "v1",
+            CelApi::V1beta1 => "v1beta1",
+        }
+    }
+}
+
 /// Options of this backend.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -32,6 +68,11 @@ pub struct Options {
     /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
     /// ReplicationController) and judge their pod templates.
     pub workloads: bool,
+    /// Write only the validating policies (no `MutatingAdmissionPolicy` / `MutatingPolicy`):
+    /// PSP's defaulting is then left to the pods.
+    pub no_mutation: bool,
+    /// The API version of the `MutatingAdmissionPolicy` and its binding.
+    pub cel_api: CelApi,
     /// The Kyverno release `--to kyverno-cel` is for: picks the `ValidatingPolicy` apiVersion
     /// (`v1alpha1` in 1.14–1.15, `v1beta1` in 1.16, `v1` from 1.17).
     pub kyverno_version: super::KyvernoVersion,
@@ -695,9 +736,12 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                         "true",
                     )),
                 ]),
-                Scope::Effective => {
-                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok))
-                }
+                // selinux/mustrunas.go: PSP also validated the pod's own options when set
+                // (`ValidatePod`), even where every container overrides them.
+                Scope::Effective => and_all(vec![
+                    if_set(SPEC, &pod_sc(&["seLinuxOptions"]), judge, "true"),
+                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok)),
+                ]),
             }
         }
         Constraint::Seccomp {
@@ -1032,18 +1076,34 @@ fn default_note(policy: &Policy, action: &DefaultAction) -> String {
         action,
         DefaultAction::AllowPrivilegeEscalation { value: true }
     ) {
-        format!("CEL validation cannot mutate: PSP set {what}; unset already means allowed")
+        format!("--no-mutation: PSP set {what}; unset already means allowed")
     } else if default_checked(policy, action) {
-        format!("CEL validation cannot mutate: PSP set {what}; pods must now carry it themselves")
+        format!("--no-mutation: PSP set {what}; pods must now carry it themselves")
     } else {
-        format!(
-            "CEL validation cannot mutate: PSP set {what}; pods that leave it unset are admitted without it"
-        )
+        format!("--no-mutation: PSP set {what}; pods that leave it unset are admitted without it")
     }
+}
+
+/// How the output does PSP's defaulting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defaulting {
+    /// Not at all (`--no-mutation`): the validating policies only.
+    None,
+    /// By a mutating policy of this kind (`MutatingAdmissionPolicy`, `MutatingPolicy`).
+    By(&'static str),
 }
 
 /// One fidelity entry per policy × field (the worst of its constraints).
 pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
+    fidelity_with(policy, workloads, Defaulting::None)
+}
+
+/// [`fidelity`], with the defaulting done as `defaulting` says.
+pub fn fidelity_with(
+    policy: &Policy,
+    workloads: bool,
+    defaulting: Defaulting,
+) -> Vec<FidelityEntry> {
     let mut out: Vec<FidelityEntry> = Vec::new();
     let mut push = |field: &str, fidelity: Fidelity, note: String| {
         if let Some(e) = out.iter_mut().find(|e| e.field == field) {
@@ -1069,11 +1129,26 @@ pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
         push(&rule.provenance.field, Fidelity::Exact, note.into());
     }
     for d in &policy.defaults {
-        push(
-            &d.provenance.field,
-            Fidelity::Approximated,
-            default_note(policy, &d.action),
-        );
+        match defaulting {
+            Defaulting::None => push(
+                &d.provenance.field,
+                Fidelity::Approximated,
+                default_note(policy, &d.action),
+            ),
+            Defaulting::By(kind) if workloads => push(
+                &d.provenance.field,
+                Fidelity::Approximated,
+                format!(
+                    "the {kind} {} on pods, as PSP did; pod templates of workloads are judged without it",
+                    mutation::describe(&d.action)
+                ),
+            ),
+            Defaulting::By(kind) => push(
+                &d.provenance.field,
+                Fidelity::Exact,
+                format!("the {kind} {}, as PSP did", mutation::describe(&d.action)),
+            ),
+        }
     }
     if !policy.images.is_empty() {
         push(
@@ -1098,6 +1173,13 @@ struct PolicyCtx {
     header: String,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
+    /// PSP's defaulting (empty with `--no-mutation` or when the policy defaults nothing).
+    mutations: Vec<mutation::Mutation>,
+    /// The mutating policy's `matchConditions` (any-of groups: no member admits the pod as
+    /// written).
+    mutation_conditions: Vec<Variable>,
+    /// What the mutating policy does, for its header.
+    mutation_header: String,
 }
 
 #[derive(Serialize)]
@@ -1109,6 +1191,8 @@ struct Ctx<'a> {
     workloads: bool,
     /// A note on how the policies combine, for the header.
     note: Option<&'a str>,
+    /// `admissionregistration.k8s.io/<version>` of the `MutatingAdmissionPolicy`.
+    mutating_api: &'a str,
 }
 
 /// Which target of the two this backend writes.
@@ -1121,6 +1205,14 @@ pub enum Flavor {
 }
 
 impl Flavor {
+    /// The kind of the mutating policy.
+    fn mutating_kind(self) -> &'static str {
+        match self {
+            Flavor::Vap => "MutatingAdmissionPolicy",
+            Flavor::KyvernoCel => "MutatingPolicy",
+        }
+    }
+
     fn template(self) -> &'static str {
         match self {
             Flavor::Vap => "cel/vap.yaml.j2",
@@ -1197,6 +1289,68 @@ fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validatio
     (vars, validation)
 }
 
+/// `expr` with `from` replaced by `to` outside string literals.
+fn replace_code(expr: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut rest = expr;
+    while let Some(c) = rest.chars().next() {
+        if let Some(q) = quote {
+            if c == '\\' {
+                let n: String = rest.chars().take(2).collect();
+                out.push_str(&n);
+                rest = &rest[n.len()..];
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if rest.starts_with(from) {
+            out.push_str(to);
+            rest = &rest[from.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// A validation expression with the variables written out over `object` (a pod), for a
+/// mutating policy's `matchConditions`, which cannot read `variables`.
+fn inline_variables(expr: &str) -> String {
+    let mut e = expr.to_string();
+    for v in variables_for(false, &[]) {
+        let name = format!("{}.{}", "variables", v.name);
+        let value = match v.name.as_str() {
+            "podSpec" => "object.spec".to_string(),
+            "podMeta" => "object.metadata".to_string(),
+            _ => format!("({})", v.expression),
+        };
+        e = replace_code(&e, &name, &value);
+    }
+    // `containers` and `volumes` read `podSpec`.
+    replace_code(&e, &format!("{}.podSpec", "variables"), "object.spec")
+}
+
+/// True when no member's validations admit the pod as written.
+fn not_any_admits_as_written(members: &[&Policy]) -> String {
+    let alts: Vec<String> = members
+        .iter()
+        .map(|p| {
+            let vs = validations(p);
+            and_all(
+                vs.iter()
+                    .map(|v| format!("({})", inline_variables(&v.expression)))
+                    .collect(),
+            )
+        })
+        .collect();
+    not(&format!("({})", or_all(alts)))
+}
+
 pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
     if flavor == Flavor::KyvernoCel
         && args.kyverno_version < super::KyvernoVersion::VALIDATING_POLICY
@@ -1205,6 +1359,20 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             "--kyverno-version {}: Kyverno's ValidatingPolicy arrived in {}\nhelp: upgrade Kyverno, or use `--to kyverno` (ClusterPolicy) for this release",
             args.kyverno_version,
             super::KyvernoVersion::VALIDATING_POLICY
+        )));
+    }
+    if flavor == Flavor::KyvernoCel
+        && !args.no_mutation
+        && args.kyverno_version < super::KyvernoVersion::MUTATING_POLICY
+        && input
+            .policies
+            .iter()
+            .any(|p| !mutation::mutations(p).is_empty())
+    {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {}: Kyverno's MutatingPolicy (PSP's defaulting) arrived in {}\nhelp: upgrade Kyverno, or pass --no-mutation (validation only: pods must then carry PSP's defaults themselves)",
+            args.kyverno_version,
+            super::KyvernoVersion::MUTATING_POLICY
         )));
     }
     let env = crate::render::environment(input.common.templates.as_deref());
@@ -1228,15 +1396,26 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
     let selector = |namespaces: &Namespaces, exempt: &[String]| {
         super::namespace_selector(input.scope, namespaces, exempt)
     };
+    let defaulting = if args.no_mutation {
+        Defaulting::None
+    } else {
+        Defaulting::By(flavor.mutating_kind())
+    };
+    let kind = flavor.mutating_kind();
     let mut ctxs = Vec::new();
     for policy in input.policies {
-        let fid = fidelity(policy, workloads);
+        let fid = fidelity_with(policy, workloads, defaulting);
         emitted.fidelity.extend(fid.clone());
         let Some(place) = plan.placements.get(&policy.name) else {
             continue;
         };
         let (namespaces_in, namespaces_not_in) =
             selector(&place.namespaces, &policy.exempt_namespaces);
+        let mutations = if args.no_mutation {
+            vec![]
+        } else {
+            mutation::mutations(policy)
+        };
         ctxs.push(PolicyCtx {
             namespaces_in,
             namespaces_not_in,
@@ -1246,19 +1425,48 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
             variables: variables_for(workloads, &policy.exempt_images),
             validations: validations(policy),
+            mutations,
+            mutation_conditions: vec![],
+            mutation_header: format!(
+                "{kind}: PSP's defaulting, as PSP admission did before validating (it runs before the\n# validating policy)."
+            ),
         });
     }
     for (namespaces, names) in &plan.any_of {
-        let members: Vec<&Policy> = names
+        let mut members: Vec<&Policy> = names
             .iter()
             .filter_map(|n| input.policies.iter().find(|p| &p.name == n))
             .collect();
-        let fid: Vec<FidelityEntry> = members
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut fid: Vec<FidelityEntry> = members
             .iter()
-            .flat_map(|p| fidelity(p, workloads))
+            .flat_map(|p| fidelity_with(p, workloads, defaulting))
             .collect();
         let (variables, validation) = any_of_ctx(&members, workloads);
         let (namespaces_in, namespaces_not_in) = selector(namespaces, &[]);
+        let first = members.first().map(|p| p.name.clone()).unwrap_or_default();
+        let mut mutations = vec![];
+        let mut mutation_conditions = vec![];
+        if let (Defaulting::By(_), Some(first_policy)) = (defaulting, members.first()) {
+            mutations = mutation::mutations(first_policy);
+            if !mutations.is_empty() {
+                mutation_conditions.push(Variable {
+                    name: "no-psp-admits-as-written".into(),
+                    expression: not_any_admits_as_written(&members),
+                });
+                let entry = FidelityEntry {
+                    policy: first.clone(),
+                    field: "rbac (defaulting)".into(),
+                    fidelity: Fidelity::Approximated,
+                    note: format!(
+                        "where any of {} may admit a pod, the {kind} does nothing when one of them admits the pod as written, else applies the defaulting of `{first}` (the first by name); PSP took the first PSP (by name) that admits the pod unchanged, else the first that admits it after its own defaulting",
+                        names.join(", ")
+                    ),
+                };
+                emitted.fidelity.push(entry.clone());
+                fid.push(entry);
+            }
+        }
         ctxs.push(PolicyCtx {
             namespaces_in,
             namespaces_not_in,
@@ -1279,8 +1487,14 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
             variables,
             validations: vec![validation],
+            mutations,
+            mutation_conditions,
+            mutation_header: format!(
+                "{kind}: when no PSP of the group admits the pod as written, the defaulting of `{first}`\n# (the first by name); see the rbac (defaulting) entry above."
+            ),
         });
     }
+    let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
     for p in ctxs {
         let ctx = Ctx {
             policies: vec![p],
@@ -1288,6 +1502,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             kyverno_api_version: args.kyverno_version.cel_api_version(),
             workloads,
             note,
+            mutating_api: &mutating_api,
         };
         let content = crate::render::render(&env, flavor.template(), &ctx)?;
         emitted.files.push(OutputFile {
