@@ -349,6 +349,23 @@ pub(crate) fn annotation(key: &str) -> String {
 }
 
 /// PSP's host path prefix match by whole components (see `eval::path_has_prefix`).
+/// Whether volume `v` is a `projected` volume made only of what the ServiceAccount admission
+/// plugin injects (Kubernetes `IsOnlyServiceAccountTokenSources`; see
+/// [`crate::pod::Volume::is_service_account_token_projection`]): a token at path `token`
+/// without audience, the `kube-root-ca.crt` config map, the namespace through the downward API.
+pub(crate) fn service_account_token_projection(v: &str) -> String {
+    let token = "(!has(s.serviceAccountToken) || (has(s.serviceAccountToken.path) && s.serviceAccountToken.path == 'token' && (!has(s.serviceAccountToken.audience) || s.serviceAccountToken.audience == '')))";
+    let config_map =
+        "(!has(s.configMap) || (has(s.configMap.name) && s.configMap.name == 'kube-root-ca.crt'))";
+    let item = "has(i.path) && i.path == 'namespace' && has(i.fieldRef) && (!has(i.fieldRef.apiVersion) || i.fieldRef.apiVersion == 'v1') && has(i.fieldRef.fieldPath) && i.fieldRef.fieldPath == 'metadata.namespace'";
+    let downward = format!(
+        "(!has(s.downwardAPI) || !has(s.downwardAPI.items) || s.downwardAPI.items.all(i, {item}))"
+    );
+    format!(
+        "(has({v}.projected) && (!has({v}.projected.sources) || {v}.projected.sources.all(s, (has(s.serviceAccountToken) || has(s.configMap) || has(s.downwardAPI)) && {token} && {config_map} && {downward})))"
+    )
+}
+
 pub(crate) fn host_path_match(v: &str, rule: &HostPathRule) -> String {
     let pre = rule.path_prefix.trim_end_matches('/');
     if pre.is_empty() {
@@ -453,6 +470,14 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             };
             let ok = match allowed {
                 NameSet::Any => return None,
+                // PSP (provider.go `allowsVolumeType`): `secret` also covers the projected
+                // service-account token volume.
+                NameSet::Only(names)
+                    if names.iter().any(|n| n == "secret")
+                        && !names.iter().any(|n| n == "projected") =>
+                {
+                    or_all([keys(names), vec![service_account_token_projection("v")]].concat())
+                }
                 NameSet::Only(names) => or_all(keys(names)),
                 NameSet::AnyExcept(names) => not(&or_all(keys(names))),
             };
