@@ -889,3 +889,31 @@ fn cel_secret_covers_service_account_token_projection() {
         ],
     );
 }
+
+/// Found by the differential (vap, kyverno-cel, kubewarden's cel-policy): SELinux levels compare
+/// as PSP's `equalLevels` (categories as a set) in the CEL outputs too.
+#[test]
+fn cel_selinux_level_categories_in_any_order() {
+    let input = psp(
+        "",
+        "seLinux: {rule: MustRunAs, seLinuxOptions: {type: container_t, level: 's0:c1,c2'}}",
+    )
+    .replace("  seLinux: {rule: RunAsAny}\n", "");
+    let with = |level: &str| {
+        pod(
+            json!({}),
+            json!({"securityContext": {"seLinuxOptions": {"type": "container_t", "level": level}},
+                   "containers": [container(Value::Null)]}),
+        )
+    };
+    assert_verdicts(
+        &input,
+        &["vap", "kyverno-cel", "check"],
+        &[
+            ("categories as written", with("s0:c1,c2"), true),
+            ("categories in the other order", with("s0:c2,c1"), true),
+            ("another category", with("s0:c1,c3"), false),
+            ("another sensitivity", with("s1:c1,c2"), false),
+        ],
+    );
+}
