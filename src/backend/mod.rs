@@ -3,6 +3,7 @@
 //! cases. Every backend reports what it could not express exactly ([`FidelityEntry`]).
 
 pub mod cel;
+pub mod cel_expr;
 pub mod falco;
 pub mod gatekeeper;
 pub mod ir;

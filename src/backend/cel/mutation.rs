@@ -15,7 +15,7 @@
 //! Every expression reads `object` (the object as the previous mutations left it), never
 //! `variables` (evaluated once per policy invocation).
 
-use super::{SECCOMP_POD, cel_list, cel_string, has_path, image_matches};
+use super::super::cel_expr::{SECCOMP_POD, cel_list, cel_string, has_path, image_matches};
 use crate::ir::{DefaultAction, GroupField, Policy};
 use serde::Serialize;
 
