@@ -22,7 +22,7 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Violation, admits, join_messages};
 use crate::ir::{Level, Policy};
-use crate::load::{Limits, Object, Source};
+use crate::load::{ItemAt, Limits, Object, ObjectSink, Source, Undecoded};
 use crate::pss::{LevelVersion, PsaPolicy, Version, level_policy, policy_from_labels};
 use crate::{Error, Outcome};
 use serde::Serialize;
@@ -184,6 +184,36 @@ struct Checker<'a> {
     kinds: std::collections::BTreeSet<String>,
 }
 
+/// An object as reports name it: where it was read and what it is.
+struct Subject<'a> {
+    source: &'a Arc<Source>,
+    /// The line of the object's start.
+    line: u32,
+    kind: &'a str,
+    name: &'a str,
+    namespace: Option<&'a str>,
+}
+
+impl ObjectSink for Checker<'_> {
+    fn object(&mut self, o: Object) {
+        Checker::object(self, o)
+    }
+
+    /// Items of a JSON list are decoded straight from the text into the typed pod.
+    fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
+        let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<true>>(text, depth)?;
+        let subject = Subject {
+            source: at.source,
+            line: at.line,
+            kind: &o.kind,
+            name: &o.metadata.name,
+            namespace: o.metadata.namespace.as_deref(),
+        };
+        self.subject(&subject, o.found.map(Ok));
+        Ok(n)
+    }
+}
+
 impl Checker<'_> {
     fn level(&mut self, lv: LevelVersion) -> &Policy {
         self.cache
@@ -201,15 +231,28 @@ impl Checker<'_> {
     }
 
     fn object(&mut self, o: Object) {
-        if self.kinds.len() < 64 && !self.kinds.contains(&o.kind) {
-            self.kinds.insert(o.kind.clone());
+        let found = crate::pod::pod_of(&o);
+        let subject = Subject {
+            source: &o.source,
+            line: o.node.line,
+            kind: &o.kind,
+            name: &o.name,
+            namespace: o.namespace.as_deref(),
+        };
+        self.subject(&subject, found);
+    }
+
+    /// Judges an object (`found`: its pod, `None` for a kind that has none) and reports it.
+    fn subject(&mut self, o: &Subject, found: Option<Result<crate::pod::FoundPod, Diagnostic>>) {
+        if self.kinds.len() < 64 && !self.kinds.contains(o.kind) {
+            self.kinds.insert(o.kind.to_string());
         }
-        let Some(found) = crate::pod::pod_of(&o) else {
+        let Some(found) = found else {
             return;
         };
         self.findings.clear();
         let before = self.summary.objects;
-        self.judge_object(&o, found);
+        self.judge_object(o, found);
         if self.summary.objects == before {
             return; // not decodable: a diagnostic says why
         }
@@ -220,11 +263,11 @@ impl Checker<'_> {
         if fails {
             self.summary.failed += 1;
         }
-        let name = object_name(&o.kind, o.namespace.as_deref(), &o.name);
-        self.report.object(&name, &o, &self.findings, fails);
+        let name = object_name(o.kind, o.namespace, o.name);
+        self.report.object(&name, o, &self.findings, fails);
     }
 
-    fn judge_object(&mut self, o: &Object, found: Result<crate::pod::FoundPod, Diagnostic>) {
+    fn judge_object(&mut self, o: &Subject, found: Result<crate::pod::FoundPod, Diagnostic>) {
         let found = match found {
             Ok(f) => f,
             Err(d) => {
@@ -234,17 +277,17 @@ impl Checker<'_> {
         };
         self.summary.objects += 1;
         if let Judge::Labels { labelled, .. } = &self.judge {
-            if !labelled.contains(o.namespace.as_deref().unwrap_or("default")) {
+            if !labelled.contains(o.namespace.unwrap_or("default")) {
                 self.summary.at_cluster_default += 1;
             }
         }
         let is_pod = found.is_pod || self.args.workloads_as_pods;
         let base = |verdict, policy: String, message: String, violations| Finding {
             file: o.source.name.clone(),
-            line: o.node.line,
-            kind: o.kind.clone(),
-            name: o.name.clone(),
-            namespace: o.namespace.clone(),
+            line: o.line,
+            kind: o.kind.to_string(),
+            name: o.name.to_string(),
+            namespace: o.namespace.map(str::to_string),
             verdict,
             policy,
             message,
@@ -300,7 +343,7 @@ impl Checker<'_> {
             Judge::Fixed(p) => *p,
             // Objects without a namespace are created in `default`.
             Judge::Labels { namespaces, .. } => namespaces
-                .get(o.namespace.as_deref().unwrap_or("default"))
+                .get(o.namespace.unwrap_or("default"))
                 .copied()
                 .unwrap_or_default(),
             Judge::Psp(_) => unreachable!(),
@@ -365,12 +408,81 @@ fn stdin_source(inputs: &[PathBuf], limits: &Limits) -> Result<Option<String>, E
         .map_err(|d| Error::Input(Diagnostics(vec![d])))
 }
 
+/// The first pass without `--level` or `--psp`: every Namespace's PSA labels.
+#[derive(Default)]
+struct Namespaces {
+    namespaces: HashMap<String, PsaPolicy>,
+    /// Namespaces with at least one `pod-security.kubernetes.io/` label.
+    labelled: std::collections::HashSet<String>,
+    /// Invalid labels.
+    diags: Diagnostics,
+}
+
+impl Namespaces {
+    fn namespace(
+        &mut self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        at: impl Fn() -> crate::diag::Location,
+    ) {
+        let (policy, errors) = policy_from_labels(labels, PsaPolicy::default());
+        for e in errors {
+            self.diags.push(
+                Diagnostic::warning(format!("invalid PSA label: {e}"))
+                    .at(at())
+                    .with_help("PSA falls back: enforce to restricted, audit and warn to privileged, versions to latest"),
+            );
+        }
+        if labels
+            .keys()
+            .any(|k| k.starts_with("pod-security.kubernetes.io/"))
+        {
+            self.labelled.insert(name.to_string());
+        }
+        self.namespaces.insert(name.to_string(), policy);
+    }
+}
+
+impl ObjectSink for Namespaces {
+    fn object(&mut self, o: Object) {
+        if o.kind == "Namespace" {
+            // Labels that are not strings are left out.
+            let labels: BTreeMap<String, String> = o
+                .node
+                .path(&["metadata", "labels"])
+                .and_then(|l| l.as_map())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.namespace(&o.name, &labels, || o.location());
+        }
+    }
+
+    fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
+        let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<false>>(text, depth)?;
+        if o.kind == "Namespace" {
+            let describe = if o.metadata.name.is_empty() {
+                o.kind.clone()
+            } else {
+                format!("{} `{}`", o.kind, o.metadata.name)
+            };
+            self.namespace(&o.metadata.name, &o.metadata.labels, || {
+                at.location(describe.clone())
+            });
+        }
+        Ok(n)
+    }
+}
+
 /// Streams every object of the inputs (stdin from the buffer).
 fn each_object(
     inputs: &[PathBuf],
     stdin: &Option<String>,
     limits: &Limits,
-    f: &mut dyn FnMut(Object),
+    f: &mut dyn ObjectSink,
     diags: &mut Diagnostics,
 ) {
     let files: Vec<PathBuf> = inputs
@@ -379,13 +491,13 @@ fn each_object(
         .cloned()
         .collect();
     if !files.is_empty() {
-        crate::load::for_each_object(&files, limits, f, diags);
+        crate::load::for_each_object_in(&files, limits, f, diags);
     }
     if let Some(text) = stdin {
         let src = Arc::new(Source {
             name: "<stdin>".into(),
         });
-        crate::load::parse_stream(text, &src, limits, f, diags);
+        crate::load::parse_stream_in(text, &src, limits, f, diags);
     }
 }
 
@@ -417,45 +529,14 @@ pub fn run(args: &Options, limits: &Limits, out: &mut dyn Write) -> Result<Outco
         diags.extend(d);
         Judge::Psp(policies)
     } else {
-        let mut namespaces = HashMap::new();
-        let mut labelled = std::collections::HashSet::new();
         let mut pass_diags = Diagnostics::default();
-        let mut label_diags = Diagnostics::default();
-        each_object(
-            &args.inputs,
-            &stdin,
-            limits,
-            &mut |o| {
-                if o.kind == "Namespace" {
-                    let labels: BTreeMap<String, String> = o
-                        .node
-                        .path(&["metadata", "labels"])
-                        .and_then(|l| l.as_map())
-                        .map(|m| {
-                            m.iter()
-                                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let (policy, errors) = policy_from_labels(&labels, PsaPolicy::default());
-                    for e in errors {
-                        label_diags.push(
-                            Diagnostic::warning(format!("invalid PSA label: {e}"))
-                                .at(o.location())
-                                .with_help("PSA falls back: enforce to restricted, audit and warn to privileged, versions to latest"),
-                        );
-                    }
-                    if labels
-                        .keys()
-                        .any(|k| k.starts_with("pod-security.kubernetes.io/"))
-                    {
-                        labelled.insert(o.name.clone());
-                    }
-                    namespaces.insert(o.name.clone(), policy);
-                }
-            },
-            &mut pass_diags,
-        );
+        let mut pass = Namespaces::default();
+        each_object(&args.inputs, &stdin, limits, &mut pass, &mut pass_diags);
+        let Namespaces {
+            namespaces,
+            labelled,
+            diags: label_diags,
+        } = pass;
         if pass_diags.has_errors() {
             return Err(Error::Input(pass_diags));
         }
@@ -485,13 +566,7 @@ pub fn run(args: &Options, limits: &Limits, out: &mut dyn Write) -> Result<Outco
         kinds: Default::default(),
     };
     let mut load_diags = Diagnostics::default();
-    each_object(
-        &args.inputs,
-        &stdin,
-        limits,
-        &mut |o| checker.object(o),
-        &mut load_diags,
-    );
+    each_object(&args.inputs, &stdin, limits, &mut checker, &mut load_diags);
     load_diags.extend(std::mem::take(&mut checker.diags));
     if load_diags.has_errors() {
         return Err(Error::Input(load_diags));
@@ -598,7 +673,7 @@ impl<'a> Report<'a> {
     }
 
     /// One judged object with its findings (none when it passed).
-    fn object(&mut self, name: &str, o: &Object, findings: &[Finding], fails: bool) {
+    fn object(&mut self, name: &str, o: &Subject, findings: &[Finding], fails: bool) {
         match self.format {
             CheckFormat::Text => {
                 for f in findings {
@@ -745,7 +820,7 @@ fn xml_escape(s: &str) -> String {
 
 /// One JUnit test case: the object, failed when it fails under `--fail-on` (the rejection, or
 /// the warning), with every message in `<system-out>`.
-fn junit_case(name: &str, o: &Object, findings: &[Finding], fails: bool) -> String {
+fn junit_case(name: &str, o: &Subject, findings: &[Finding], fails: bool) -> String {
     let classname = findings
         .first()
         .map(|f| f.policy.as_str())
@@ -753,9 +828,9 @@ fn junit_case(name: &str, o: &Object, findings: &[Finding], fails: bool) -> Stri
     let mut out = format!(
         "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n",
         xml_escape(classname),
-        xml_escape(&format!("{name} ({})", o.short_location())),
+        xml_escape(&format!("{name} ({}:{})", o.source.name, o.line)),
         xml_escape(&o.source.name),
-        o.node.line
+        o.line
     );
     if fails {
         let worst = findings

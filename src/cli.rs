@@ -244,6 +244,11 @@ pub struct KyvernoArgs {
     /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers: none`).
     #[arg(long = "kyverno-no-autogen")]
     pub kyverno_no_autogen: bool,
+    /// The Kyverno release to emit for (`1.N`), for `--to kyverno` (1.13–1.19; ClusterPolicy is
+    /// deprecated from 1.17) and `--to kyverno-cel` (1.14 on; picks the ValidatingPolicy
+    /// apiVersion).
+    #[arg(long = "kyverno-version", default_value_t = backend::KyvernoVersion::NEWEST, value_parser = parse_kyverno_version)]
+    pub kyverno_version: backend::KyvernoVersion,
 }
 
 /// Options of `--to vap` and `--to kyverno-cel`.
@@ -652,11 +657,13 @@ impl PspArgs {
                 mode: self.mode,
                 background: self.kyverno.kyverno_background,
                 no_autogen: self.kyverno.kyverno_no_autogen,
+                version: self.kyverno.kyverno_version,
             },
             kubewarden: backend::kubewarden::Options { mode: self.mode },
             cel: backend::cel::Options {
                 mode: self.mode,
                 workloads: self.cel.cel_workloads,
+                kyverno_version: self.kyverno.kyverno_version,
             },
             psa: backend::psa::Options {
                 enforce: self.psa.enforce,
@@ -708,6 +715,11 @@ pub fn parse_level(s: &str) -> Result<crate::ir::Level, String> {
 
 pub fn parse_exception(s: &str) -> Result<crate::pss::Exception, String> {
     crate::pss::Exception::parse(s)
+}
+
+pub fn parse_kyverno_version(s: &str) -> Result<backend::KyvernoVersion, String> {
+    backend::KyvernoVersion::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a Kyverno release; expected `1.N`, e.g. `1.19`"))
 }
 
 pub fn parse_version(s: &str) -> Result<crate::pss::Version, String> {

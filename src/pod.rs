@@ -476,3 +476,172 @@ pub fn locate<'a>(root: &'a Node, path: &str) -> Option<&'a Node> {
     }
     Some(node)
 }
+
+/// An object decoded straight from JSON text (see [`crate::load::ObjectSink::json_item`]):
+/// what `polytrans check` reads of it, the same as [`crate::load::Object`] and [`pod_of`] make
+/// of the positioned tree. With `POD` false the pod is not decoded (its text is still read
+/// strictly).
+///
+/// Decoding refuses (and the positioned reader then reads the object) what it cannot decode
+/// exactly as the positioned path would: a missing or non-string `kind`, a `spec` or `template`
+/// before `kind`, a field of another type than the typed view's.
+#[derive(Debug, Clone)]
+pub struct TypedObject<const POD: bool> {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// The pod of a pod-bearing kind, as [`pod_of`] finds it (with `POD`).
+    pub found: Option<FoundPod>,
+}
+
+/// A workload's `spec` (`spec.template`, or a CronJob's `spec.jobTemplate.spec.template`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TemplateSpec {
+    #[serde(default)]
+    template: Option<Pod>,
+    #[serde(default)]
+    job_template: Option<JobTemplate>,
+}
+
+#[derive(Deserialize)]
+struct JobTemplate {
+    #[serde(default)]
+    spec: Option<JobSpec>,
+}
+
+#[derive(Deserialize)]
+struct JobSpec {
+    #[serde(default)]
+    template: Option<Pod>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum RootKey {
+    ApiVersion,
+    Kind,
+    Metadata,
+    Spec,
+    Template,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de, const POD: bool> Deserialize<'de> for TypedObject<POD> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RootVisitor::<POD>)
+    }
+}
+
+struct RootVisitor<const POD: bool>;
+
+impl<'de, const POD: bool> serde::de::Visitor<'de> for RootVisitor<POD> {
+    type Value = TypedObject<POD>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::{Error, IgnoredAny};
+        let mut api_version = String::new();
+        let mut kind: Option<String> = None;
+        let mut metadata = None;
+        // `Some(None)`: the kind's pod path is absent (or null).
+        let mut pod: Option<Option<Pod>> = None;
+        while let Some(key) = map.next_key::<RootKey>()? {
+            match key {
+                RootKey::ApiVersion => {
+                    api_version = map.next_value::<Option<String>>()?.unwrap_or_default()
+                }
+                RootKey::Kind => {
+                    let k = map.next_value::<Option<String>>()?.unwrap_or_default();
+                    if k.is_empty() {
+                        return Err(Error::custom("no kind"));
+                    }
+                    kind = Some(k);
+                }
+                RootKey::Metadata => metadata = map.next_value::<Option<ObjectMeta>>()?,
+                RootKey::Spec | RootKey::Template if POD => {
+                    let Some(k) = kind.as_deref() else {
+                        return Err(Error::custom("the pod before the kind"));
+                    };
+                    match (key, template_path(k)) {
+                        (RootKey::Spec, Some([])) => {
+                            pod = Some(Some(Pod {
+                                metadata: ObjectMeta::default(),
+                                spec: map.next_value::<Option<PodSpec>>()?.unwrap_or_default(),
+                            }))
+                        }
+                        (RootKey::Spec, Some(["spec", "template"])) => {
+                            let spec = map.next_value::<Option<TemplateSpec>>()?;
+                            pod = Some(spec.and_then(|s| s.template));
+                        }
+                        (RootKey::Spec, Some(["spec", "jobTemplate", "spec", "template"])) => {
+                            let spec = map.next_value::<Option<TemplateSpec>>()?;
+                            pod = Some(
+                                spec.and_then(|s| s.job_template)
+                                    .and_then(|j| j.spec)
+                                    .and_then(|s| s.template),
+                            );
+                        }
+                        (RootKey::Template, Some(["template"])) => {
+                            pod = Some(map.next_value::<Option<Pod>>()?)
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(kind) = kind else {
+            return Err(Error::custom("no kind"));
+        };
+        let metadata: ObjectMeta = metadata.unwrap_or_default();
+        let found = match template_path(&kind) {
+            Some(path) if POD => {
+                let is_pod = kind == "Pod";
+                Some(match pod.flatten() {
+                    // A Pod always has its pod (its spec may be absent).
+                    None if path.is_empty() => {
+                        let mut pod = Pod {
+                            metadata: metadata.clone(),
+                            spec: PodSpec::default(),
+                        };
+                        pod.apply_api_defaults(is_pod);
+                        FoundPod { pod, is_pod }
+                    }
+                    None => FoundPod {
+                        pod: Pod::default(),
+                        is_pod,
+                    },
+                    Some(mut pod) => {
+                        if path.is_empty() {
+                            pod.metadata = metadata.clone();
+                        }
+                        if pod.metadata.name.is_empty() {
+                            pod.metadata.name = metadata.name.clone();
+                        }
+                        if pod.metadata.namespace.is_none() {
+                            pod.metadata.namespace = metadata.namespace.clone();
+                        }
+                        pod.apply_api_defaults(is_pod);
+                        FoundPod { pod, is_pod }
+                    }
+                })
+            }
+            _ => None,
+        };
+        Ok(TypedObject {
+            api_version,
+            kind,
+            metadata,
+            found,
+        })
+    }
+}

@@ -32,6 +32,9 @@ pub struct Options {
     /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
     /// ReplicationController) and judge their pod templates.
     pub workloads: bool,
+    /// The Kyverno release `--to kyverno-cel` is for: picks the `ValidatingPolicy` apiVersion
+    /// (`v1alpha1` in 1.14–1.15, `v1beta1` in 1.16, `v1` from 1.17).
+    pub kyverno_version: super::KyvernoVersion,
 }
 
 fn action(mode: super::Mode) -> &'static str {
@@ -1101,6 +1104,8 @@ struct PolicyCtx {
 struct Ctx<'a> {
     policies: Vec<PolicyCtx>,
     action: &'a str,
+    /// `apiVersion` of Kyverno's `ValidatingPolicy` (`--kyverno-version`).
+    kyverno_api_version: &'a str,
     workloads: bool,
     /// A note on how the policies combine, for the header.
     note: Option<&'a str>,
@@ -1193,6 +1198,15 @@ fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validatio
 }
 
 pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
+    if flavor == Flavor::KyvernoCel
+        && args.kyverno_version < super::KyvernoVersion::VALIDATING_POLICY
+    {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {}: Kyverno's ValidatingPolicy arrived in {}\nhelp: upgrade Kyverno, or use `--to kyverno` (ClusterPolicy) for this release",
+            args.kyverno_version,
+            super::KyvernoVersion::VALIDATING_POLICY
+        )));
+    }
     let env = crate::render::environment(input.common.templates.as_deref());
     let workloads = args.workloads;
     let mut emitted = Emitted::default();
@@ -1271,6 +1285,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         let ctx = Ctx {
             policies: vec![p],
             action: action(args.mode),
+            kyverno_api_version: args.kyverno_version.cel_api_version(),
             workloads,
             note,
         };

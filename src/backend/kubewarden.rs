@@ -1,31 +1,37 @@
 //! `--to kubewarden` (issue #21): Kubewarden `ClusterAdmissionPolicy` resources
-//! (`policies.kubewarden.io/v1`) for Kubewarden's PodSecurityPolicy replacement policies, one
-//! per policy module a PSP needs, with the module pinned to a version listed in [`MODULES`].
+//! (`policies.kubewarden.io/v1`) for Kubewarden's PodSecurityPolicy replacement policies and its
+//! `cel-policy`, one per policy module a PSP needs, with the module pinned to a version listed in
+//! [`MODULES`].
 //!
 //! Each IR constraint is mapped onto the settings of one module here (read from the module's
 //! source at the pinned version: settings validation, validation and mutation code); the
 //! template (`templates/kubewarden/policies.yaml.j2`) only lays out the documents from the view
 //! model ([`PolicyView`]).
 //!
-//! - `mutating: true` where the PSP defaults a value the module can default (capabilities,
-//!   `allowPrivilegeEscalation`, user and group ids, SELinux options). Where the PSP validates
-//!   without defaulting, `mutating: false`: Kubewarden rejects a request the policy would have
-//!   mutated, so the module's defaulting becomes "must already be set", which is what the PSP
-//!   (or level) asks for.
-//! - Names carry a two-digit step (`psp-<name>-01-capabilities`): Kubernetes calls mutating
-//!   webhooks in the order of their configuration names (`clusterwide-<policy name>`), and two
-//!   modules replace parts of the pod they did not change (see [`MODULES`]); they run first so
-//!   that the others default what they removed.
+//! - Validation: a PSP module where it judges exactly what PSP judged (`pod-privileged`,
+//!   `host-namespaces-psp`, `volumes-psp`, `flexvolume-drivers-psp`,
+//!   `allowed-proc-mount-types-psp`); every other rule becomes a validation of one `cel-policy`
+//!   per PSP, with the expressions `--to vap` writes (`super::cel::rule_expression`: the same
+//!   semantics as `crate::eval`). The other PSP modules read less than PSP did (no ephemeral
+//!   containers, annotations only, no "must be set"), see `docs/kubewarden.md`.
+//! - Defaulting: the mutating modules (`capabilities-psp`, `allowed-fsgroups-psp`,
+//!   `allow-privilege-escalation-psp`, `selinux-psp`, `user-group-psp` once per field,
+//!   `pod-runtime`), `mutating: true`, each with `matchConditions` that call it only on the pods
+//!   where PSP would have defaulted the field and where the module changes nothing else (two
+//!   modules replace parts of the pod they did not change: see [`default_action`]). What no
+//!   module can default (`readOnlyRootFilesystem`, seccomp and AppArmor profiles, and the pods
+//!   the conditions leave out) is reported approximated: pods must carry the value.
+//! - Names carry a two-digit step (`psp-<name>-01-capabilities-psp`): Kubernetes calls mutating
+//!   webhooks in the order of their configuration names (`clusterwide-<policy name>`).
 //! - Where several PSPs are usable in a namespace and none admits all the others do
 //!   ([`Union::AnyOf`]), one `ClusterAdmissionPolicyGroup` admits a pod when every member policy
 //!   of any one PSP accepts it: its `expression` joins each PSP's members with `&&` and the PSPs
 //!   with `||`, which is PSP's own rule. Group members cannot mutate, so the PSPs' defaulting is
-//!   reported as approximated there.
+//!   not written there and reported as approximated.
 
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, IdRange, NameSet, Origin,
-    Policy, Rule,
+    Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Origin, Policy, Rule,
 };
 use crate::scope::{Namespaces, Union};
 use serde::Serialize;
@@ -166,6 +172,18 @@ pub const MODULES: &[Module] = &[
         step: 15,
         workloads: false,
     },
+    Module {
+        name: "pod-runtime",
+        version: "1.0.12",
+        step: 16,
+        workloads: true,
+    },
+    Module {
+        name: "cel-policy",
+        version: "1.6.3",
+        step: 17,
+        workloads: false,
+    },
 ];
 
 /// The module named `name`.
@@ -236,6 +254,7 @@ fn ranges(r: &[IdRange]) -> Value {
 struct Built {
     settings: Vec<Entry>,
     mutating: bool,
+    match_conditions: Vec<(String, String)>,
 }
 
 impl Built {
@@ -245,23 +264,30 @@ impl Built {
             None => self.settings.push(entry(key, value)),
         }
     }
-
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.settings
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| &e.value)
-    }
 }
 
 /// One module with its settings, for one policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleUse {
     pub module: &'static Module,
+    /// Tells apart several uses of one module in one policy (`user-group-psp` once per field,
+    /// each with its own `matchConditions`); part of the policy name.
+    pub part: Option<&'static str>,
     pub settings: Vec<Entry>,
     pub mutating: bool,
-    /// `spec.matchConditions` (name, CEL expression): pods every rule of this module exempts.
+    /// `spec.matchConditions` (name, CEL expression): the module is only called on pods they
+    /// all accept.
     pub match_conditions: Vec<(String, String)>,
+}
+
+impl ModuleUse {
+    /// `<step>-<module>[-<part>]`, the tail of the policy name.
+    pub fn suffix(&self) -> String {
+        match self.part {
+            Some(part) => format!("{:02}-{}-{part}", self.module.step, self.module.name),
+            None => format!("{:02}-{}", self.module.step, self.module.name),
+        }
+    }
 }
 
 /// What one policy becomes.
@@ -271,10 +297,31 @@ pub struct Translation {
     pub fidelity: Vec<FidelityEntry>,
 }
 
+type Key = (&'static str, Option<&'static str>);
+
+/// The modules of one policy being built, and its `cel-policy` validations.
+#[derive(Default)]
+struct Plan {
+    built: BTreeMap<Key, Built>,
+    /// (expression, message) of the `cel-policy` validations, in rule order.
+    cel: Vec<(String, String)>,
+}
+
+impl Plan {
+    fn get(&mut self, name: &'static str) -> &mut Built {
+        self.part(name, None)
+    }
+
+    fn part(&mut self, name: &'static str, part: Option<&'static str>) -> &mut Built {
+        self.built.entry((module(name).name, part)).or_default()
+    }
+}
+
 /// Translates one policy. `in_group`: the modules run as members of a policy group, where
-/// Kubewarden lets no policy mutate.
+/// Kubewarden lets no policy mutate: PSP's defaulting is then not written at all (the
+/// validations still require what the defaulting would have set).
 pub fn translate(p: &Policy, in_group: bool) -> Translation {
-    let mut built: BTreeMap<&'static str, Built> = BTreeMap::new();
+    let mut plan = Plan::default();
     let mut fid: Vec<FidelityEntry> = Vec::new();
     let mut note = |field: &str, f: Fidelity, text: String| {
         fid.push(FidelityEntry {
@@ -284,51 +331,29 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
             note: text,
         })
     };
-    let is_level = matches!(p.origin, Origin::Level { .. });
-    // Defaults first: they decide `mutating` and the module settings rules rely on.
     for d in &p.defaults {
-        let field = d.provenance.field.as_str();
-        let (f, text) = default_action(&mut built, p, &d.action, in_group);
-        note(field, f, text);
-    }
-    // Each rule, with the modules it wrote settings to.
-    let mut results = Vec::new();
-    let mut touched_by: BTreeMap<&'static str, Vec<Vec<Exemption>>> = BTreeMap::new();
-    for r in &p.rules {
-        let before = built.clone();
-        let (f, text) = rule(&mut built, p, r, is_level);
-        let touched: Vec<&'static str> = built
-            .iter()
-            .filter(|(k, b)| before.get(*k) != Some(*b))
-            .map(|(k, _)| *k)
-            .collect();
-        for m in &touched {
-            touched_by.entry(m).or_default().push(r.unless.clone());
-        }
-        results.push((r, f, text, touched));
-    }
-    // A module whose every rule exempts the same pods skips them with a match condition.
-    let exempting: BTreeMap<&'static str, Vec<Exemption>> = touched_by
-        .iter()
-        .filter(|(_, sets)| !sets[0].is_empty() && sets.iter().all(|s| *s == sets[0]))
-        .map(|(k, sets)| (*k, sets[0].clone()))
-        .collect();
-    for (r, mut f, mut text, touched) in results {
-        let expressed = !touched.is_empty() && touched.iter().all(|m| exempting.contains_key(m));
-        if !r.unless.is_empty() && f != Fidelity::Unsupported && !touched.is_empty() {
-            if expressed {
-                text.push_str(&format!(
-                    "; {} are exempt (`matchConditions`)",
-                    exemption_names(&r.unless)
-                ));
-            } else {
-                f = f.max(Fidelity::Approximated);
-                text.push_str(&format!(
-                    "; the exemption of {} is not expressed (the module also judges rules without it): those pods are judged too",
-                    exemption_names(&r.unless)
-                ));
+        let (f, text) = if in_group {
+            (
+                Fidelity::Approximated,
+                "a policy group's members cannot mutate: PSP's default is not written, so pods must carry what it would have set".to_string(),
+            )
+        } else {
+            default_action(&mut plan, p, &d.action)
+        };
+        note(d.provenance.field.as_str(), f, text);
+        // PSP added the required drops and then checked them: the check stays.
+        if let DefaultAction::DropCapabilities { capabilities } = &d.action {
+            let c = Constraint::DropCapabilities {
+                required: capabilities.clone(),
+            };
+            if let Some(e) = super::cel::constraint_expression(&c) {
+                plan.cel
+                    .push((e, cel_message(p, &d.provenance.field, c.kind_name())));
             }
         }
+    }
+    for r in &p.rules {
+        let (f, text) = rule(&mut plan, p, r);
         note(r.provenance.field.as_str(), f, text);
     }
     if !p.images.is_empty() {
@@ -346,94 +371,163 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
             "Kubewarden's PSP policies have no image exemptions: every container is judged".into(),
         );
     }
+    let Plan { built, cel } = plan;
     let mut modules: Vec<ModuleUse> = built
         .into_iter()
-        .map(|(name, b)| ModuleUse {
+        .map(|((name, part), b)| ModuleUse {
             module: module(name),
+            part,
             settings: b.settings,
             mutating: b.mutating && !in_group,
-            match_conditions: exempting
-                .get(name)
-                .map(|e| e.iter().map(|x| match_condition(*x)).collect())
-                .unwrap_or_default(),
+            match_conditions: b.match_conditions,
         })
         .collect();
-    modules.sort_by_key(|m| m.module.step);
+    if !cel.is_empty() {
+        let variables = super::cel::variables(false)
+            .into_iter()
+            .map(|v| {
+                Value::Map(vec![
+                    entry("name", Value::Str(v.name)),
+                    entry("expression", Value::Str(v.expression)),
+                ])
+            })
+            .collect();
+        let validations = cel
+            .into_iter()
+            .map(|(e, m)| {
+                Value::Map(vec![
+                    entry("expression", Value::Str(e)),
+                    entry("message", Value::Str(m)),
+                ])
+            })
+            .collect();
+        modules.push(ModuleUse {
+            module: module("cel-policy"),
+            part: None,
+            settings: vec![
+                entry("variables", Value::List(variables)),
+                entry("validations", Value::List(validations)),
+            ],
+            mutating: false,
+            match_conditions: vec![],
+        });
+    }
+    modules.sort_by_key(|m| (m.module.step, m.part));
     Translation {
         modules,
         fidelity: fid,
     }
 }
 
-fn exemption_names(e: &[Exemption]) -> String {
-    e.iter()
-        .map(|e| match e {
-            Exemption::WindowsPod => "Windows pods",
-            Exemption::UserNamespacePod => "user-namespace pods",
-        })
-        .collect::<Vec<_>>()
-        .join(" and ")
+/// The message of a `cel-policy` validation: `<source> <field>: pod violates <kind>`.
+fn cel_message(p: &Policy, field: &str, kind: &str) -> String {
+    format!("{} {field}: pod violates {kind}", source_name(p))
 }
 
 /// The pod spec of the reviewed object, as CEL (Pods and workload resources).
 const CEL_SPEC: &str = "(object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
 
-/// A `matchConditions` entry that leaves the exempt pods out.
-fn match_condition(e: Exemption) -> (String, String) {
-    match e {
-        Exemption::WindowsPod => (
-            "not-windows-pod".into(),
-            format!("!(has({CEL_SPEC}.os) && {CEL_SPEC}.os.name == 'windows')"),
-        ),
-        Exemption::UserNamespacePod => (
-            "not-user-namespace-pod".into(),
-            format!("!(has({CEL_SPEC}.hostUsers) && {CEL_SPEC}.hostUsers == false)"),
-        ),
+/// The pod spec as the module reads it, as CEL.
+fn spec_of(m: &Module) -> &'static str {
+    if m.workloads { CEL_SPEC } else { "object.spec" }
+}
+
+/// `has(root.a) && has(root.a.b) && …`.
+fn has_path(root: &str, path: &[&str]) -> String {
+    let mut cur = root.to_string();
+    let mut parts = Vec::new();
+    for p in path {
+        cur = format!("{cur}.{p}");
+        parts.push(format!("has({cur})"));
     }
+    parts.join(" && ")
 }
 
-fn get<'a>(built: &'a mut BTreeMap<&'static str, Built>, name: &'static str) -> &'a mut Built {
-    built.entry(module(name).name).or_default()
+/// True when some container or init container (`c`) satisfies `pred` (ephemeral containers
+/// are read by none of the mutating modules).
+fn some_container(spec: &str, pred: &str) -> String {
+    format!(
+        "({spec}.containers.exists(c, {pred}) || (has({spec}.initContainers) && {spec}.initContainers.exists(c, {pred})))"
+    )
 }
 
-/// Maps one defaulting action; returns its fidelity.
-fn default_action(
-    built: &mut BTreeMap<&'static str, Built>,
-    p: &Policy,
-    a: &DefaultAction,
-    in_group: bool,
-) -> (Fidelity, String) {
-    let group_loss = |what: &str| {
-        (
-            Fidelity::Approximated,
-            format!(
-                "{what}: a policy group's members cannot mutate, so pods must carry the value PSP would have set"
-            ),
-        )
-    };
+/// True when every container and init container (`c`) satisfies `pred`.
+fn every_container(spec: &str, pred: &str) -> String {
+    format!(
+        "({spec}.containers.all(c, {pred}) && (!has({spec}.initContainers) || {spec}.initContainers.all(c, {pred})))"
+    )
+}
+
+/// True when the container `c` has no effective value of the securityContext field (neither
+/// its own nor the pod's).
+fn unset_effective(spec: &str, field: &str) -> String {
+    format!(
+        "!({}) && !({})",
+        has_path("c", &["securityContext", field]),
+        has_path(spec, &["securityContext", field])
+    )
+}
+
+fn cel_list(items: &[String]) -> String {
+    let v: Vec<String> = items.iter().map(|s| super::cel::cel_string(s)).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Maps one defaulting action onto a mutating module; returns its fidelity.
+fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, String) {
+    let has_rule = |f: &dyn Fn(&Constraint) -> bool| p.rules.iter().any(|r| f(&r.constraint));
     match a {
-        DefaultAction::AddCapabilities { capabilities } => {
-            let b = get(built, "capabilities-psp");
-            b.set("default_add_capabilities", strs(capabilities.clone()));
-            b.mutating = true;
-            if in_group {
-                return group_loss("capabilities-psp `default_add_capabilities`");
+        DefaultAction::AddCapabilities { .. } | DefaultAction::DropCapabilities { .. } => {
+            // One capabilities-psp for both defaults, written once.
+            if plan.built.contains_key(&("capabilities-psp", None)) {
+                return (
+                    Fidelity::Approximated,
+                    "capabilities-psp (see the other capability default)".into(),
+                );
             }
+            let add: Vec<String> = p
+                .defaults
+                .iter()
+                .flat_map(|d| match &d.action {
+                    DefaultAction::AddCapabilities { capabilities } => capabilities.clone(),
+                    _ => vec![],
+                })
+                .collect();
+            let drop: Vec<String> = p
+                .defaults
+                .iter()
+                .flat_map(|d| match &d.action {
+                    DefaultAction::DropCapabilities { capabilities } => capabilities.clone(),
+                    _ => vec![],
+                })
+                .collect();
+            let m = module("capabilities-psp");
+            let spec = spec_of(m);
+            let holds: Vec<String> = [("add", &add), ("drop", &drop)]
+                .iter()
+                .filter(|(_, caps)| !caps.is_empty())
+                .map(|(key, caps)| {
+                    format!(
+                        "{} && {}.all(x, x in c.securityContext.capabilities.{key})",
+                        has_path("c", &["securityContext", "capabilities", key]),
+                        cel_list(caps)
+                    )
+                })
+                .collect();
+            let needs = format!("!({})", holds.join(" && "));
+            let b = plan.get("capabilities-psp");
+            // Validation stays with cel-policy: every capability passes here.
+            b.set("allowed_capabilities", strs(["*"]));
+            b.set("required_drop_capabilities", strs(drop.clone()));
+            b.set("default_add_capabilities", strs(add.clone()));
+            b.mutating = true;
+            b.match_conditions.push((
+                "every-container-needs-the-default".into(),
+                every_container(spec, &needs),
+            ));
             (
                 Fidelity::Approximated,
-                "capabilities-psp `default_add_capabilities` (mutating; containers and init containers): when it changes one container, it sets the `securityContext` of every container it leaves unchanged to none (src/mutate.rs); it runs first, so the other modules default their fields again".into(),
-            )
-        }
-        DefaultAction::DropCapabilities { capabilities } => {
-            let b = get(built, "capabilities-psp");
-            b.set("required_drop_capabilities", strs(capabilities.clone()));
-            b.mutating = true;
-            if in_group {
-                return group_loss("capabilities-psp `required_drop_capabilities`");
-            }
-            (
-                Fidelity::Approximated,
-                "capabilities-psp `required_drop_capabilities` (mutating: adds the names to `drop`; containers and init containers): when it changes one container, it sets the `securityContext` of every container it leaves unchanged to none (src/mutate.rs); it runs first, so the other modules default their fields again".into(),
+                "capabilities-psp (mutating) adds the capabilities to `add`/`drop` of containers and init containers; when it changes one container it sets the `securityContext` of every container it leaves unchanged to none (src/mutate.rs `patch_object`), so it is only called on pods where every container needs the change (`matchConditions`); other pods, and ephemeral containers, must carry the capabilities themselves".into(),
             )
         }
         DefaultAction::AllowPrivilegeEscalation { value } => {
@@ -443,572 +537,307 @@ fn default_action(
                     "unset already means allowed: nothing to default".into(),
                 );
             }
-            let allowed = p
-                .rules
-                .iter()
-                .all(|r| r.constraint != Constraint::NoPrivilegeEscalation);
-            if allowed {
-                return (
-                    Fidelity::Unsupported,
-                    "allow-privilege-escalation-psp rejects `allowPrivilegeEscalation: true`, which this PSP allows: the default `false` is not written".into(),
-                );
-            }
-            let b = get(built, "allow-privilege-escalation-psp");
+            let m = module("allow-privilege-escalation-psp");
+            let forbidden = has_rule(&|c| *c == Constraint::NoPrivilegeEscalation);
+            let b = plan.get("allow-privilege-escalation-psp");
             b.set("default_allow_privilege_escalation", Value::Bool(false));
             b.mutating = true;
-            if in_group {
-                return group_loss("allow-privilege-escalation-psp");
+            if forbidden {
+                return (
+                    Fidelity::Approximated,
+                    "allow-privilege-escalation-psp `default_allow_privilege_escalation: false` (mutating; containers and init containers: ephemeral containers must set it themselves)".into(),
+                );
             }
+            // The module rejects `true`, which this PSP allows: it is not called on such pods.
+            let escalates = format!(
+                "({} && c.securityContext.allowPrivilegeEscalation == true)",
+                has_path("c", &["securityContext", "allowPrivilegeEscalation"])
+            );
+            b.match_conditions.push((
+                "no-container-allows-escalation".into(),
+                format!("!{}", some_container(spec_of(m), &escalates)),
+            ));
             (
-                Fidelity::Exact,
-                "allow-privilege-escalation-psp `default_allow_privilege_escalation: false` (mutating; containers and init containers)".into(),
+                Fidelity::Approximated,
+                "allow-privilege-escalation-psp `default_allow_privilege_escalation: false` (mutating): it rejects `allowPrivilegeEscalation: true`, which this PSP allows, so it is not called on pods where a container sets `true` (`matchConditions`); their other containers keep the unset value (escalation allowed)".into(),
             )
         }
         DefaultAction::ReadOnlyRootFilesystem => (
             Fidelity::Approximated,
-            "readonly-root-filesystem-psp does not mutate: pods must set `readOnlyRootFilesystem: true` themselves".into(),
+            "no Kubewarden policy defaults `readOnlyRootFilesystem` (readonly-root-filesystem-psp only validates, src/lib.rs): pods must set it themselves".into(),
         ),
         DefaultAction::RunAsNonRoot => {
-            let b = get(built, "user-group-psp");
-            b.mutating = true;
-            if in_group {
-                return group_loss("user-group-psp `MustRunAsNonRoot`");
-            }
-            (
-                Fidelity::Exact,
-                "user-group-psp `run_as_user: MustRunAsNonRoot` sets `runAsNonRoot: true` (mutating)"
-                    .into(),
-            )
-        }
-        DefaultAction::RunAsUser { .. } => {
-            get(built, "user-group-psp").mutating = true;
-            if in_group {
-                return group_loss("user-group-psp `run_as_user`");
-            }
-            (
-                Fidelity::Approximated,
-                "user-group-psp sets the first range's `min` on each container without its own `runAsUser`, even when the pod sets one (PSP let such containers inherit the pod's)".into(),
-            )
-        }
-        DefaultAction::GroupId { field, .. } => {
-            let name = if *field == GroupField::FsGroup {
-                "allowed-fsgroups-psp"
-            } else {
-                "user-group-psp"
-            };
-            get(built, name).mutating = true;
-            if in_group {
-                return group_loss(&format!("{name} `{}`", field.as_str()));
-            }
-            match field {
-                GroupField::FsGroup => (
-                    Fidelity::Approximated,
-                    "allowed-fsgroups-psp defaults `fsGroup` by replacing the pod's whole `securityContext` with `{fsGroup: min}` (src/lib.rs): pod-level values it drops (runAsNonRoot, seccompProfile, …) are lost unless a later module defaults them; it runs before the other mutating modules".into(),
-                ),
-                GroupField::RunAsGroup => (
-                    Fidelity::Approximated,
-                    "user-group-psp sets the first range's `min` on each container without its own `runAsGroup`, even when the pod sets one".into(),
-                ),
-                GroupField::SupplementalGroups => (
-                    Fidelity::Exact,
-                    "user-group-psp sets `supplementalGroups: [min]` when unset (mutating)".into(),
-                ),
-            }
-        }
-        DefaultAction::SeLinuxOptions { .. } => {
-            get(built, "selinux-psp").mutating = true;
-            if in_group {
-                return group_loss("selinux-psp");
-            }
-            (
-                Fidelity::Exact,
-                "selinux-psp sets the options on the pod and on each container without them (mutating)".into(),
-            )
-        }
-        DefaultAction::SeccompProfile { .. } => (
-            Fidelity::Approximated,
-            "seccomp-psp does not mutate: pods must set the default profile themselves".into(),
-        ),
-        DefaultAction::AppArmorProfile { .. } => (
-            Fidelity::Approximated,
-            "apparmor-psp does not mutate: pods must set the default profile themselves".into(),
-        ),
-        DefaultAction::RuntimeClass { .. } => (
-            Fidelity::Unsupported,
-            "pod-runtime-class's `fallbackRuntime` overrides every pod's runtime class, not only unset ones: the default is not written".into(),
-        ),
-    }
-}
-
-/// Maps one validating rule; returns its fidelity.
-fn rule(
-    built: &mut BTreeMap<&'static str, Built>,
-    p: &Policy,
-    r: &Rule,
-    is_level: bool,
-) -> (Fidelity, String) {
-    let exact = |s: &str| (Fidelity::Exact, s.to_string());
-    match &r.constraint {
-        Constraint::Privileged { allowed } => {
-            if *allowed {
-                return exact("allowed: no policy");
-            }
-            get(built, "pod-privileged");
-            exact("pod-privileged (containers, init and ephemeral containers)")
-        }
-        Constraint::HostNamespace { namespace, allowed } => {
-            let b = get(built, "host-namespaces-psp");
-            let key = match namespace {
-                HostNamespace::Network => "allow_host_network",
-                HostNamespace::Pid => "allow_host_pid",
-                HostNamespace::Ipc => "allow_host_ipc",
-            };
-            b.set(key, Value::Bool(*allowed));
-            exact(&format!("host-namespaces-psp `{key}`"))
-        }
-        Constraint::HostPorts { allowed } => {
-            let b = get(built, "host-namespaces-psp");
-            b.set("allow_host_ports", ranges(allowed));
-            exact(
-                "host-namespaces-psp `allow_host_ports` (containers and init containers; ephemeral containers have no ports)",
-            )
-        }
-        Constraint::HostProcess { .. } | Constraint::ProbeHost { .. } => (
-            Fidelity::Unsupported,
-            "no Kubewarden PSP policy judges this".into(),
-        ),
-        Constraint::Volumes { allowed } => {
-            let types: Vec<String> = match allowed {
-                NameSet::Any => return exact("every volume type allowed: no policy"),
-                NameSet::Only(v) if v.is_empty() => vec![NO_VOLUME_TYPE.to_string()],
-                NameSet::Only(v) => v.iter().map(|t| volume_key(t)).collect(),
-                NameSet::AnyExcept(v) => {
-                    let except: Vec<String> = v.iter().map(|t| volume_key(t)).collect();
-                    crate::pod::VOLUME_SOURCES
-                        .iter()
-                        .filter(|k| !except.iter().any(|e| e == *k))
-                        .map(|k| k.to_string())
-                        .collect()
-                }
-            };
-            get(built, "volumes-psp").set("allowedTypes", strs(types));
-            let how = if matches!(allowed, NameSet::AnyExcept(_)) {
-                "volumes-psp `allowedTypes`: every volume source of the core/v1 API except the forbidden ones"
-            } else {
-                "volumes-psp `allowedTypes` (`cephFS` as the pod's `cephfs` key)"
-            };
-            (Fidelity::Exact, format!("{how}; Pods only"))
-        }
-        Constraint::HostPaths { allowed } => {
-            if allowed.is_empty() {
-                return exact("any host path: no policy");
-            }
-            // Ascending paths: hostpaths-psp lets a later entry refine an earlier one only when
-            // the earlier is its prefix, so the longest matching prefix decides.
-            let mut sorted = allowed.clone();
-            sorted.sort();
-            let v = Value::List(
-                sorted
-                    .iter()
-                    .map(|h| {
-                        Value::Map(vec![
-                            entry("pathPrefix", Value::Str(h.path_prefix.clone())),
-                            entry("readOnly", Value::Bool(h.read_only)),
-                        ])
-                    })
-                    .collect(),
-            );
-            get(built, "hostpaths-psp").set("allowedHostPaths", v);
-            (
-                Fidelity::Approximated,
-                "hostpaths-psp `allowedHostPaths`: it judges only hostPath volumes that a container or init container mounts, requires each mount's `readOnly` to equal the longest matching entry's (a read-only mount under a `readOnly: false` prefix is rejected)".into(),
-            )
-        }
-        Constraint::FlexVolumeDrivers { allowed } => {
-            if allowed.is_empty() {
-                return exact("any driver: no policy");
-            }
-            let v = Value::List(
-                allowed
-                    .iter()
-                    .map(|d| Value::Map(vec![entry("driver", Value::Str(d.clone()))]))
-                    .collect(),
-            );
-            get(built, "flexvolume-drivers-psp").set("allowedFlexVolumes", v);
-            exact("flexvolume-drivers-psp `allowedFlexVolumes`; Pods only")
-        }
-        Constraint::CsiDrivers { allowed } => {
-            if allowed.is_empty() {
-                return exact("any driver: no policy");
-            }
-            (
-                Fidelity::Unsupported,
-                "Kubewarden has no CSI driver policy".into(),
-            )
-        }
-        Constraint::AddCapabilities { allowed } => {
-            let names: Vec<String> = match allowed {
-                NameSet::Any => vec!["*".into()],
-                NameSet::Only(v) => {
-                    // PSP allows what it adds by default.
-                    let mut v = v.clone();
-                    for d in &p.defaults {
-                        if let DefaultAction::AddCapabilities { capabilities } = &d.action {
-                            v.extend(capabilities.iter().cloned());
-                        }
-                    }
-                    v.sort();
-                    v.dedup();
-                    v
-                }
-                NameSet::AnyExcept(_) => {
-                    return (
-                        Fidelity::Unsupported,
-                        "capabilities-psp takes an allow-list only".into(),
-                    );
-                }
-            };
-            get(built, "capabilities-psp").set("allowed_capabilities", strs(names));
-            (
-                Fidelity::Approximated,
-                "capabilities-psp `allowed_capabilities`: containers and init containers (not ephemeral containers)".into(),
-            )
-        }
-        Constraint::DropCapabilities { required } => {
-            let b = get(built, "capabilities-psp");
-            if b.get("required_drop_capabilities").is_none() {
-                b.set("required_drop_capabilities", strs(required.clone()));
-            }
-            if b.mutating {
-                (
-                    Fidelity::Exact,
-                    "capabilities-psp `required_drop_capabilities` (added to `drop` by its mutation, as PSP did)".into(),
-                )
-            } else {
-                (
-                    Fidelity::Approximated,
-                    "capabilities-psp `required_drop_capabilities` with `mutating: false`: a container (or init container) that does not drop them is rejected; ephemeral containers are not judged".into(),
-                )
-            }
-        }
-        Constraint::RunAsUser {
-            ranges: r,
-            required,
-            ..
-        } => {
-            let b = get(built, "user-group-psp");
-            if *required {
-                b.set(
-                    "run_as_user",
-                    Value::Map(vec![
-                        entry("rule", Value::Str("MustRunAs".into())),
-                        entry("ranges", ranges(r)),
-                    ]),
-                );
-                let f = if b.mutating {
-                    Fidelity::Exact
-                } else {
-                    Fidelity::Approximated
-                };
-                return (
-                    f,
-                    "user-group-psp `run_as_user: MustRunAs` (containers and init containers: each its own value; the pod's when a container was defaulted)".into(),
-                );
-            }
-            // A level's `runAsUser` check (not 0): MustRunAsNonRoot rejects 0 and, with
-            // `mutating: false`, a container without `runAsNonRoot: true`.
-            if is_level && !has_run_as_user_rule(b) {
-                b.set(
-                    "run_as_user",
-                    Value::Map(vec![entry("rule", Value::Str("MustRunAsNonRoot".into()))]),
-                );
-            }
-            (
-                Fidelity::Approximated,
-                "user-group-psp has no optional user range: `MustRunAsNonRoot` rejects uid 0 and also requires `runAsNonRoot: true`".into(),
-            )
-        }
-        Constraint::RunAsNonRoot { .. } => {
-            let b = get(built, "user-group-psp");
+            let m = module("user-group-psp");
+            let spec = spec_of(m);
+            let b = plan.part("user-group-psp", Some("run-as-user"));
             b.set(
                 "run_as_user",
                 Value::Map(vec![entry("rule", Value::Str("MustRunAsNonRoot".into()))]),
             );
-            if is_level && !b.mutating {
-                // Validation alone would make every container and the pod set
-                // `runAsNonRoot: true` themselves (the module marks the pod mutated whenever it
-                // judged a container): let it set the value instead, which the kubelet enforces.
-                b.mutating = true;
+            b.mutating = true;
+            b.match_conditions.push((
+                "a-container-has-no-user".into(),
+                some_container(
+                    spec,
+                    &format!(
+                        "{} && {}",
+                        unset_effective(spec, "runAsNonRoot"),
+                        unset_effective(spec, "runAsUser")
+                    ),
+                ),
+            ));
+            (
+                Fidelity::Approximated,
+                "user-group-psp `run_as_user: MustRunAsNonRoot` (mutating) sets `runAsNonRoot: true`; it is only called on pods with a container (or init container) that sets neither `runAsNonRoot` nor `runAsUser` (`matchConditions`: it judges the pod's own values whenever it changed a container); ephemeral containers must set it themselves".into(),
+            )
+        }
+        DefaultAction::RunAsUser { .. } | DefaultAction::GroupId { .. } => {
+            let (field, key, part, ranges_of) = match a {
+                DefaultAction::RunAsUser { .. } => {
+                    ("runAsUser", "run_as_user", "run-as-user", None)
+                }
+                DefaultAction::GroupId { field, .. } => match field {
+                    GroupField::RunAsGroup => {
+                        ("runAsGroup", "run_as_group", "run-as-group", Some(*field))
+                    }
+                    GroupField::SupplementalGroups => (
+                        "supplementalGroups",
+                        "supplemental_groups",
+                        "supplemental-groups",
+                        Some(*field),
+                    ),
+                    GroupField::FsGroup => return fs_group_default(plan, p),
+                },
+                _ => unreachable!(),
+            };
+            let r: Vec<IdRange> = p
+                .rules
+                .iter()
+                .find_map(|r| match (&r.constraint, ranges_of) {
+                    (Constraint::RunAsUser { ranges, .. }, None) => Some(ranges.clone()),
+                    (Constraint::GroupIds { field, ranges, .. }, Some(f)) if *field == f => {
+                        Some(ranges.clone())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default();
+            if r.is_empty() {
                 return (
-                    Fidelity::Approximated,
-                    "user-group-psp `MustRunAsNonRoot` (mutating): sets `runAsNonRoot: true` where a level rejects an unset value (the kubelet then refuses to run such a container as root); rejects `runAsNonRoot: false` and uid 0 in each container's and the pod's own values".into(),
+                    Fidelity::Unsupported,
+                    format!("user-group-psp needs the ranges of `{field}`: the default is not written"),
                 );
             }
-            let how = if b.mutating {
-                "user-group-psp `MustRunAsNonRoot` (mutating): rejects `runAsNonRoot: false` and uid 0 in each container's and the pod's own values (a pod-level 0 is rejected even when every container overrides it), else sets `runAsNonRoot: true`"
+            let m = module("user-group-psp");
+            let spec = spec_of(m);
+            let condition = if field == "supplementalGroups" {
+                format!(
+                    "!({})",
+                    has_path(spec, &["securityContext", "supplementalGroups"])
+                )
             } else {
-                "user-group-psp `MustRunAsNonRoot` with `mutating: false`: each container (and then the pod) must set `runAsNonRoot: true` itself; a pod-level value alone is not enough"
+                some_container(spec, &unset_effective(spec, field))
             };
-            (Fidelity::Approximated, how.into())
-        }
-        Constraint::GroupIds {
-            field,
-            ranges: r,
-            required,
-        } => {
-            let rule = if *required { "MustRunAs" } else { "MayRunAs" };
-            match field {
-                GroupField::FsGroup => {
-                    let b = get(built, "allowed-fsgroups-psp");
-                    b.set("rule", Value::Str(rule.into()));
-                    b.set("ranges", ranges(r));
-                    let f = if *required && !b.mutating {
-                        Fidelity::Approximated
-                    } else {
-                        Fidelity::Exact
-                    };
-                    (f, format!("allowed-fsgroups-psp `{rule}`; Pods only"))
-                }
-                GroupField::RunAsGroup | GroupField::SupplementalGroups => {
-                    let key = if *field == GroupField::RunAsGroup {
-                        "run_as_group"
-                    } else {
-                        "supplemental_groups"
-                    };
-                    let b = get(built, "user-group-psp");
-                    b.set(
-                        key,
-                        Value::Map(vec![
-                            entry("rule", Value::Str(rule.into())),
-                            entry("ranges", ranges(r)),
-                        ]),
-                    );
-                    let f = if *required && !b.mutating {
-                        Fidelity::Approximated
-                    } else {
-                        Fidelity::Exact
-                    };
-                    (f, format!("user-group-psp `{key}: {rule}`"))
-                }
+            let b = plan.part("user-group-psp", Some(part));
+            b.set(
+                key,
+                Value::Map(vec![
+                    entry("rule", Value::Str("MustRunAs".into())),
+                    entry("ranges", ranges(&r)),
+                ]),
+            );
+            b.mutating = true;
+            b.match_conditions
+                .push((format!("{part}-unset"), condition));
+            if field == "supplementalGroups" {
+                return (Fidelity::Exact, format!(
+                    "user-group-psp `{key}: MustRunAs` (mutating) sets `[min]` of the first range; it is only called on pods without `supplementalGroups` (`matchConditions`)"
+                ));
             }
+            let text = format!(
+                    "user-group-psp `{key}: MustRunAs` (mutating) sets the first range's `min`; it is only called on pods where a container (or init container) has no `{field}` of its own or from the pod (`matchConditions`: it sets the value even on containers that inherit the pod's); ephemeral containers must set it themselves"
+            );
+            (Fidelity::Approximated, text)
         }
-        Constraint::ReadOnlyRootFilesystem => {
-            get(built, "readonly-root-filesystem-psp");
-            (
-                Fidelity::Exact,
-                "readonly-root-filesystem-psp (containers and init containers; Pods only)".into(),
-            )
-        }
-        Constraint::NoPrivilegeEscalation => {
-            let b = get(built, "allow-privilege-escalation-psp");
-            if b.get("default_allow_privilege_escalation").is_none() {
-                // Without PSP's defaulting: the module's default `false` turns into a rejection
-                // of unset values under `mutating: false`.
-                b.set("default_allow_privilege_escalation", Value::Bool(false));
-            }
-            (
-                Fidelity::Exact,
-                "allow-privilege-escalation-psp (containers and init containers)".into(),
-            )
-        }
-        Constraint::ProcMount { allowed } => {
-            if allowed.contains("Unmasked") {
-                return exact("`Unmasked` allowed: no policy");
-            }
-            get(built, "allowed-proc-mount-types-psp")
-                .set("allow_unmasked_proc_mount_type", Value::Bool(false));
-            exact("allowed-proc-mount-types-psp; Pods only")
-        }
-        Constraint::SeLinux {
-            user,
-            role,
-            type_,
-            level,
-            ..
-        } => {
+        DefaultAction::SeLinuxOptions { .. } => {
+            let Some(rule) = p.rules.iter().find_map(|r| match &r.constraint {
+                Constraint::SeLinux {
+                    user,
+                    role,
+                    type_,
+                    level,
+                    ..
+                } => Some([("user", user), ("role", role), ("type", type_), ("level", level)]),
+                _ => None,
+            }) else {
+                return (Fidelity::Unsupported, "no seLinux rule to default".into());
+            };
             let one = |v: &Option<Vec<String>>| match v {
                 Some(v) if v.len() == 1 => Some(v[0].clone()),
                 _ => None,
             };
-            let parts = [
-                ("user", user),
-                ("role", role),
-                ("type", type_),
-                ("level", level),
-            ];
-            if parts.iter().any(|(_, v)| one(v).is_none())
-                || parts.iter().all(|(_, v)| one(v).as_deref() == Some(""))
-            {
+            if rule.iter().any(|(_, v)| one(v).is_none()) {
                 return (
                     Fidelity::Unsupported,
-                    "selinux-psp takes one value per option (`MustRunAs`): lists of allowed values are not expressed".into(),
+                    "selinux-psp takes one value per option: the default is not written".into(),
                 );
             }
-            let b = get(built, "selinux-psp");
+            if rule.iter().all(|(_, v)| one(v).as_deref() == Some("")) {
+                return (
+                    Fidelity::Exact,
+                    "the default options are empty: nothing to default".into(),
+                );
+            }
+            let b = plan.get("selinux-psp");
             b.set("rule", Value::Str("MustRunAs".into()));
-            for (k, v) in parts {
+            for (k, v) in rule {
                 let v = one(v).unwrap_or_default();
                 if !v.is_empty() {
                     b.set(k, Value::Str(v));
                 }
             }
+            b.mutating = true;
             (
-                Fidelity::Approximated,
-                "selinux-psp `MustRunAs`: user, role and type must equal the settings; `level` is compared only when both the pod and the settings set one; Pods only".into(),
+                Fidelity::Exact,
+                "selinux-psp `MustRunAs` (mutating) sets the options on the pod and on each container without them; it rejects only options PSP rejects too (`level` compared when both sides set one), the exact check is cel-policy's".into(),
             )
         }
-        Constraint::Seccomp {
-            allowed,
-            unset_allowed,
-            ..
-        } => {
-            let v = match allowed {
-                NameSet::Any => return exact("every profile allowed: no policy"),
-                NameSet::AnyExcept(_) => {
-                    return (
-                        Fidelity::Unsupported,
-                        "seccomp-psp takes an allow-list only".into(),
-                    );
-                }
-                NameSet::Only(v) => v,
-            };
-            let mut profiles: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
-            // PSP (since 1.19) reads `docker/default` and `runtime/default` as one profile.
-            if profiles
-                .iter()
-                .any(|s| s == "runtime/default" || s == "docker/default")
-            {
-                profiles.push("runtime/default".into());
-                profiles.push("docker/default".into());
-            }
-            profiles.sort();
-            profiles.dedup();
-            let localhost: Vec<String> = profiles
-                .iter()
-                .filter_map(|s| s.strip_prefix("localhost/"))
-                .filter(|s| !s.ends_with('*'))
-                .map(String::from)
-                .collect();
-            let b = get(built, "seccomp-psp");
-            b.set("allowed_profiles", strs(profiles.clone()));
-            b.set("profile_types", Value::List(vec![]));
-            b.set("localhost_profiles", strs(localhost));
-            let mut lossy = Vec::new();
-            if !unset_allowed {
-                lossy.push("it cannot require a profile: pods without one are admitted");
-            }
-            if profiles.iter().any(|s| s.ends_with('*')) {
-                lossy.push("it compares names exactly: `*` patterns admit no localhost profile");
-            }
-            if profiles.iter().any(|s| s.starts_with("localhost/")) {
-                lossy.push("a `Localhost` field profile also passes when a listed `localhost/` entry merely ends with its name");
-            }
-            if lossy.is_empty() {
-                exact("seccomp-psp `allowed_profiles` (annotations and fields; Pods only)")
-            } else {
-                (
-                    Fidelity::Approximated,
-                    format!("seccomp-psp `allowed_profiles`: {}", lossy.join("; ")),
-                )
-            }
-        }
-        Constraint::AppArmor { allowed, .. } => {
-            let v = match allowed {
-                NameSet::Any => return exact("every profile allowed: no policy"),
-                NameSet::AnyExcept(_) => {
-                    return (
-                        Fidelity::Unsupported,
-                        "apparmor-psp takes an allow-list only".into(),
-                    );
-                }
-                NameSet::Only(v) => v,
-            };
-            let profiles: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
-            get(built, "apparmor-psp").set("allowed_profiles", strs(profiles));
+        DefaultAction::SeccompProfile { .. } => (
+            Fidelity::Approximated,
+            "no Kubewarden policy defaults a seccomp profile (seccomp-psp only validates, src/lib.rs): pods must set it themselves".into(),
+        ),
+        DefaultAction::AppArmorProfile { .. } => (
+            Fidelity::Approximated,
+            "no Kubewarden policy defaults an AppArmor profile (apparmor-psp only validates, src/lib.rs): pods must set it themselves".into(),
+        ),
+        DefaultAction::RuntimeClass { name } => {
+            let m = module("pod-runtime");
+            let spec = spec_of(m);
+            let b = plan.get("pod-runtime");
+            b.set("fallbackRuntime", Value::Str(name.clone()));
+            b.mutating = true;
+            b.match_conditions.push((
+                "runtime-class-unset".into(),
+                format!("!has({spec}.runtimeClassName)"),
+            ));
             (
-                Fidelity::Approximated,
-                "apparmor-psp `allowed_profiles`: container annotations only (not the `appArmorProfile` fields), exact names, and a pod without a profile is admitted; Pods only".into(),
-            )
-        }
-        Constraint::Sysctls { allowed, forbidden } => sysctls(built, allowed, forbidden),
-        Constraint::RuntimeClass { allowed } => {
-            if *allowed == NameSet::Any {
-                return exact("every runtime class allowed: no policy");
-            }
-            (
-                Fidelity::Unsupported,
-                "pod-runtime-class takes a deny-list (`reservedRuntimes`), not an allow-list"
-                    .into(),
+                Fidelity::Exact,
+                "pod-runtime `fallbackRuntime` (mutating), called only on pods without `runtimeClassName` (`matchConditions`: the module would override any class)".into(),
             )
         }
     }
 }
 
-fn has_run_as_user_rule(b: &Built) -> bool {
-    b.get("run_as_user").is_some()
+/// `fsGroup: MustRunAs` defaulting.
+fn fs_group_default(plan: &mut Plan, p: &Policy) -> (Fidelity, String) {
+    let Some(r) = p.rules.iter().find_map(|r| match &r.constraint {
+        Constraint::GroupIds {
+            field: GroupField::FsGroup,
+            ranges,
+            ..
+        } => Some(ranges.clone()),
+        _ => None,
+    }) else {
+        return (Fidelity::Unsupported, "no fsGroup ranges".into());
+    };
+    let b = plan.get("allowed-fsgroups-psp");
+    b.set("rule", Value::Str("MustRunAs".into()));
+    b.set("ranges", ranges(&r));
+    b.mutating = true;
+    b.match_conditions.push((
+        "pod-security-context-empty".into(),
+        "!has(object.spec.securityContext) || size(object.spec.securityContext) == 0".into(),
+    ));
+    (
+        Fidelity::Approximated,
+        "allowed-fsgroups-psp defaults `fsGroup` by replacing the pod's whole `securityContext` with `{fsGroup: min}` (src/lib.rs `do_validate`), so it is only called on pods without pod-level security settings (`matchConditions`); other pods must set `fsGroup` themselves".into(),
+    )
+}
+
+/// Maps one validating rule: onto a PSP module where the module judges exactly what PSP
+/// judged, else onto a `cel-policy` validation; returns its fidelity.
+fn rule(plan: &mut Plan, p: &Policy, r: &Rule) -> (Fidelity, String) {
+    let exact = |s: &str| (Fidelity::Exact, s.to_string());
+    if r.unless.is_empty() {
+        match &r.constraint {
+            Constraint::Privileged { allowed: false } => {
+                plan.get("pod-privileged");
+                return exact("pod-privileged (containers, init and ephemeral containers)");
+            }
+            Constraint::HostNamespace { namespace, allowed } => {
+                let key = match namespace {
+                    HostNamespace::Network => "allow_host_network",
+                    HostNamespace::Pid => "allow_host_pid",
+                    HostNamespace::Ipc => "allow_host_ipc",
+                };
+                plan.get("host-namespaces-psp")
+                    .set(key, Value::Bool(*allowed));
+                return exact(&format!("host-namespaces-psp `{key}`"));
+            }
+            Constraint::HostPorts { allowed } => {
+                plan.get("host-namespaces-psp")
+                    .set("allow_host_ports", ranges(allowed));
+                return exact(
+                    "host-namespaces-psp `allow_host_ports` (containers and init containers; ephemeral containers have no ports)",
+                );
+            }
+            Constraint::FlexVolumeDrivers { allowed } if !allowed.is_empty() => {
+                let v = Value::List(
+                    allowed
+                        .iter()
+                        .map(|d| Value::Map(vec![entry("driver", Value::Str(d.clone()))]))
+                        .collect(),
+                );
+                plan.get("flexvolume-drivers-psp")
+                    .set("allowedFlexVolumes", v);
+                return exact("flexvolume-drivers-psp `allowedFlexVolumes`; Pods only");
+            }
+            Constraint::Volumes { allowed } if volumes_exact(allowed) => {
+                let types: Vec<String> = match allowed {
+                    NameSet::Only(v) if v.is_empty() => vec![NO_VOLUME_TYPE.to_string()],
+                    NameSet::Only(v) => v.iter().map(|t| volume_key(t)).collect(),
+                    _ => vec![],
+                };
+                plan.get("volumes-psp").set("allowedTypes", strs(types));
+                return exact(
+                    "volumes-psp `allowedTypes` (`cephFS` as the pod's `cephfs` key); Pods only",
+                );
+            }
+            Constraint::ProcMount { allowed } if !allowed.contains("Unmasked") => {
+                plan.get("allowed-proc-mount-types-psp")
+                    .set("allow_unmasked_proc_mount_type", Value::Bool(false));
+                return exact(
+                    "allowed-proc-mount-types-psp (containers, init and ephemeral containers); Pods only",
+                );
+            }
+            _ => {}
+        }
+    }
+    match super::cel::rule_expression(r) {
+        None => exact("every pod satisfies it: no policy"),
+        Some(e) => {
+            plan.cel.push((
+                e,
+                cel_message(p, &r.provenance.field, r.constraint.kind_name()),
+            ));
+            exact("cel-policy validation (the same CEL expression as `--to vap`); Pods only")
+        }
+    }
+}
+
+/// Whether volumes-psp's `allowedTypes` says what the PSP's `volumes` says: not when `secret`
+/// is allowed without `projected` (PSP let `secret` cover the projected service-account token
+/// volume, which volumes-psp cannot tell from other projected volumes), nor for `*` with
+/// exceptions (written as cel-policy).
+fn volumes_exact(allowed: &NameSet) -> bool {
+    match allowed {
+        NameSet::Only(v) => !v.iter().any(|t| t == "secret") || v.iter().any(|t| t == "projected"),
+        _ => false,
+    }
 }
 
 /// A PSP `volumes` name as the pod's volume source key.
 fn volume_key(t: &str) -> String {
-    if t == "cephFS" {
-        "cephfs".into()
-    } else {
-        t.to_string()
-    }
-}
-
-fn sysctls(
-    built: &mut BTreeMap<&'static str, Built>,
-    allowed: &NameSet,
-    forbidden: &[String],
-) -> (Fidelity, String) {
-    let b = get(built, "sysctl-psp");
-    let (mut allowed_unsafe, mut forbid, f, text): (Vec<String>, Vec<String>, Fidelity, String) =
-        match allowed {
-            NameSet::Any if forbidden.is_empty() => {
-                built.remove("sysctl-psp");
-                return (Fidelity::Exact, "every sysctl allowed: no policy".into());
-            }
-            NameSet::Any | NameSet::AnyExcept(_) => (
-                vec![],
-                forbidden.to_vec(),
-                Fidelity::Approximated,
-                "sysctl-psp cannot allow every unsafe sysctl: only its four safe sysctls are admitted besides the PSP's forbidden ones".into(),
-            ),
-            NameSet::Only(v) => {
-                let patterns = v.iter().any(|s| s.ends_with('*'));
-                let names: Vec<String> = v.iter().filter(|s| !s.ends_with('*')).cloned().collect();
-                let text = if patterns {
-                    "sysctl-psp `allowedUnsafeSysctls` takes no patterns: sysctls the PSP allows by pattern are rejected".to_string()
-                } else {
-                    "sysctl-psp `allowedUnsafeSysctls` and `forbiddenSysctls` (its built-in safe sysctls the PSP does not allow are forbidden); Pods only".to_string()
-                };
-                let f = if patterns {
-                    Fidelity::Approximated
-                } else {
-                    Fidelity::Exact
-                };
-                // The module's safe sysctls pass unless forbidden.
-                let mut forbid = forbidden.to_vec();
-                for s in MODULE_SAFE_SYSCTLS {
-                    if !names.iter().any(|n| n == s) {
-                        forbid.push(s.to_string());
-                    }
-                }
-                (names, forbid, f, text)
-            }
-        };
-    allowed_unsafe.retain(|s| !MODULE_SAFE_SYSCTLS.contains(&s.as_str()));
-    // The module refuses a name both allowed and forbidden (exact names; a forbidden pattern
-    // with an allowed name is the module's own exception mechanism).
-    allowed_unsafe.retain(|s| !forbid.contains(s));
-    allowed_unsafe.sort();
-    allowed_unsafe.dedup();
-    forbid.sort();
-    forbid.dedup();
-    b.set("allowedUnsafeSysctls", strs(allowed_unsafe));
-    b.set("forbiddenSysctls", strs(forbid));
-    (f, text)
+    crate::k8s::pod_volume_key(t).to_string()
 }
 
 /// `spec.rules` of one policy.
@@ -1138,7 +967,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             .iter()
             .map(|m| PolicyView {
                 kind: "ClusterAdmissionPolicy",
-                name: object_name(format!("{base}-{:02}-{}", m.module.step, m.module.name)),
+                name: object_name(format!("{base}-{}", m.suffix())),
                 source: source_name(p),
                 scope: input.scope.from_rbac.then(|| place.why.clone()),
                 mode,
@@ -1184,7 +1013,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 .modules
                 .iter()
                 .map(|m| {
-                    let name = format!("psp{i}_{}", m.module.name.replace('-', "_"));
+                    let name = format!("psp{i}_{}", m.suffix().replace('-', "_"));
                     member_views.push(MemberView {
                         name: name.clone(),
                         module: m.module.reference(),

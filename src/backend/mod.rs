@@ -44,6 +44,66 @@ impl Mode {
     }
 }
 
+/// A Kyverno release (`--kyverno-version 1.N`): what `--to kyverno` and `--to kyverno-cel`
+/// emit depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KyvernoVersion {
+    /// `N` in `1.N`.
+    pub minor: u32,
+}
+
+impl KyvernoVersion {
+    /// The newest release polytrans is checked against: v1.19.0 (2026-08-20), whose CRD
+    /// schemas the tests validate the output with (`conformance/kyverno-schemas`).
+    pub const NEWEST: KyvernoVersion = KyvernoVersion { minor: 19 };
+    /// Per-rule `validate.failureAction` (what `--to kyverno` writes) arrived in 1.13.
+    pub const RULE_FAILURE_ACTION: KyvernoVersion = KyvernoVersion { minor: 13 };
+    /// `ValidatingPolicy` arrived in 1.14 (`v1alpha1`), `v1beta1` in 1.16, `v1` in 1.17.
+    pub const VALIDATING_POLICY: KyvernoVersion = KyvernoVersion { minor: 14 };
+    /// `ClusterPolicy` is deprecated from 1.17 on.
+    pub const CLUSTER_POLICY_DEPRECATED: KyvernoVersion = KyvernoVersion { minor: 17 };
+    /// Kyverno plans to refuse creating or updating `ClusterPolicy` from 1.20 on.
+    pub const CLUSTER_POLICY_REMOVED: KyvernoVersion = KyvernoVersion { minor: 20 };
+
+    /// Parses `1.N`, `v1.N` or `1.N.P`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.strip_prefix('v').unwrap_or(s);
+        let mut parts = s.split('.');
+        if parts.next()? != "1" {
+            return None;
+        }
+        let minor = parts.next()?.parse().ok()?;
+        match parts.next() {
+            None => {}
+            Some(p) if p.parse::<u32>().is_ok() && parts.next().is_none() => {}
+            Some(_) => return None,
+        }
+        Some(KyvernoVersion { minor })
+    }
+
+    /// The `apiVersion` of Kyverno's CEL policy kinds (`ValidatingPolicy`, `MutatingPolicy`)
+    /// in this release.
+    pub fn cel_api_version(self) -> &'static str {
+        match self.minor {
+            ..=15 => "policies.kyverno.io/v1alpha1",
+            16 => "policies.kyverno.io/v1beta1",
+            _ => "policies.kyverno.io/v1",
+        }
+    }
+}
+
+impl Default for KyvernoVersion {
+    fn default() -> Self {
+        KyvernoVersion::NEWEST
+    }
+}
+
+impl std::fmt::Display for KyvernoVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1.{}", self.minor)
+    }
+}
+
 /// Every backend's own options, for the registry's emit functions (each reads only its own).
 #[derive(Debug, Clone, Default)]
 pub struct Options {

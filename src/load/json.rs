@@ -26,8 +26,25 @@ pub(super) struct JsonParser<'r, 's> {
     depth: usize,
     max_depth: usize,
     /// Receives the root's `items` one by one (see [`starts_item_stream`]).
-    sink: Option<ItemSink<'s>>,
+    sink: Option<&'s mut dyn JsonItems>,
     streamed: usize,
+}
+
+/// Receives the items of a JSON list document.
+pub(super) trait JsonItems {
+    /// An item read by the positioned reader.
+    fn node(&mut self, index: usize, node: Node);
+    /// An item to decode straight from `text` (which starts with it, at `line`:`column`, and
+    /// may hold more after it), allowing `depth` levels of nesting: the number of bytes taken,
+    /// or why not (then the positioned reader reads it and [`JsonItems::node`] gets it).
+    fn text(
+        &mut self,
+        index: usize,
+        text: &str,
+        line: u32,
+        column: u32,
+        depth: usize,
+    ) -> Result<usize, Undecoded>;
 }
 
 impl JsonParser<'_, '_> {
@@ -183,15 +200,20 @@ impl JsonParser<'_, '_> {
             self.pos += 1;
         } else {
             loop {
-                let item = self.value()?;
-                if *streaming.get_or_insert_with(|| starts_item_stream(&item, root_entries)) {
-                    if let Some(sink) = self.sink.as_mut() {
-                        sink(self.streamed, item);
-                    }
+                if streaming == Some(true) && self.text_item() {
                     self.streamed += 1;
                     self.drop_consumed();
                 } else {
-                    items.push(item);
+                    let item = self.value()?;
+                    if *streaming.get_or_insert_with(|| starts_item_stream(&item, root_entries)) {
+                        if let Some(sink) = self.sink.as_mut() {
+                            sink.node(self.streamed, item);
+                        }
+                        self.streamed += 1;
+                        self.drop_consumed();
+                    } else {
+                        items.push(item);
+                    }
                 }
                 self.ws();
                 match self.peek() {
@@ -211,6 +233,43 @@ impl JsonParser<'_, '_> {
             column,
             yaml11_bool: None,
         })
+    }
+
+    /// Offers the item at `pos` to the sink as text; true when it took it (and `pos` is past it).
+    fn text_item(&mut self) -> bool {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            return false;
+        }
+        let (line, column) = self.here();
+        let depth = self.max_depth.saturating_sub(self.depth);
+        let Some(sink) = self.sink.take() else {
+            return false;
+        };
+        let taken = loop {
+            match sink.text(self.streamed, &self.buf[self.pos..], line, column, depth) {
+                Ok(n) => break Some(n),
+                // The item goes on past what was read: read more (the end of input or a read
+                // error is the positioned reader's to report).
+                Err(Undecoded::NeedMore) => {
+                    if !self.refill() {
+                        break None;
+                    }
+                }
+                Err(Undecoded::Refused) => break None,
+            }
+        };
+        self.sink = Some(sink);
+        let Some(n) = taken else {
+            return false;
+        };
+        let text = &self.buf.as_bytes()[self.pos..self.pos + n];
+        if let Some(last) = text.iter().rposition(|&b| b == b'\n') {
+            self.line += text.iter().filter(|&&b| b == b'\n').count() as u32;
+            self.line_start = self.base + self.pos + last + 1;
+        }
+        self.pos += n;
+        true
     }
 
     fn value(&mut self) -> Result<Node, (String, u32, u32)> {
@@ -401,6 +460,39 @@ pub(super) fn looks_like_json(source: &Source, text: &str) -> bool {
     source.name.ends_with(".json") || matches!(text.trim_start().as_bytes().first(), Some(b'{'))
 }
 
+/// The items of a JSON list handed to an [`ObjectSink`].
+struct ListItems<'a> {
+    f: &'a mut dyn ObjectSink,
+    diags: &'a mut Diagnostics,
+    source: &'a Arc<Source>,
+}
+
+impl JsonItems for ListItems<'_> {
+    fn node(&mut self, index: usize, node: Node) {
+        if let Some(o) = make_object(node, self.source, 1, Some(index), self.diags) {
+            self.f.object(o);
+        }
+    }
+
+    fn text(
+        &mut self,
+        index: usize,
+        text: &str,
+        line: u32,
+        column: u32,
+        depth: usize,
+    ) -> Result<usize, Undecoded> {
+        let at = ItemAt {
+            source: self.source,
+            document: 1,
+            item: index,
+            line,
+            column,
+        };
+        self.f.json_item(text, &at, depth)
+    }
+}
+
 /// Parses JSON: `text`, then what `reader` still holds. Returns false when the text is not JSON
 /// and may be YAML instead (never when `json_only`, e.g. for a `.json` file).
 pub(super) fn parse_json(
@@ -409,7 +501,7 @@ pub(super) fn parse_json(
     json_only: bool,
     source: &Arc<Source>,
     limits: &Limits,
-    f: &mut dyn FnMut(Object),
+    f: &mut dyn ObjectSink,
     diags: &mut Diagnostics,
 ) -> bool {
     let json_file = json_only || source.name.ends_with(".json");
@@ -420,11 +512,7 @@ pub(super) fn parse_json(
             .trim_start()
             .strip_prefix('{')
             .is_some_and(|r| r.trim_start().starts_with('"'));
-    let mut sink = |i: usize, node: Node| {
-        if let Some(o) = make_object(node, source, 1, Some(i), diags) {
-            f(o);
-        }
-    };
+    let mut sink = ListItems { f, diags, source };
     let mut p = JsonParser {
         buf: text,
         base: 0,
@@ -455,6 +543,7 @@ pub(super) fn parse_json(
     let streamed = p.streamed;
     let read_error = p.read_error.take();
     drop(p);
+    let ListItems { f, diags, .. } = sink;
     if let Some(d) = read_error {
         diags.push(d);
         return true;
@@ -462,7 +551,7 @@ pub(super) fn parse_json(
     match result {
         Ok(root) => {
             if !matches!(root.value, Value::Null) {
-                emit_objects(root, source, 1, streamed, f, diags);
+                emit_objects(root, source, 1, streamed, &mut |o| f.object(o), diags);
             }
             true
         }
@@ -495,5 +584,13 @@ pub fn parse_json_reader(
     f: &mut dyn FnMut(Object),
     diags: &mut Diagnostics,
 ) {
-    parse_json(String::new(), Some(reader), true, source, limits, f, diags);
+    parse_json(
+        String::new(),
+        Some(reader),
+        true,
+        source,
+        limits,
+        &mut Each(f),
+        diags,
+    );
 }

@@ -21,6 +21,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 mod json;
 mod node;
 mod objects;
+mod strict;
 mod text;
 mod yaml;
 
@@ -29,6 +30,7 @@ use json::*;
 pub use node::{Node, Value};
 pub use objects::by_kind;
 use objects::*;
+pub use strict::{Undecoded, decode_prefix};
 pub use text::decode_text;
 use text::*;
 use yaml::*;
@@ -112,6 +114,59 @@ impl Object {
     }
 }
 
+/// Where an item of a JSON list document starts (see [`ObjectSink::json_item`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ItemAt<'a> {
+    pub source: &'a Arc<Source>,
+    /// 1-based document index within the file.
+    pub document: usize,
+    /// Index within the document's `items`.
+    pub item: usize,
+    /// 1-based line and column (in bytes) of the item's `{`.
+    pub line: u32,
+    pub column: u32,
+}
+
+impl ItemAt<'_> {
+    /// The location of the item, for an object described as `object`.
+    pub fn location(&self, object: String) -> Location {
+        Location {
+            file: self.source.name.clone(),
+            line: self.line,
+            column: self.column,
+            document: Some(self.document),
+            object: Some(object),
+        }
+    }
+}
+
+/// Receives the objects read from the inputs.
+pub trait ObjectSink {
+    /// An object read by the positioned reader.
+    fn object(&mut self, o: Object);
+
+    /// An item of a JSON `*List` document (not the first), offered as text before the
+    /// positioned reader reads it: `text` starts with the item (`{`) and may hold more after
+    /// it. A sink that decodes it straight from the text (with [`decode_prefix`], so that it
+    /// reads exactly what the positioned reader would) handles it and returns the number of
+    /// bytes it took; `Err(Undecoded::NeedMore)` asks for more text, `Err(Undecoded::Refused)`
+    /// has the positioned reader read it and hand it to [`ObjectSink::object`] (which then reports
+    /// errors with their positions, or makes of the object what it always did).
+    fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
+        let _ = (text, at, depth);
+        Err(Undecoded::Refused)
+    }
+}
+
+/// A closure as an [`ObjectSink`] that takes every object from the positioned reader.
+pub struct Each<'f>(pub &'f mut dyn FnMut(Object));
+
+impl ObjectSink for Each<'_> {
+    fn object(&mut self, o: Object) {
+        (self.0)(o)
+    }
+}
+
 /// Loads every object from the given inputs, collecting every error before failing.
 pub fn load_paths(paths: &[PathBuf], limits: &Limits) -> Result<Vec<Object>, Diagnostics> {
     let mut objects = Vec::new();
@@ -132,6 +187,16 @@ pub fn for_each_object(
     f: &mut dyn FnMut(Object),
     diags: &mut Diagnostics,
 ) {
+    for_each_object_in(paths, limits, &mut Each(f), diags)
+}
+
+/// [`for_each_object`] into an [`ObjectSink`], which may decode JSON list items itself.
+pub fn for_each_object_in(
+    paths: &[PathBuf],
+    limits: &Limits,
+    f: &mut dyn ObjectSink,
+    diags: &mut Diagnostics,
+) {
     if paths.is_empty() {
         diags.push(
             Diagnostic::error("no input given")
@@ -147,19 +212,31 @@ pub fn for_each_object(
             let is_json = file.extension().is_some_and(|e| e == "json");
             if file.as_os_str() == "-" {
                 match read_input(&file, limits) {
-                    Ok(text) => parse_stream(&text, &source, limits, f, diags),
+                    Ok(text) => parse_stream_in(&text, &source, limits, f, diags),
                     Err(d) => diags.push(d),
                 }
             } else if is_json {
                 // JSON is read in chunks as it is parsed, too.
                 match open_input(&file, limits) {
-                    Ok(mut reader) => parse_json_reader(&mut reader, &source, limits, f, diags),
+                    Ok(mut reader) => {
+                        parse_json(
+                            String::new(),
+                            Some(&mut reader),
+                            true,
+                            &source,
+                            limits,
+                            f,
+                            diags,
+                        );
+                    }
                     Err(d) => diags.push(d),
                 }
             } else {
                 // YAML is parsed as it is read: memory stays flat however large the file.
                 match open_input(&file, limits) {
-                    Ok(reader) => parse_reader(reader, &source, limits, f, diags),
+                    Ok(reader) => {
+                        parse_reader(reader, &source, limits, &mut |o| f.object(o), diags)
+                    }
                     Err(d) => diags.push(d),
                 }
             }
@@ -267,6 +344,17 @@ pub fn parse_stream(
     f: &mut dyn FnMut(Object),
     diags: &mut Diagnostics,
 ) {
+    parse_stream_in(text, source, limits, &mut Each(f), diags)
+}
+
+/// [`parse_stream`] into an [`ObjectSink`], which may decode JSON list items itself.
+pub fn parse_stream_in(
+    text: &str,
+    source: &Arc<Source>,
+    limits: &Limits,
+    f: &mut dyn ObjectSink,
+    diags: &mut Diagnostics,
+) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if looks_like_json(source, text)
         && parse_json(text.to_string(), None, false, source, limits, f, diags)
@@ -293,7 +381,13 @@ pub fn parse_stream(
         ));
         return;
     }
-    parse_yaml(Parser::new_from_str(text), source, limits, f, diags);
+    parse_yaml(
+        Parser::new_from_str(text),
+        source,
+        limits,
+        &mut |o| f.object(o),
+        diags,
+    );
 }
 
 /// Parses YAML from a reader, document by document.

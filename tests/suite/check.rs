@@ -374,3 +374,164 @@ fn junit_one_testcase_per_object() {
         "{junit}"
     );
 }
+
+/// Decodes `text` (one JSON object) both ways: straight from the text (the fast path of JSON
+/// list items) and through the positioned reader and `pod_of`. When the fast path decodes it,
+/// both must agree; returns whether it did.
+fn typed_agrees(text: &str) -> bool {
+    use polytrans::load::{Limits, Source, Undecoded, decode_prefix, parse_stream};
+    use polytrans::pod::{TypedObject, pod_of};
+    let depth = Limits::default().max_depth - 2;
+    let fast = decode_prefix::<TypedObject<true>>(text, depth);
+    let src = std::sync::Arc::new(Source {
+        name: "x.json".into(),
+    });
+    let mut objects = Vec::new();
+    let mut diags = polytrans::diag::Diagnostics::default();
+    parse_stream(
+        text,
+        &src,
+        &Limits::default(),
+        &mut |o| objects.push(o),
+        &mut diags,
+    );
+    let (o, n) = match fast {
+        Ok(x) => x,
+        Err(Undecoded::Refused) => return false,
+        Err(Undecoded::NeedMore) => panic!("a whole object asks for more: {text}"),
+    };
+    assert_eq!(n, text.trim_end().len(), "{text}");
+    assert!(
+        !diags.has_errors(),
+        "decoded what the reader refuses: {diags}\n{text}"
+    );
+    assert_eq!(objects.len(), 1, "{text}");
+    let slow = &objects[0];
+    assert_eq!(
+        (
+            &o.kind,
+            &o.api_version,
+            &o.metadata.name,
+            &o.metadata.namespace
+        ),
+        (&slow.kind, &slow.api_version, &slow.name, &slow.namespace),
+        "{text}"
+    );
+    match (pod_of(slow), o.found) {
+        (None, None) => {}
+        (Some(Ok(a)), Some(b)) => {
+            assert_eq!(a.pod, b.pod, "{text}");
+            assert_eq!(a.is_pod, b.is_pod, "{text}");
+        }
+        (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+    }
+    true
+}
+
+/// JSON list items are decoded straight from the text into the typed pod (the fast path of
+/// `check`); what that path decodes must be what the positioned reader and `pod_of` make of the
+/// same object, and what it cannot decode exactly it must refuse (the positioned reader then
+/// reads the object and reports its errors with their positions).
+#[test]
+fn json_items_decode_as_the_positioned_reader_reads_them() {
+    let mut decoded = 0;
+    let mut total = 0;
+    if let Some(shared) = common::shared() {
+        for case in common::psa_cases(&shared) {
+            let text = std::fs::read_to_string(&case.path).unwrap();
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+                for t in [v.to_string(), serde_json::to_string_pretty(&v).unwrap()] {
+                    total += 1;
+                    decoded += usize::from(typed_agrees(&t));
+                }
+            }
+        }
+        assert!(
+            decoded * 10 > total * 9,
+            "only {decoded} of {total} decoded"
+        );
+    }
+    let pod = r#""apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"}"#;
+    let agree = [
+        format!("{{{pod}}}"),
+        format!("{{{pod}, \"spec\": null}}"),
+        format!(
+            "{{{pod}, \"spec\": {{\"hostNetwork\": true, \"containers\": [{{\"name\": \"c\", \"ports\": [{{\"containerPort\": 80}}]}}], \"volumes\": [{{\"name\": \"v\"}}, {{\"name\": \"w\", \"hostPath\": {{\"path\": \"/x\"}}, \"emptyDir\": null}}]}}}}"
+        ),
+        r#"{"kind": "Pod", "spec": {"containers": [{"name": "c"}]}, "metadata": {"name": "late", "annotations": {"a": "b"}}}"#.into(),
+        r#"{"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 2, "template": {"spec": {"hostPID": true}}}}"#.into(),
+        r#"{"kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}, "spec": {"template": null}}"#.into(),
+        r#"{"kind": "Deployment", "metadata": {"name": "d"}}"#.into(),
+        r#"{"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"name": "own"}, "spec": {"hostIPC": true}}}}}}"#.into(),
+        r#"{"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": null}}}"#.into(),
+        r#"{"kind": "PodTemplate", "metadata": {"name": "t"}, "template": {"spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}}"#.into(),
+        r#"{"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}}"#.into(),
+        r#"{"kind": "Namespace", "metadata": {"name": "n", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}"#.into(),
+        r#"{"kind": "Pod", "apiVersion": null, "metadata": {"name": null, "namespace": null, "labels": null}, "spec": {"containers": null, "securityContext": {"runAsUser": 5}}}"#.into(),
+        r#"{"kind": "Pod", "metadata": {"name": "e\u00e9\n\"q\""}, "spec": {"containers": [{"name": "\ud83d\ude00"}]}}"#.into(),
+    ];
+    for t in &agree {
+        assert!(typed_agrees(t), "not decoded: {t}");
+    }
+    let refused = [
+        // Duplicate keys, wherever they are.
+        r#"{"kind": "Pod", "kind": "Pod"}"#.to_string(),
+        r#"{"kind": "Pod", "x": 1, "x": 2}"#.into(),
+        r#"{"kind": "Pod", "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": 1, "cpu": 2}}}]}}"#.into(),
+        r#"{"kind": "Pod", "metadata": {"labels": {"a": "1", "a": "2"}}}"#.into(),
+        r#"{"kind": "Pod", "spec": {"volumes": [{"name": "v", "hostPath": {"path": "/a", "path": "/b"}}]}}"#.into(),
+        r#"{"kind": "Deployment", "spec": {"selector": {"matchLabels": {"a": "1", "a": "1"}}}}"#.into(),
+        // What the reader reads differently or reports.
+        r#"{"kind": "Pod", "spec": {"containers": [{"name": "\ud800"}]}}"#.into(),
+        r#"{"kind": "Pod", "spec": {"hostNetwork": "yes"}}"#.into(),
+        r#"{"kind": "Pod", "spec": {"securityContext": {"runAsUser": 1.5}}}"#.into(),
+        r#"{"kind": "Pod", "metadata": {"name": 5}}"#.into(),
+        r#"{"kind": "", "metadata": {"name": "a"}}"#.into(),
+        r#"{"metadata": {"name": "a"}}"#.into(),
+        r#"{"kind": null}"#.into(),
+        r#"{"spec": {}, "kind": "Pod"}"#.into(),
+        format!(
+            "{{\"kind\": \"Pod\", \"x\": {}{}}}",
+            "[".repeat(130),
+            "]".repeat(130)
+        ),
+    ];
+    for t in &refused {
+        assert!(!typed_agrees(t), "decoded: {t}");
+    }
+    eprintln!("json items decoded straight from text: {decoded}/{total} PSA testdata objects");
+}
+
+/// Findings of JSON list items carry the line of each item, also when items span lines.
+#[test]
+fn json_list_items_keep_their_lines() {
+    let dir = std::env::temp_dir().join(format!("polytrans-json-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pods.json");
+    let bad = |name: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"{name}\"}},\n  \"spec\": {{\"hostNetwork\": true, \"containers\": [{{\"name\": \"c\"}}]}}}}"
+        )
+    };
+    let text = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{},\n{},\n\n  {}\n]}}\n",
+        bad("a"),
+        bad("b"),
+        bad("c")
+    );
+    std::fs::write(&path, &text).unwrap();
+    let (code, out, err) = polytrans(
+        &["check", path.to_str().unwrap(), "--level", "baseline"],
+        None,
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().map(|l| l.split(": ").next().unwrap()).collect();
+    let p = path.to_str().unwrap();
+    assert_eq!(
+        lines,
+        [format!("{p}:2"), format!("{p}:4"), format!("{p}:7")],
+        "{out}"
+    );
+}

@@ -180,6 +180,13 @@ fn cross_field(module: &str, s: &Value) -> Vec<String> {
                 ranges_ok(&s[k]["ranges"], k, &mut out);
             }
         }
+        "pod-runtime" => {
+            if let Some(f) = s["fallbackRuntime"].as_str() {
+                if names(&s["reservedRuntimes"]).contains(f) {
+                    out.push("pod-runtime: the fallback runtime is reserved".into());
+                }
+            }
+        }
         "sysctl-psp" => {
             let a = names(&s["allowedUnsafeSysctls"]);
             let f = names(&s["forbiddenSysctls"]);
@@ -360,6 +367,16 @@ fn schemas_refuse_invalid_settings() {
             "flexvolume-drivers-psp",
             serde_json::json!({"allowedFlexVolumes": [{}]}),
         ),
+        ("cel-policy", serde_json::json!({"validations": []})),
+        (
+            "cel-policy",
+            serde_json::json!({"validations": [{"expression": "true", "message": "a\nb"}]}),
+        ),
+        (
+            "cel-policy",
+            serde_json::json!({"variables": [{"name": "params", "expression": "1"}], "validations": [{"expression": "true"}]}),
+        ),
+        ("pod-runtime", serde_json::json!({"fallbackRuntime": 1})),
     ];
     for (module, settings) in bad {
         assert!(
@@ -383,6 +400,10 @@ fn schemas_refuse_invalid_settings() {
         (
             "sysctl-psp",
             serde_json::json!({"allowedUnsafeSysctls": ["a"], "forbiddenSysctls": ["a"]}),
+        ),
+        (
+            "pod-runtime",
+            serde_json::json!({"reservedRuntimes": ["a"], "fallbackRuntime": "a"}),
         ),
     ];
     for (module, settings) in cross {

@@ -363,7 +363,9 @@ fn mode_background_and_autogen_options() {
         ],
         "",
     );
-    assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
+    // The deprecated policy-level `validationFailureAction` is not written (per-rule
+    // `failureAction`, Kyverno 1.13+).
+    assert!(p[0]["spec"]["validationFailureAction"].is_null());
     assert_eq!(p[0]["spec"]["background"], true);
     assert_eq!(
         p[0]["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"],
@@ -376,13 +378,28 @@ fn mode_background_and_autogen_options() {
     }
     // `--mode enforce` is the default (the output replaces a control that enforced).
     let p = policies(&["psp", BASELINE_LIKE, "--to", "kyverno"], "");
-    assert_eq!(p[0]["spec"]["validationFailureAction"], "Enforce");
+    let actions = |p: &Value| -> Vec<String> {
+        rules(p)
+            .iter()
+            .filter(|r| !r["validate"].is_null())
+            .map(|r| r["validate"]["failureAction"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        actions(&p[0]).iter().all(|a| a == "Enforce"),
+        "{:?}",
+        actions(&p[0])
+    );
     assert!(p[0]["spec"]["emitWarning"].is_null());
     let w = policies(
         &["psp", BASELINE_LIKE, "--to", "kyverno", "--mode", "warn"],
         "",
     );
-    assert_eq!(w[0]["spec"]["validationFailureAction"], "Audit");
+    assert!(
+        actions(&w[0]).iter().all(|a| a == "Audit"),
+        "{:?}",
+        actions(&w[0])
+    );
     assert_eq!(w[0]["spec"]["emitWarning"], true);
     assert_eq!(p[0]["spec"]["background"], false);
     assert_eq!(
@@ -501,4 +518,68 @@ fn host_namespace_and_sysctl_values_are_restricted_fields() {
         pod_security(&p[0])["exclude"],
         json!([{"controlName": "Host Namespaces"}])
     );
+}
+
+/// `--kyverno-version` picks what is emitted: ClusterPolicy for 1.13–1.19 (deprecated from 1.17,
+/// said in the header), refused from 1.20 (Kyverno's planned removal) and before 1.13 (no
+/// per-rule `failureAction`); the ValidatingPolicy apiVersion of `--to kyverno-cel` per release.
+#[test]
+fn kyverno_version_picks_the_output() {
+    // `polytrans psp BASELINE_LIKE --to <target> [--kyverno-version <version>]`.
+    let with = |target: &str, version: Option<&str>| {
+        let mut args = vec!["psp", BASELINE_LIKE, "--to", target];
+        args.extend(
+            version
+                .map(|v| ["--kyverno-version", v])
+                .into_iter()
+                .flatten(),
+        );
+        run(&args, "")
+    };
+    let deprecation = "ClusterPolicy is deprecated since Kyverno 1.17";
+    let (code, out, err) = with("kyverno", None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# For Kyverno 1.19 (--kyverno-version)."),
+        "{out}"
+    );
+    assert!(out.contains(deprecation), "{out}");
+    assert!(out.contains("`--to kyverno-cel`"), "{out}");
+    let (code, out, err) = with("kyverno", Some("1.16"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(deprecation), "{out}");
+    for (target, version, text) in [
+        (
+            "kyverno",
+            "1.20",
+            "plans to refuse creating or updating ClusterPolicy",
+        ),
+        ("kyverno", "1.12", "reads from 1.13 on"),
+        ("kyverno", "2.0", "not a Kyverno release"),
+        ("kyverno-cel", "1.13", "ValidatingPolicy arrived in 1.14"),
+    ] {
+        let (code, out, err) = with(target, Some(version));
+        assert_eq!(code, 2, "{target} {version}: {out}");
+        assert!(err.contains(text), "{target} {version}: {err}");
+        assert!(out.is_empty(), "no partial output: {out}");
+    }
+    for (version, api) in [
+        ("1.14", "policies.kyverno.io/v1alpha1"),
+        ("1.15", "policies.kyverno.io/v1alpha1"),
+        ("1.16", "policies.kyverno.io/v1beta1"),
+        ("v1.17.2", "policies.kyverno.io/v1"),
+        ("1.19", "policies.kyverno.io/v1"),
+    ] {
+        let (code, out, err) = with("kyverno-cel", Some(version));
+        assert_eq!(code, 0, "{version}: {err}");
+        let docs = polytrans::load::yaml_documents(&out).unwrap();
+        let vpols: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ValidatingPolicy")
+            .collect();
+        assert!(!vpols.is_empty(), "{out}");
+        for d in vpols {
+            assert_eq!(d["apiVersion"], api, "{version}");
+        }
+    }
 }

@@ -28,7 +28,13 @@ fn validator(shared: &Path, file: &str) -> Option<jsonschema::Validator> {
 /// Problems Kyverno's webhook would report that the CRD schema does not.
 fn webhook_problems(doc: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
-    let action = doc["spec"]["validationFailureAction"].as_str();
+    // Every validate rule carries the same `failureAction` (the policy-level
+    // `validationFailureAction` is deprecated and not written).
+    let action = doc["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|r| r["validate"]["failureAction"].as_str());
     let mut names = std::collections::BTreeSet::new();
     for r in doc["spec"]["rules"].as_array().into_iter().flatten() {
         let name = r["name"].as_str().unwrap_or_default();
@@ -41,7 +47,7 @@ fn webhook_problems(doc: &serde_json::Value) -> Vec<String> {
         let v = &r["validate"];
         if !v.is_null() && v["failureAction"].as_str() != action {
             out.push(format!(
-                "rule `{name}`: failureAction differs from the policy's"
+                "rule `{name}`: failureAction differs from the other rules'"
             ));
         }
         if let Some(ver) = v["podSecurity"]["version"].as_str() {

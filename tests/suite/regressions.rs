@@ -743,3 +743,69 @@ mod found_by_differential {
         }
     }
 }
+
+/// Item 4: Kyverno's strategic-merge preprocessing decides a `+(field)` anchor in a list element
+/// on the list's first element and applies that decision to every element
+/// (`strategicPreprocessing.go`, `processListOfMaps`), whatever name the patch gives. The
+/// defaults must not depend on container order: an explicit `true` on any container is judged,
+/// an unset field on any container is defaulted.
+#[test]
+fn kyverno_foreach_defaults_do_not_depend_on_container_order() {
+    let ape = psp(
+        "",
+        "defaultAllowPrivilegeEscalation: false\nallowPrivilegeEscalation: false",
+    );
+    let c = |name: &str, v: Value| {
+        let mut c = json!({"name": name, "image": "nginx"});
+        if !v.is_null() {
+            c["securityContext"] = json!({"allowPrivilegeEscalation": v});
+        }
+        c
+    };
+    let p = |containers: Value| pod(json!({}), json!({"containers": containers}));
+    let cases = [
+        (
+            "app unset, sidecar true",
+            p(json!([c("app", Value::Null), c("sidecar", json!(true))])),
+            false,
+        ),
+        (
+            "sidecar true, app unset",
+            p(json!([c("sidecar", json!(true)), c("app", Value::Null)])),
+            false,
+        ),
+        (
+            "app false, sidecar unset",
+            p(json!([c("app", json!(false)), c("sidecar", Value::Null)])),
+            true,
+        ),
+        (
+            "app unset, sidecar unset",
+            p(json!([c("app", Value::Null), c("sidecar", Value::Null)])),
+            true,
+        ),
+    ];
+    assert_verdicts(&ape, &["kyverno", "gatekeeper", "check"], &cases);
+    // The same for `readOnlyRootFilesystem`.
+    let ro = psp("", "readOnlyRootFilesystem: true");
+    let c = |name: &str, v: Value| {
+        let mut c = json!({"name": name, "image": "nginx"});
+        if !v.is_null() {
+            c["securityContext"] = json!({"readOnlyRootFilesystem": v});
+        }
+        c
+    };
+    let cases = [
+        (
+            "app unset, sidecar false",
+            p(json!([c("app", Value::Null), c("sidecar", json!(false))])),
+            false,
+        ),
+        (
+            "app true, sidecar unset",
+            p(json!([c("app", json!(true)), c("sidecar", Value::Null)])),
+            true,
+        ),
+    ];
+    assert_verdicts(&ro, &["kyverno", "gatekeeper", "check"], &cases);
+}

@@ -1,7 +1,10 @@
 //! `--to kyverno`: one Kyverno `ClusterPolicy` (kyverno.io/v1) per PSP or level (issue #11).
 //!
-//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors, in a
-//! `foreach` over every container list where PSP defaulted containers). Validating constraints
+//! Defaulting constraints become `mutate` rules (`patchStrategicMerge` with `+()` anchors on the
+//! pod; where PSP defaulted containers, a `foreach` over every container list whose entries
+//! patch one container by name, guarded by a per-element precondition that the field is unset:
+//! an anchor in a list element would be decided on the first container for all of them).
+//! Validating constraints
 //! become either
 //! - Kyverno's `podSecurity` subrule (a PSS level at a pinned version, with `exclude` entries for
 //!   the checks the source relaxes), when the source is exactly such a level (`--kyverno-style
@@ -67,19 +70,58 @@ impl Style {
     }
 }
 
+/// Whether `--to kyverno` can target Kyverno `version`.
+fn check_version(version: super::KyvernoVersion) -> Result<(), crate::Error> {
+    use super::KyvernoVersion as V;
+    if version < V::RULE_FAILURE_ACTION {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {version}: the ClusterPolicy output sets `failureAction` on each validate rule, which Kyverno reads from {} on\nhelp: upgrade Kyverno to {} or later (1.{} and older are out of support)",
+            V::RULE_FAILURE_ACTION,
+            V::RULE_FAILURE_ACTION,
+            V::RULE_FAILURE_ACTION.minor - 1
+        )));
+    }
+    if version >= V::CLUSTER_POLICY_REMOVED {
+        return Err(crate::Error::Usage(format!(
+            "--kyverno-version {version}: Kyverno plans to refuse creating or updating ClusterPolicy from {} on (deprecated since {})\nhelp: use `--to kyverno-cel` (Kyverno ValidatingPolicy, the replacement), or pass --kyverno-version {}",
+            V::CLUSTER_POLICY_REMOVED,
+            V::CLUSTER_POLICY_DEPRECATED,
+            V::NEWEST
+        )));
+    }
+    Ok(())
+}
+
+/// The header lines about the targeted Kyverno release.
+fn version_notes(version: super::KyvernoVersion) -> Vec<String> {
+    use super::KyvernoVersion as V;
+    let mut out = vec![format!("# For Kyverno {version} (--kyverno-version).")];
+    if version >= V::CLUSTER_POLICY_DEPRECATED {
+        out.push(format!(
+            "# ClusterPolicy is deprecated since Kyverno {} and Kyverno plans to refuse it from {}:\n# `--to kyverno-cel` emits its replacement (ValidatingPolicy).",
+            V::CLUSTER_POLICY_DEPRECATED,
+            V::CLUSTER_POLICY_REMOVED
+        ));
+    }
+    out
+}
+
 /// Options of this backend.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// How validating rules are written.
     pub style: Style,
-    /// What a failing rule does: `failureAction` of every validate rule (and the policy-level
-    /// `validationFailureAction`); `warn` audits and sends the client a warning (`emitWarning`).
+    /// What a failing rule does: `failureAction` of every validate rule; `warn` audits and
+    /// sends the client a warning (`emitWarning`).
     pub mode: super::Mode,
     /// Also scan existing resources (`spec.background: true`).
     pub background: bool,
     /// Do not generate rules for pod controllers (`pod-policies.kyverno.io/autogen-controllers:
     /// none`).
     pub no_autogen: bool,
+    /// The Kyverno release the output is for (1.13 to 1.19; from 1.17 on the header says that
+    /// `ClusterPolicy` is deprecated).
+    pub version: super::KyvernoVersion,
 }
 
 /// Golden files of this backend (see [`super::golden_files`]). The style variants are checked
@@ -141,6 +183,7 @@ struct Where {
 }
 
 pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
+    check_version(args.version)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
     let mut docs = Vec::new();
@@ -185,13 +228,15 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         let (policy, fidelity) = policy_for(p, input, args, &place);
         let comment = fidelity_comment(&[scope_fidelity.clone(), fidelity.clone()].concat(), "# ");
         let fid_lines: Vec<&str> = comment.lines().collect();
-        // The template receives `source` (for the header), `fidelity` (header comment lines)
-        // and `policy` (a `PolicyView`).
+        // The template receives `source` (for the header), `notes` (header comment lines on
+        // the targeted Kyverno release), `fidelity` (header comment lines) and `policy` (a
+        // `PolicyView`).
         let text = crate::render::render(
             &env,
             "kyverno/clusterpolicy.yaml.j2",
             minijinja::context! {
                 source => source_name(p),
+                notes => version_notes(args.version),
                 fidelity => fid_lines,
                 policy => policy,
             },
@@ -437,7 +482,6 @@ fn policy_for(
         } else {
             AUTOGEN_CONTROLLERS
         },
-        validation_failure_action: action,
         background: args.background,
         // Audit, and tell the client (Kyverno 1.11+).
         emit_warning: args.mode == super::Mode::Warn,

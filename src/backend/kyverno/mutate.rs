@@ -3,7 +3,10 @@
 use super::*;
 
 /// A `foreach` mutation over every container list: `inner` is merged into each container
-/// (matched by name), with its own preconditions.
+/// (matched by name), with its own preconditions. `inner` holds no anchor: Kyverno's
+/// strategic-merge preprocessing decides an anchor in a list element on the list's first
+/// element and applies that decision to every element, whatever the patch's `name`
+/// (`strategicPreprocessing.go`), so "only where unset" is a per-element precondition.
 pub(super) fn foreach_containers(inner: Value, preconditions: Option<Conditions>) -> Mutate {
     let foreach = ["containers", "initContainers", "ephemeralContainers"]
         .iter()
@@ -23,6 +26,15 @@ pub(super) fn foreach_containers(inner: Value, preconditions: Option<Conditions>
         patch_strategic_merge: None,
         foreach,
     }
+}
+
+/// A precondition: the container leaves `securityContext.<field>` unset.
+fn unset(field: &str) -> Condition {
+    Condition::new(
+        format!("{{{{ to_string(element.securityContext.{field}) }}}}"),
+        "Equals",
+        "null",
+    )
 }
 
 pub(super) fn psm(patch: Value) -> Mutate {
@@ -50,16 +62,16 @@ pub(super) fn mutation(a: &DefaultAction) -> Option<(Mutate, Fidelity, &'static 
     match a {
         DefaultAction::AllowPrivilegeEscalation { value } => Some((
             foreach_containers(
-                json!({"securityContext": {"+(allowPrivilegeEscalation)": value}}),
-                None,
+                json!({"securityContext": {"allowPrivilegeEscalation": value}}),
+                Some(Conditions::all(vec![unset("allowPrivilegeEscalation")])),
             ),
             Exact,
             "set on every container that leaves it unset",
         )),
         DefaultAction::ReadOnlyRootFilesystem => Some((
             foreach_containers(
-                json!({"securityContext": {"+(readOnlyRootFilesystem)": true}}),
-                None,
+                json!({"securityContext": {"readOnlyRootFilesystem": true}}),
+                Some(Conditions::all(vec![unset("readOnlyRootFilesystem")])),
             ),
             Exact,
             "set on every container that leaves it unset",
@@ -154,12 +166,15 @@ pub(super) fn mutation(a: &DefaultAction) -> Option<(Mutate, Fidelity, &'static 
             };
             Some((
                 foreach_containers(
-                    json!({"securityContext": {"+(appArmorProfile)": ap}}),
-                    Some(Conditions::all(vec![Condition::new(
-                        "{{ request.object.metadata.annotations.\"container.apparmor.security.beta.kubernetes.io/{{element.name}}\" || '' }}",
-                        "Equals",
-                        "",
-                    )])),
+                    json!({"securityContext": {"appArmorProfile": ap}}),
+                    Some(Conditions::all(vec![
+                        unset("appArmorProfile"),
+                        Condition::new(
+                            "{{ request.object.metadata.annotations.\"container.apparmor.security.beta.kubernetes.io/{{element.name}}\" || '' }}",
+                            "Equals",
+                            "",
+                        ),
+                    ])),
                 ),
                 Approximated,
                 "written as each container's appArmorProfile field (Kubernetes 1.30+), not the deprecated annotation",

@@ -20,8 +20,6 @@ pub struct PolicyView {
     pub scope: String,
     /// `pod-policies.kyverno.io/autogen-controllers`.
     pub autogen_controllers: &'static str,
-    /// `spec.validationFailureAction` (`Enforce` or `Audit`).
-    pub validation_failure_action: &'static str,
     /// `spec.background`.
     pub background: bool,
     /// `spec.emitWarning` (`--mode warn`).

@@ -29,7 +29,7 @@ pub enum Response {
 }
 
 /// One `ClusterAdmissionPolicy`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdmissionPolicy {
     pub name: String,
     /// The module name (`pod-privileged`, …).
@@ -39,8 +39,10 @@ pub struct AdmissionPolicy {
     pub monitor: bool,
     pub resources: BTreeSet<String>,
     pub selector: Value,
-    /// `spec.matchConditions` expressions (CEL, run with `cel-interpreter`).
-    pub match_conditions: Vec<String>,
+    /// `spec.matchConditions` expressions (CEL, run with `cel-interpreter`), compiled.
+    pub match_conditions: Vec<std::rc::Rc<cel_interpreter::Program>>,
+    /// cel-policy settings, compiled once.
+    pub cel: Option<std::rc::Rc<crate::engines::cel::Compiled>>,
 }
 
 /// One `ClusterAdmissionPolicyGroup`.
@@ -55,7 +57,7 @@ pub struct Group {
 }
 
 /// Everything one output holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Output {
     pub policies: Vec<AdmissionPolicy>,
     pub groups: Vec<Group>,
@@ -90,6 +92,8 @@ impl Output {
             match d["kind"].as_str() {
                 Some("ClusterAdmissionPolicy") => out.policies.push(AdmissionPolicy {
                     name,
+                    cel: (module_name(spec["module"].as_str().unwrap_or_default()) == "cel-policy")
+                        .then(|| compile_cel_policy(&spec["settings"])),
                     module: module_name(spec["module"].as_str().unwrap_or_default()),
                     settings: spec["settings"].clone(),
                     mutating: spec["mutating"].as_bool().unwrap_or(false),
@@ -100,7 +104,8 @@ impl Output {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .filter_map(|c| c["expression"].as_str().map(String::from))
+                        .filter_map(|c| c["expression"].as_str())
+                        .map(program)
                         .collect(),
                 }),
                 Some("ClusterAdmissionPolicyGroup") => out.groups.push(Group {
@@ -143,14 +148,23 @@ impl Output {
         let conditions = |p: &AdmissionPolicy, obj: &Value| {
             p.match_conditions.iter().all(|e| match_condition(e, obj))
         };
+        let evaluate_policy = |p: &AdmissionPolicy, obj: &Value| match &p.cel {
+            Some(c) => run_cel_policy(c, obj),
+            None => evaluate(&p.module, &p.settings, obj),
+        };
         let mut mutating: Vec<&AdmissionPolicy> = self
             .policies
             .iter()
-            .filter(|p| p.mutating && applies(&p.resources, &p.selector) && conditions(p, &obj))
+            .filter(|p| p.mutating && applies(&p.resources, &p.selector))
             .collect();
         mutating.sort_by(|a, b| a.name.cmp(&b.name));
         for p in mutating {
-            match evaluate(&p.module, &p.settings, &obj) {
+            // The API server evaluates each webhook's match conditions on the object as the
+            // previous webhooks left it.
+            if !conditions(p, &obj) {
+                continue;
+            }
+            match evaluate_policy(p, &obj) {
                 _ if p.monitor => {}
                 Response::Accept => {}
                 Response::Reject(m) => why.push(format!("{}: {m}", p.name)),
@@ -168,9 +182,10 @@ impl Output {
             if p.monitor {
                 continue;
             }
-            match evaluate(&p.module, &p.settings, &obj) {
+            match evaluate_policy(p, &obj) {
                 Response::Accept => {}
-                Response::Reject(m) => why.push(format!("{}: {m}", p.name)),
+                // One reason a line (cel-policy: one a failed validation).
+                Response::Reject(m) => why.extend(m.lines().map(|l| format!("{}: {l}", p.name))),
                 Response::Mutate(m) if m != obj => {
                     why.push(format!("{}: not allowed to mutate", p.name))
                 }
@@ -208,15 +223,19 @@ impl Output {
 
 /// A `matchConditions` expression on the object (the API server evaluates them before calling
 /// the webhook; Kubewarden passes them on to the webhook configuration).
-fn match_condition(expr: &str, obj: &Value) -> bool {
-    let program =
-        cel_interpreter::Program::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e:?}"));
+fn match_condition(program: &cel_interpreter::Program, obj: &Value) -> bool {
     let mut ctx = cel_interpreter::Context::default();
     ctx.add_variable_from_value("object", crate::engines::cel::to_cel(obj));
     match program.execute(&ctx) {
         Ok(cel_interpreter::Value::Bool(b)) => b,
-        other => panic!("{expr}: {other:?}"),
+        other => panic!("match condition: {other:?}"),
     }
+}
+
+fn program(expr: &str) -> std::rc::Rc<cel_interpreter::Program> {
+    std::rc::Rc::new(
+        cel_interpreter::Program::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e:?}")),
+    )
 }
 
 fn resource_of(obj: &Value) -> String {
@@ -381,6 +400,8 @@ pub fn evaluate(module: &str, settings: &Value, obj: &Value) -> Response {
         "seccomp-psp" => seccomp(s, obj),
         "apparmor-psp" => apparmor(s, obj),
         "sysctl-psp" => sysctl(s, obj),
+        "pod-runtime" => pod_runtime(s, obj),
+        "cel-policy" => cel_policy(s, obj),
         other => panic!("no evaluator for module {other}"),
     }
 }
@@ -1146,4 +1167,89 @@ fn sysctl(s: &Value, obj: &Value) -> Response {
         }
     }
     Response::Accept
+}
+
+/// pod-runtime-class-policy `src/lib.rs` `validate` (the `pod-runtime` module): a reserved
+/// runtime class (or the default one, when reserved) is replaced by `fallbackRuntime` or
+/// rejected; with a `fallbackRuntime` every other pod is mutated to it too.
+fn pod_runtime(s: &Value, obj: &Value) -> Response {
+    let Some(ptr) = pod_spec_pointer(obj) else {
+        return Response::Accept;
+    };
+    let spec = obj.pointer(ptr).cloned().unwrap_or(Value::Null);
+    let reserved = strset(&s["reservedRuntimes"]);
+    let fallback = s["fallbackRuntime"].as_str();
+    let mutate_or_reject = |msg: String| match fallback {
+        Some(f) => {
+            let mut spec = spec.clone();
+            spec["runtimeClassName"] = json!(f);
+            mutate_spec(obj, ptr, spec)
+        }
+        None => Response::Reject(msg),
+    };
+    if let Some(rc) = spec["runtimeClassName"].as_str() {
+        if reserved.contains(rc) {
+            return mutate_or_reject(format!("runtime '{rc}' is reserved"));
+        }
+    }
+    if s["defaultRuntimeReserved"].as_bool() == Some(true) {
+        return mutate_or_reject("Usage of the default runtime is reserved".into());
+    }
+    if let Some(f) = fallback {
+        let mut spec = spec.clone();
+        spec["runtimeClassName"] = json!(f);
+        return mutate_spec(obj, ptr, spec);
+    }
+    Response::Accept
+}
+
+thread_local! {
+    /// Compiled cel-policy settings of group members and fixtures, by their JSON text.
+    static CEL_POLICIES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<crate::engines::cel::Compiled>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The cel-policy settings' `variables` and `validations`, compiled.
+fn compile_cel_policy(s: &Value) -> std::rc::Rc<crate::engines::cel::Compiled> {
+    let pairs = |k: &str, name: &str| -> Vec<(String, String)> {
+        list(s, k)
+            .iter()
+            .map(|v| {
+                (
+                    v[name].as_str().unwrap_or_default().to_string(),
+                    v["expression"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let validations: Vec<(String, String, Option<String>)> = pairs("validations", "message")
+        .into_iter()
+        .map(|(m, e)| (m, e, None))
+        .collect();
+    std::rc::Rc::new(crate::engines::cel::Compiled::new(
+        &[],
+        &pairs("variables", "name"),
+        &validations,
+    ))
+}
+
+/// cel-policy `internal/validate/validate.go`: the `variables` (in order) and `validations`
+/// over `object` (Kubernetes CEL, run here with `cel-interpreter` through the CEL engine);
+/// rejected when a validation is false, with its `message` (one line each).
+fn run_cel_policy(c: &crate::engines::cel::Compiled, obj: &Value) -> Response {
+    match c.try_run(obj) {
+        Ok(failed) if failed.is_empty() => Response::Accept,
+        Ok(failed) => Response::Reject(failed.join("\n")),
+        Err(e) => panic!("cel-policy evaluation error (a bug in the emitted policy): {e}"),
+    }
+}
+
+fn cel_policy(s: &Value, obj: &Value) -> Response {
+    let compiled = CEL_POLICIES.with(|c| {
+        c.borrow_mut()
+            .entry(s.to_string())
+            .or_insert_with(|| compile_cel_policy(s))
+            .clone()
+    });
+    run_cel_policy(&compiled, obj)
 }

@@ -1459,6 +1459,196 @@ fn strip_anchors(v: &Value) -> Value {
     }
 }
 
+/// Why Kyverno's preprocessing stopped on an element: a condition anchor (skip the element) or a
+/// global anchor (skip the whole patch unless another element passes).
+enum PreErr {
+    Condition,
+    Global,
+}
+
+/// Kyverno's `walkMap` (pkg/engine/mutate/patch/strategicPreprocessing.go) on a copy of a list
+/// element's patch, against one resource element. It edits `pattern` in place: a `+(key)` is
+/// dropped when the resource has `key` and unwrapped to `key` otherwise, so once the copy has
+/// met the list's first element, that element's decision holds for every later one.
+fn preprocess_map(pattern: &mut Value, resource: Option<&Value>) -> Result<(), PreErr> {
+    let Value::Object(pm) = pattern else {
+        return Ok(());
+    };
+    let res = resource.and_then(Value::as_object);
+    let keys: Vec<String> = pm.keys().cloned().collect();
+    for k in &keys {
+        if let Some((Anchor::AddIfNotPresent, key)) = parse_anchor(k) {
+            let v = pm.remove(k).unwrap();
+            if !res.is_some_and(|r| r.contains_key(key)) {
+                pm.insert(key.to_string(), v);
+            }
+        }
+    }
+    for want in [Anchor::Global, Anchor::Condition] {
+        for (k, p) in pm.iter() {
+            match parse_anchor(k) {
+                Some((a, key)) if a == want => {
+                    let ok = res
+                        .and_then(|r| r.get(key))
+                        .is_some_and(|v| validate_element(v, p, "/").is_ok());
+                    if !ok {
+                        return Err(if want == Anchor::Global {
+                            PreErr::Global
+                        } else {
+                            PreErr::Condition
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let plain: Vec<String> = pm
+        .keys()
+        .filter(|k| parse_anchor(k).is_none())
+        .cloned()
+        .collect();
+    for k in plain {
+        let child = res.and_then(|r| r.get(&k));
+        match pm.get_mut(&k).unwrap() {
+            v @ Value::Object(_) => preprocess_map(v, child)?,
+            Value::Array(items) => {
+                if let Some(generated) = preprocess_list(items, child)? {
+                    items.extend(generated);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Kyverno's `processListOfMaps`: each patch element holding an anchor is matched against every
+/// element of the resource list in turn, with ONE copy of it that [`preprocess_map`] edits as it
+/// goes; each resource element that passes gets a copy of the edited patch under its own
+/// `name` (whatever name the patch gave). The new elements are returned (Kyverno appends them);
+/// the anchored originals are dropped later ([`drop_anchored_elements`]). `None` when the list
+/// is not a list of maps.
+fn preprocess_list(
+    pattern: &[Value],
+    resource: Option<&Value>,
+) -> Result<Option<Vec<Value>>, PreErr> {
+    if !pattern.first().is_some_and(Value::is_object) {
+        return Ok(None);
+    }
+    let items: &[Value] = resource.and_then(Value::as_array).map_or(&[], |a| a);
+    let mut generated = Vec::new();
+    for p in pattern.iter().filter(|p| has_nested_anchors(p)) {
+        let has_global = has_anchor_kind(p, Anchor::Global);
+        let mut copy = p.clone();
+        let (mut global_passed, mut global_failed) = (false, false);
+        for item in items {
+            match preprocess_map(&mut copy, Some(item)) {
+                Err(PreErr::Condition) => continue,
+                Err(PreErr::Global) => {
+                    global_failed = true;
+                    continue;
+                }
+                Ok(()) if has_global => global_passed = true,
+                Ok(()) => {
+                    let Some(name) = item.get("name").filter(|n| n.as_str() != Some("")) else {
+                        continue;
+                    };
+                    let mut fresh = prune_empty(&strip_anchors(&copy));
+                    if let Value::Object(m) = &mut fresh {
+                        m.insert("name".into(), name.clone());
+                        generated.push(fresh);
+                    }
+                }
+            }
+        }
+        if resource.is_none() && preprocess_map(&mut copy, None).is_ok() && has_global {
+            global_passed = true;
+        }
+        if !global_passed && global_failed {
+            return Err(PreErr::Global);
+        }
+    }
+    Ok(Some(generated))
+}
+
+fn has_anchor_kind(v: &Value, kind: Anchor) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            parse_anchor(k).is_some_and(|(a, _)| a == kind) || has_anchor_kind(v, kind)
+        }),
+        Value::Array(a) => a.iter().any(|v| has_anchor_kind(v, kind)),
+        _ => false,
+    }
+}
+
+/// Kyverno's `deleteAnchors` on a generated element: maps left empty are removed.
+fn prune_empty(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), prune_empty(x)))
+                .filter(|(_, x)| !x.as_object().is_some_and(|o| o.is_empty()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Kyverno's `deleteConditionElements`: list elements that still hold anchors (the originals
+/// [`preprocess_list`] matched) leave the patch.
+fn drop_anchored_elements(v: &mut Value) {
+    match v {
+        Value::Object(m) => m.values_mut().for_each(drop_anchored_elements),
+        Value::Array(a) => {
+            if a.first().is_some_and(Value::is_object) {
+                a.retain(|e| !has_nested_anchors(e));
+            }
+            a.iter_mut().for_each(drop_anchored_elements);
+        }
+        _ => {}
+    }
+}
+
+/// Kyverno's preprocessing of a strategic merge patch against the resource
+/// (`PreProcessPattern`), for the lists of maps in it: anchored list elements become one plain
+/// element per resource element that passes (see [`preprocess_list`]). `Err` when a global
+/// anchor failed on every element (Kyverno then applies an empty patch). Map-level anchors are
+/// left to [`apply_smp`].
+pub fn preprocess_lists(patch: &Value, res: &Value) -> Result<Value, ()> {
+    fn walk(p: &mut Value, r: Option<&Value>) -> Result<(), PreErr> {
+        let Value::Object(pm) = p else {
+            return Ok(());
+        };
+        let keys: Vec<String> = pm.keys().cloned().collect();
+        for k in keys {
+            let bare = parse_anchor(&k).map_or(k.as_str(), |(_, b)| b).to_string();
+            let child = r.and_then(|r| r.get(&bare));
+            match pm.get_mut(&k).unwrap() {
+                v @ Value::Object(_) => walk(v, child)?,
+                Value::Array(items) => {
+                    if let Some(generated) = preprocess_list(items, child)? {
+                        items.extend(generated);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    if !has_nested_anchors(patch) {
+        return Ok(patch.clone());
+    }
+    let mut p = patch.clone();
+    match walk(&mut p, Some(res)) {
+        Ok(()) => {}
+        Err(PreErr::Global) => return Err(()),
+        Err(PreErr::Condition) => return Ok(json!({})),
+    }
+    drop_anchored_elements(&mut p);
+    Ok(p)
+}
+
 /// Applies a strategic merge patch with anchors to `res`. `Ok(false)` when a condition did not
 /// hold (nothing applied at this level); `Err` on a failed global anchor.
 pub fn apply_smp(res: &mut Value, patch: &Value, list_name: Option<&str>) -> Result<bool, ()> {
@@ -2126,8 +2316,12 @@ fn mutate_view(m: &Value, obj: &mut Value, ctx: &Ctx) -> Verdict {
             Ok(p) => p,
             Err(e) => return Verdict::Error(e),
         };
-        // `apply_smp` works on a copy when anchors may drop the patch, so a failed global
-        // anchor leaves `obj` untouched.
+        // Kyverno first rewrites anchored list elements against the resource
+        // (`strategicPreprocessing.go`), then merges. `apply_smp` works on a copy when anchors
+        // may drop the patch, so a failed global anchor leaves `obj` untouched.
+        let Ok(patch) = preprocess_lists(&patch, obj) else {
+            return Verdict::Skip;
+        };
         if apply_smp(obj, &patch, None).is_err() {
             return Verdict::Skip;
         }
