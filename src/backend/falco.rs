@@ -1075,6 +1075,21 @@ fn entry_field(r: &Rule) -> String {
     }
 }
 
+/// The rule name a default's checks and fidelity entry use: its PSP field
+/// (`spec.runAsUser` → `runAsUser`, the profile annotations → `seccomp`/`apparmor`).
+fn default_field(d: &crate::ir::Defaulting) -> String {
+    let f = d.provenance.field.as_str();
+    if f.starts_with("metadata") {
+        return if f.contains("seccomp") {
+            "seccomp".into()
+        } else {
+            "apparmor".into()
+        };
+    }
+    let f = f.strip_prefix("spec.").unwrap_or(f);
+    f.split(['.', '[']).next().unwrap_or(f).to_string()
+}
+
 /// The guard that keeps a rule off the pods its PSS exemptions name (Windows pods, user-namespaced
 /// pods), through the json plugin's view of the request.
 fn unless_guard(unless: &[crate::ir::Exemption]) -> String {
@@ -1143,6 +1158,925 @@ fn yaml_scalar(s: &str) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Conditions over the json plugin's `json.value[<pointer>]` (modern flavour)
+//
+// The k8saudit plugin skips containers that leave a setting unset and has no field for seccomp,
+// capability drops, sysctls, SELinux, CSI drivers or the runtime class. The json plugin reads any
+// value of the audit event by JSON pointer, so those checks are written per container index (and
+// per list index) up to the bounds below; a pod beyond a bound fires the `bounds` rule, so that
+// nothing passes unjudged.
+
+/// Containers judged per pod, by list (`containers`, `initContainers`, `ephemeralContainers`).
+pub const MAX_CONTAINERS: [(&str, usize); 3] = [
+    ("containers", 8),
+    ("initContainers", 4),
+    ("ephemeralContainers", 2),
+];
+/// Items judged per list inside a container or the pod: `ports`, `supplementalGroups`.
+pub const MAX_ITEMS: usize = 8;
+/// Sysctls judged per pod (Kubernetes 1.31's safe set alone has 11).
+pub const MAX_SYSCTLS: usize = 16;
+/// Capabilities judged per container's `capabilities.add` (PSA's own test pods add 13).
+pub const MAX_ADDED_CAPABILITIES: usize = 16;
+/// Volumes judged per pod (host paths and CSI drivers).
+pub const MAX_VOLUMES: usize = 16;
+/// Id ranges with at most this many ids are written as an `in (…)` list; wider ones as digit
+/// globs with text comparisons.
+const SMALL_RANGE: i64 = 16;
+
+const SPEC: &str = "/requestObject/spec";
+const POD_SC: &str = "/requestObject/spec/securityContext";
+const ANNOTATIONS: &str = "/requestObject/metadata/annotations";
+const SECCOMP_POD_ANNOTATION: &str =
+    "/requestObject/metadata/annotations/seccomp.security.alpha.kubernetes.io~1pod";
+const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
+const APPARMOR_CONTAINER_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+/// A condition, simplified as it is built (`true`/`false` have no spelling in Falco).
+#[derive(Debug, Clone, PartialEq)]
+enum C {
+    T,
+    F,
+    Atom(String),
+    And(Vec<C>),
+    Or(Vec<C>),
+    Not(Box<C>),
+}
+
+fn all(v: Vec<C>) -> C {
+    let mut out = Vec::new();
+    for c in v {
+        match c {
+            C::T => {}
+            C::F => return C::F,
+            C::And(inner) => out.extend(inner),
+            c => out.push(c),
+        }
+    }
+    match out.len() {
+        0 => C::T,
+        1 => out.pop().unwrap_or(C::T),
+        _ => C::And(out),
+    }
+}
+
+fn any(v: Vec<C>) -> C {
+    let mut out = Vec::new();
+    for c in v {
+        match c {
+            C::F => {}
+            C::T => return C::T,
+            C::Or(inner) => out.extend(inner),
+            c => out.push(c),
+        }
+    }
+    match out.len() {
+        0 => C::F,
+        1 => out.pop().unwrap_or(C::F),
+        _ => C::Or(out),
+    }
+}
+
+fn not(c: C) -> C {
+    match c {
+        C::T => C::F,
+        C::F => C::T,
+        C::Not(x) => *x,
+        c => C::Not(Box::new(c)),
+    }
+}
+
+fn when(b: bool) -> C {
+    if b { C::T } else { C::F }
+}
+
+impl C {
+    fn render(&self) -> String {
+        let group = |c: &C| match c {
+            C::And(_) | C::Or(_) => format!("({})", c.render()),
+            _ => c.render(),
+        };
+        match self {
+            // never rendered: rules whose condition simplifies to a constant are not written
+            C::T => "ka.verb exists".into(),
+            C::F => "not ka.verb exists".into(),
+            C::Atom(s) => s.clone(),
+            C::And(v) => v.iter().map(group).collect::<Vec<_>>().join(" and "),
+            C::Or(v) => v.iter().map(group).collect::<Vec<_>>().join(" or "),
+            C::Not(x) => match **x {
+                C::Atom(_) => format!("not {}", x.render()),
+                _ => format!("not ({})", x.render()),
+            },
+        }
+    }
+}
+
+/// `json.value[<pointer>]`.
+fn jv(pointer: &str) -> String {
+    format!("json.value[{pointer}]")
+}
+
+fn exists(f: &str) -> C {
+    C::Atom(format!("{f} exists"))
+}
+
+/// A Falco operand from a string the backend chose or checked (never fails for those).
+fn lit(s: &str, policy: &str) -> Result<String, crate::Error> {
+    literal(s).map_err(|why| reject_why("value", s, policy, &why))
+}
+
+fn eq(f: &str, v: &str, policy: &str) -> Result<C, crate::Error> {
+    Ok(C::Atom(format!("{f} = {}", lit(v, policy)?)))
+}
+
+fn one_of(f: &str, vs: &[String], policy: &str) -> Result<C, crate::Error> {
+    if vs.is_empty() {
+        return Ok(C::F);
+    }
+    let mut items = Vec::new();
+    for v in vs {
+        items.push(lit(v, policy)?);
+    }
+    Ok(C::Atom(format!("{f} in ({})", items.join(", "))))
+}
+
+fn op(f: &str, o: &str, v: &str, policy: &str) -> Result<C, crate::Error> {
+    Ok(C::Atom(format!("{f} {o} {}", lit(v, policy)?)))
+}
+
+/// Names matched as IR names are (`prefix*` by prefix, else exactly).
+fn matches_any(f: &str, patterns: &[String], policy: &str) -> Result<C, crate::Error> {
+    let mut exact = Vec::new();
+    let mut parts = Vec::new();
+    for p in patterns {
+        match p.strip_suffix('*') {
+            Some("") => parts.push(exists(f)),
+            Some(prefix) => parts.push(op(f, "startswith", prefix, policy)?),
+            None => exact.push(p.clone()),
+        }
+    }
+    parts.push(one_of(f, &exact, policy)?);
+    Ok(any(parts))
+}
+
+fn in_name_set(f: &str, set: &NameSet, policy: &str) -> Result<C, crate::Error> {
+    Ok(match set {
+        NameSet::Any => C::T,
+        NameSet::Only(v) => matches_any(f, v, policy)?,
+        NameSet::AnyExcept(v) => not(matches_any(f, v, policy)?),
+    })
+}
+
+/// Whether the (non-negative, canonical) integer text of `f` lies in `ranges`: small ranges as an
+/// `in` list, wide ones by digit count (`glob`) and text order within one digit count (equal
+/// lengths of digits compare as numbers).
+fn in_ranges(f: &str, ranges: &[IdRange], policy: &str) -> Result<C, crate::Error> {
+    if let Some(ids) = enumerate_upto(ranges, SMALL_RANGE) {
+        return one_of(f, &ids, policy);
+    }
+    let mut parts = Vec::new();
+    for r in ranges {
+        let (lo, hi) = (r.min.max(0), r.max);
+        if hi < lo {
+            continue;
+        }
+        let (ls, hs) = (lo.to_string(), hi.to_string());
+        for k in ls.len()..=hs.len() {
+            let mut p = vec![C::Atom(format!(
+                "{f} glob {}",
+                lit(&"[0-9]".repeat(k), policy)?
+            ))];
+            if k == ls.len() && lo > 0 {
+                p.push(op(f, ">=", &ls, policy)?);
+            }
+            if k == hs.len() {
+                p.push(op(f, "<=", &hs, policy)?);
+            }
+            parts.push(all(p));
+        }
+    }
+    Ok(any(parts))
+}
+
+fn enumerate_upto(ranges: &[IdRange], limit: i64) -> Option<Vec<String>> {
+    let total: i64 = ranges
+        .iter()
+        .map(|r| r.max.saturating_sub(r.min).saturating_add(1).max(0))
+        .fold(0i64, |a, b| a.saturating_add(b));
+    if total > limit {
+        return None;
+    }
+    Some(
+        ranges
+            .iter()
+            .flat_map(|r| r.min..=r.max)
+            .map(|v| v.to_string())
+            .collect(),
+    )
+}
+
+/// Which bounds the rules rely on (each adds a clause to the `bounds` rule).
+#[derive(Default)]
+struct Bounds {
+    containers: bool,
+    ports: bool,
+    caps_add: bool,
+    sysctls: bool,
+    supplemental: bool,
+    volumes: bool,
+}
+
+impl Bounds {
+    fn condition(&self) -> C {
+        let mut parts = Vec::new();
+        let lists = || {
+            MAX_CONTAINERS
+                .iter()
+                .flat_map(|(l, n)| (0..*n).map(move |i| format!("{SPEC}/{l}/{i}")))
+        };
+        if self.containers {
+            for (l, n) in MAX_CONTAINERS {
+                parts.push(exists(&jv(&format!("{SPEC}/{l}/{n}"))));
+            }
+        }
+        if self.ports {
+            parts.extend(lists().map(|b| exists(&jv(&format!("{b}/ports/{MAX_ITEMS}")))));
+        }
+        if self.caps_add {
+            parts.extend(lists().map(|b| {
+                exists(&jv(&format!(
+                    "{b}/securityContext/capabilities/add/{MAX_ADDED_CAPABILITIES}"
+                )))
+            }));
+        }
+        if self.sysctls {
+            parts.push(exists(&jv(&format!("{POD_SC}/sysctls/{MAX_SYSCTLS}"))));
+        }
+        if self.supplemental {
+            parts.push(exists(&jv(&format!(
+                "{POD_SC}/supplementalGroups/{MAX_ITEMS}"
+            ))));
+        }
+        if self.volumes {
+            parts.push(exists(&jv(&format!("{SPEC}/volumes/{MAX_VOLUMES}"))));
+        }
+        any(parts)
+    }
+
+    fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.containers {
+            what.push(format!(
+                "the first {} containers, {} init containers and {} ephemeral containers",
+                MAX_CONTAINERS[0].1, MAX_CONTAINERS[1].1, MAX_CONTAINERS[2].1
+            ));
+        }
+        if self.caps_add {
+            what.push(format!(
+                "the first {MAX_ADDED_CAPABILITIES} items of capabilities.add"
+            ));
+        }
+        if self.sysctls {
+            what.push(format!("the first {MAX_SYSCTLS} sysctls"));
+        }
+        let mut items = Vec::new();
+        if self.ports {
+            items.push("ports");
+        }
+        if self.supplemental {
+            items.push("supplementalGroups");
+        }
+        if !items.is_empty() {
+            what.push(format!(
+                "the first {MAX_ITEMS} items of {}",
+                items.join(", ")
+            ));
+        }
+        if self.volumes {
+            what.push(format!("the first {MAX_VOLUMES} volumes"));
+        }
+        format!(
+            "the json plugin's rules judge {}; a pod with more fires the bounds rule, also when it would be admitted",
+            what.join(", ")
+        )
+    }
+}
+
+/// `f(base)` for each container slot (`/requestObject/spec/<list>/<i>`), or-ed, each guarded by
+/// the container's presence.
+fn each_container(
+    bounds: &mut Bounds,
+    f: impl Fn(&str) -> Result<C, crate::Error>,
+) -> Result<C, crate::Error> {
+    bounds.containers = true;
+    let mut parts = Vec::new();
+    for (l, n) in MAX_CONTAINERS {
+        for i in 0..n {
+            let base = format!("{SPEC}/{l}/{i}");
+            let body = f(&base)?;
+            if body == C::F {
+                continue;
+            }
+            parts.push(all(vec![exists(&jv(&format!("{base}/name"))), body]));
+        }
+    }
+    Ok(any(parts))
+}
+
+/// Some container's effective setting (its own, else the pod's: `runAsUser`, `runAsGroup`, …)
+/// is bad: `bad(field)` on a value in effect, `unset` when neither is set. The pod's part is
+/// written once: a container's own bad value, or the pod's value (or its absence) where some
+/// container sets none.
+fn effective_any(
+    bounds: &mut Bounds,
+    key: &str,
+    bad: &dyn Fn(&str) -> Result<C, crate::Error>,
+    unset: C,
+) -> Result<C, crate::Error> {
+    let pod = jv(&format!("{POD_SC}/{key}"));
+    let own = |base: &str| jv(&format!("{base}/securityContext/{key}"));
+    let pod_part = any(vec![
+        all(vec![exists(&pod), bad(&pod)?]),
+        all(vec![not(exists(&pod)), unset]),
+    ]);
+    Ok(any(vec![
+        each_container(bounds, |base| {
+            Ok(all(vec![exists(&own(base)), bad(&own(base))?]))
+        })?,
+        all(vec![
+            pod_part,
+            each_container(bounds, |base| Ok(not(exists(&own(base)))))?,
+        ]),
+    ]))
+}
+
+/// The SELinux level forms equal to `level` (selinux `equalLevels`: the same sensitivity and the
+/// same categories in any order); up to 5 categories are permuted.
+fn level_forms(level: &str) -> Vec<String> {
+    let Some((sens, cats)) = level.split_once(':') else {
+        return vec![level.to_string()];
+    };
+    let cats: Vec<&str> = cats.split(',').collect();
+    if cats.len() > 5 {
+        return vec![level.to_string()];
+    }
+    fn perms<'a>(v: &[&'a str]) -> Vec<Vec<&'a str>> {
+        if v.len() <= 1 {
+            return vec![v.to_vec()];
+        }
+        let mut out = Vec::new();
+        for i in 0..v.len() {
+            let mut rest = v.to_vec();
+            let x = rest.remove(i);
+            for mut p in perms(&rest) {
+                p.insert(0, x);
+                out.push(p);
+            }
+        }
+        out
+    }
+    let mut out: Vec<String> = perms(&cats)
+        .into_iter()
+        .map(|p| format!("{sens}:{}", p.join(",")))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A seccomp profile field (`seccompProfile` object at `ptr`) in annotation form is in `set`
+/// (`podutil.SeccompAnnotationForField`: `Unconfined` → `unconfined`, `RuntimeDefault` →
+/// `runtime/default`, `Localhost` → `localhost/<localhostProfile>`, anything else → `""`).
+fn seccomp_field_in(ptr: &str, set: &[String], policy: &str) -> Result<C, crate::Error> {
+    let t = jv(&format!("{ptr}/type"));
+    let lp = jv(&format!("{ptr}/localhostProfile"));
+    let has = |p: &str| set.iter().any(|s| s == p);
+    let localhost: Vec<String> = set
+        .iter()
+        .filter_map(|s| s.strip_prefix("localhost/"))
+        .filter(|s| !s.ends_with('*'))
+        .map(str::to_string)
+        .collect();
+    let localhost_prefixes: Vec<String> = set
+        .iter()
+        .filter_map(|s| s.strip_prefix("localhost/"))
+        .filter_map(|s| s.strip_suffix('*'))
+        .map(str::to_string)
+        .collect();
+    let mut lp_ok = vec![one_of(&lp, &localhost, policy)?];
+    for p in &localhost_prefixes {
+        lp_ok.push(if p.is_empty() {
+            exists(&lp)
+        } else {
+            op(&lp, "startswith", p, policy)?
+        });
+    }
+    let kinds: Vec<String> = ["Unconfined", "RuntimeDefault", "Localhost"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let empty = any(vec![
+        not(one_of(&t, &kinds, policy)?),
+        all(vec![eq(&t, "Localhost", policy)?, not(exists(&lp))]),
+    ]);
+    Ok(any(vec![
+        all(vec![eq(&t, "Unconfined", policy)?, when(has("unconfined"))]),
+        all(vec![
+            eq(&t, "RuntimeDefault", policy)?,
+            when(has("runtime/default")),
+        ]),
+        all(vec![eq(&t, "Localhost", policy)?, any(lp_ok)]),
+        all(vec![empty, when(has(""))]),
+    ]))
+}
+
+/// An annotation value (`f`, a profile in annotation form, `""` when absent) is in `set`.
+fn profile_in(f: &str, set: &[String], policy: &str) -> Result<C, crate::Error> {
+    Ok(any(vec![
+        matches_any(
+            f,
+            &set.iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>(),
+            policy,
+        )?,
+        all(vec![
+            any(vec![not(exists(f)), eq(f, "", policy)?]),
+            when(set.iter().any(String::is_empty)),
+        ]),
+    ]))
+}
+
+/// Whether the annotations' JSON text holds a key starting with `prefix` (the text of an object
+/// has an unescaped `"` only around keys and values).
+fn annotation_key_with_prefix(prefix: &str, policy: &str) -> Result<C, crate::Error> {
+    op(&jv(ANNOTATIONS), "contains", &format!("\"{prefix}"), policy)
+}
+
+/// A required capability `cap` is in the JSON text of a `drop` list: `"CAP"` occurs in it and the
+/// text holds no escape (with none, a `"` only delimits the list's strings).
+fn dropped(drop: &str, cap: &str, policy: &str) -> Result<C, crate::Error> {
+    Ok(all(vec![
+        op(drop, "contains", &format!("\"{cap}\""), policy)?,
+        not(op(drop, "contains", "\\", policy)?),
+    ]))
+}
+
+/// The json-plugin translation of a constraint judged on each container's effective values (how
+/// PSP validates the pod as written). `None`: not handled here (the k8saudit translation
+/// applies).
+fn translate_json(
+    c: &Constraint,
+    policy: &str,
+    bounds: &mut Bounds,
+) -> Result<Option<Option<Translated>>, crate::Error> {
+    use crate::ir::Scope;
+    let t = match c {
+        Constraint::HostPorts { allowed } => {
+            bounds.ports = true;
+            let cond = each_container(bounds, |base| {
+                if base.contains("/ephemeralContainers/") {
+                    // the API server refuses ports on ephemeral containers
+                    return Ok(C::F);
+                }
+                let mut parts = Vec::new();
+                for j in 0..MAX_ITEMS {
+                    let hp = jv(&format!("{base}/ports/{j}/hostPort"));
+                    parts.push(all(vec![
+                        exists(&hp),
+                        not(eq(&hp, "0", policy)?),
+                        not(in_ranges(&hp, allowed, policy)?),
+                    ]));
+                }
+                Ok(any(parts))
+            })?;
+            exact_c(
+                cond,
+                if allowed.is_empty() {
+                    "pod with a hostPort"
+                } else {
+                    "pod with a hostPort outside the allowed ranges"
+                },
+            )
+        }
+        Constraint::HostPaths { allowed } => {
+            bounds.volumes = true;
+            let mut parts = Vec::new();
+            for k in 0..MAX_VOLUMES {
+                let path = jv(&format!("{SPEC}/volumes/{k}/hostPath/path"));
+                let mut ok = Vec::new();
+                for h in allowed {
+                    // util.go `hasPathPrefix`: one trailing `/` trimmed from each side.
+                    let p = h.path_prefix.strip_suffix('/').unwrap_or(&h.path_prefix);
+                    if !p.ends_with('/') {
+                        ok.push(eq(&path, p, policy)?);
+                    }
+                    ok.push(op(&path, "startswith", &format!("{p}/"), policy)?);
+                }
+                parts.push(all(vec![exists(&path), not(any(ok))]));
+            }
+            let read_only = allowed.iter().any(|h| h.read_only);
+            let cond = any(parts);
+            if read_only {
+                approx_c(
+                    cond,
+                    "pod with a hostPath volume outside allowedHostPaths",
+                    "readOnly is not checked: mounts name their volume, and a rule cannot join a mount to a volume by name",
+                )
+            } else {
+                exact_c(cond, "pod with a hostPath volume outside allowedHostPaths")
+            }
+        }
+        Constraint::CsiDrivers { allowed } => {
+            bounds.volumes = true;
+            let mut parts = Vec::new();
+            for k in 0..MAX_VOLUMES {
+                let csi = jv(&format!("{SPEC}/volumes/{k}/csi"));
+                let driver = jv(&format!("{SPEC}/volumes/{k}/csi/driver"));
+                parts.push(all(vec![
+                    exists(&csi),
+                    not(one_of(&driver, allowed, policy)?),
+                ]));
+            }
+            exact_c(any(parts), "pod with an inline CSI driver not allowed")
+        }
+        Constraint::AddCapabilities { allowed } => {
+            if *allowed == NameSet::Any {
+                return Ok(Some(None));
+            }
+            bounds.caps_add = true;
+            let cond = each_container(bounds, |base| {
+                let mut parts = Vec::new();
+                for j in 0..MAX_ADDED_CAPABILITIES {
+                    let a = jv(&format!("{base}/securityContext/capabilities/add/{j}"));
+                    parts.push(all(vec![
+                        exists(&a),
+                        not(in_name_set(&a, allowed, policy)?),
+                    ]));
+                }
+                Ok(any(parts))
+            })?;
+            exact_c(cond, "pod adding a capability not allowed")
+        }
+        Constraint::DropCapabilities { required } => {
+            let cond = each_container(bounds, |base| {
+                let drop = jv(&format!("{base}/securityContext/capabilities/drop"));
+                let mut parts = Vec::new();
+                for cap in required {
+                    parts.push(not(dropped(&drop, cap, policy)?));
+                }
+                Ok(any(parts))
+            })?;
+            approx_c(
+                cond,
+                "pod not dropping a required capability",
+                "a drop list holding an escaped character (a quote or backslash in a name) is read as not dropping",
+            )
+        }
+        Constraint::RunAsUser {
+            ranges,
+            required,
+            scope: Scope::Effective,
+        } => exact_c(
+            effective_any(
+                bounds,
+                "runAsUser",
+                &|f| Ok(not(in_ranges(f, ranges, policy)?)),
+                when(*required),
+            )?,
+            "pod with runAsUser outside the allowed ranges",
+        ),
+        Constraint::RunAsNonRoot {
+            nonzero_uid_suffices,
+            scope: Scope::Effective,
+        } => {
+            let uid_zero = effective_any(bounds, "runAsUser", &|f| eq(f, "0", policy), C::F)?;
+            let cond = if *nonzero_uid_suffices {
+                // user/nonroot.go: neither runAsNonRoot nor runAsUser in effect, an explicit
+                // runAsNonRoot: false, or uid 0.
+                let unset = |key: &str| not(exists(&jv(&format!("{POD_SC}/{key}"))));
+                let both_unset = all(vec![
+                    unset("runAsNonRoot"),
+                    unset("runAsUser"),
+                    each_container(bounds, |base| {
+                        Ok(all(vec![
+                            not(exists(&jv(&format!("{base}/securityContext/runAsNonRoot")))),
+                            not(exists(&jv(&format!("{base}/securityContext/runAsUser")))),
+                        ]))
+                    })?,
+                ]);
+                let nr_false =
+                    effective_any(bounds, "runAsNonRoot", &|f| eq(f, "false", policy), C::F)?;
+                any(vec![both_unset, nr_false, uid_zero])
+            } else {
+                let nr_not_true = effective_any(
+                    bounds,
+                    "runAsNonRoot",
+                    &|f| Ok(not(eq(f, "true", policy)?)),
+                    C::T,
+                )?;
+                any(vec![nr_not_true, uid_zero])
+            };
+            exact_c(cond, "pod running as root")
+        }
+        Constraint::GroupIds {
+            field,
+            ranges,
+            required,
+        } => {
+            let what = format!("pod with {} outside the allowed ranges", field.as_str());
+            match field {
+                GroupField::RunAsGroup => exact_c(
+                    effective_any(
+                        bounds,
+                        "runAsGroup",
+                        &|f| Ok(not(in_ranges(f, ranges, policy)?)),
+                        when(*required),
+                    )?,
+                    &what,
+                ),
+                GroupField::FsGroup => {
+                    let f = "ka.req.pod.fs_group";
+                    exact_c(
+                        any(vec![
+                            all(vec![exists(f), not(in_ranges(f, ranges, policy)?)]),
+                            all(vec![when(*required), not(exists(f))]),
+                        ]),
+                        &what,
+                    )
+                }
+                GroupField::SupplementalGroups => {
+                    // The plugin's list (unbounded) where the ids can be listed, else per index.
+                    let f = "ka.req.pod.supplemental_groups";
+                    let outside_ids = match enumerate(ranges) {
+                        Some(ids) => C::Atom(outside(f, &literals("group id", &ids, policy)?)),
+                        None => {
+                            bounds.supplemental = true;
+                            let mut parts = Vec::new();
+                            for j in 0..MAX_ITEMS {
+                                let g = jv(&format!("{POD_SC}/supplementalGroups/{j}"));
+                                parts.push(all(vec![
+                                    exists(&g),
+                                    not(in_ranges(&g, ranges, policy)?),
+                                ]));
+                            }
+                            any(parts)
+                        }
+                    };
+                    exact_c(
+                        any(vec![
+                            outside_ids,
+                            all(vec![when(*required), not(exists(f))]),
+                        ]),
+                        &what,
+                    )
+                }
+            }
+        }
+        Constraint::ReadOnlyRootFilesystem => exact_c(
+            each_container(bounds, |base| {
+                Ok(not(eq(
+                    &jv(&format!("{base}/securityContext/readOnlyRootFilesystem")),
+                    "true",
+                    policy,
+                )?))
+            })?,
+            "pod without readOnlyRootFilesystem=true",
+        ),
+        Constraint::NoPrivilegeEscalation => exact_c(
+            each_container(bounds, |base| {
+                Ok(not(eq(
+                    &jv(&format!("{base}/securityContext/allowPrivilegeEscalation")),
+                    "false",
+                    policy,
+                )?))
+            })?,
+            "pod allowing privilege escalation",
+        ),
+        Constraint::ProcMount { allowed } => {
+            if *allowed == NameSet::Any {
+                return Ok(Some(None));
+            }
+            let cond = each_container(bounds, |base| {
+                let pm = jv(&format!("{base}/securityContext/procMount"));
+                Ok(any(vec![
+                    all(vec![exists(&pm), not(in_name_set(&pm, allowed, policy)?)]),
+                    all(vec![not(exists(&pm)), when(!allowed.contains("Default"))]),
+                ]))
+            })?;
+            exact_c(cond, "pod with a procMount type not allowed")
+        }
+        Constraint::SeLinux {
+            user,
+            role,
+            type_,
+            level,
+            scope: Scope::Effective,
+        } => {
+            let judge = |opts: &str| -> Result<C, crate::Error> {
+                let mut bad = Vec::new();
+                for (part, list) in [
+                    ("user", user),
+                    ("role", role),
+                    ("type", type_),
+                    ("level", level),
+                ] {
+                    let Some(list) = list else { continue };
+                    let f = jv(&format!("{opts}/{part}"));
+                    let mut forms: Vec<String> = if part == "level" {
+                        list.iter().flat_map(|l| level_forms(l)).collect()
+                    } else {
+                        list.clone()
+                    };
+                    forms.sort();
+                    forms.dedup();
+                    bad.push(not(any(vec![
+                        one_of(&f, &forms, policy)?,
+                        all(vec![
+                            not(exists(&f)),
+                            when(list.iter().any(String::is_empty)),
+                        ]),
+                    ])));
+                }
+                Ok(any(bad))
+            };
+            let pod = format!("{POD_SC}/seLinuxOptions");
+            let cond = any(vec![
+                // selinux/mustrunas.go: the pod's options are required and judged
+                not(exists(&jv(&pod))),
+                judge(&pod)?,
+                each_container(bounds, |base| {
+                    let own = format!("{base}/securityContext/seLinuxOptions");
+                    Ok(all(vec![exists(&jv(&own)), judge(&own)?]))
+                })?,
+            ]);
+            exact_c(cond, "pod with seLinuxOptions not allowed")
+        }
+        Constraint::Seccomp {
+            allowed,
+            unset_allowed,
+            source: crate::ir::ProfileSource::Both,
+            scope: Scope::Effective,
+        } => {
+            let NameSet::Only(v) = allowed else {
+                return Ok(if *allowed == NameSet::Any {
+                    Some(None)
+                } else {
+                    None
+                });
+            };
+            let mut set = v.clone();
+            if *unset_allowed {
+                set.push(String::new());
+            }
+            let pann = jv(SECCOMP_POD_ANNOTATION);
+            let pfield = format!("{POD_SC}/seccompProfile");
+            // seccomp/strategy.go `ValidatePod`: the pod annotation, else the pod field.
+            let pod_ok = any(vec![
+                all(vec![
+                    exists(&pann),
+                    not(eq(&pann, "", policy)?),
+                    profile_in(&pann, &set, policy)?,
+                ]),
+                all(vec![
+                    any(vec![not(exists(&pann)), eq(&pann, "", policy)?]),
+                    seccomp_field_in(&pfield, &set, policy)?,
+                ]),
+            ]);
+            let by_name = annotation_key_with_prefix(SECCOMP_CONTAINER_PREFIX, policy)?;
+            // `ValidateContainer`: the container's field, else its annotation (keyed by its
+            // name: not readable, so not judged), else the pod's field, else the pod's
+            // annotation.
+            let own = |base: &str| format!("{base}/securityContext/seccompProfile");
+            let own_bad = each_container(bounds, |base| {
+                Ok(all(vec![
+                    exists(&jv(&own(base))),
+                    not(seccomp_field_in(&own(base), &set, policy)?),
+                ]))
+            })?;
+            let fallback_ok = any(vec![
+                by_name,
+                all(vec![
+                    exists(&jv(&pfield)),
+                    seccomp_field_in(&pfield, &set, policy)?,
+                ]),
+                all(vec![
+                    not(exists(&jv(&pfield))),
+                    profile_in(&pann, &set, policy)?,
+                ]),
+            ]);
+            let containers = any(vec![
+                own_bad,
+                all(vec![
+                    not(fallback_ok),
+                    each_container(bounds, |base| Ok(not(exists(&jv(&own(base))))))?,
+                ]),
+            ]);
+            approx_c(
+                any(vec![not(pod_ok), containers]),
+                "pod with a seccomp profile not allowed",
+                "a container without its own seccompProfile field is not judged when the pod carries container.seccomp annotations: their key holds the container's name, which a rule cannot look up",
+            )
+        }
+        Constraint::AppArmor {
+            unset_allowed: false,
+            scope: Scope::Effective,
+            ..
+        } => approx_c(
+            not(annotation_key_with_prefix(
+                APPARMOR_CONTAINER_PREFIX,
+                policy,
+            )?),
+            "pod without an AppArmor profile",
+            "only a pod with no container AppArmor annotation at all is detected: the annotation key holds the container's name, which a rule cannot look up, so the profiles themselves are not judged",
+        ),
+        Constraint::Sysctls { allowed, forbidden } => {
+            bounds.sysctls = true;
+            let mut parts = Vec::new();
+            for j in 0..MAX_SYSCTLS {
+                let item = jv(&format!("{POD_SC}/sysctls/{j}"));
+                let name = jv(&format!("{POD_SC}/sysctls/{j}/name"));
+                // sysctl/mustmatchpatterns.go: forbidden first, then safe or allowed.
+                parts.push(all(vec![
+                    exists(&item),
+                    any(vec![
+                        matches_any(&name, forbidden, policy)?,
+                        not(in_name_set(&name, allowed, policy)?),
+                    ]),
+                ]));
+            }
+            exact_c(any(parts), "pod with a sysctl not allowed")
+        }
+        Constraint::RuntimeClass { allowed } => {
+            if *allowed == NameSet::Any {
+                return Ok(Some(None));
+            }
+            // validateRuntimeClassName: an unset runtimeClassName is always allowed.
+            let rc = jv(&format!("{SPEC}/runtimeClassName"));
+            exact_c(
+                all(vec![exists(&rc), not(in_name_set(&rc, allowed, policy)?)]),
+                "pod with a runtimeClassName not allowed",
+            )
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(t))
+}
+
+fn exact_c(c: C, what: &str) -> Option<Translated> {
+    match c {
+        C::F => None,
+        c => exact(c.render(), what),
+    }
+}
+
+fn approx_c(c: C, what: &str, note: &str) -> Option<Translated> {
+    match c {
+        C::F => None,
+        c => approx(c.render(), what, note),
+    }
+}
+
+/// What PSP's validation requires of a pod as written where PSP would have defaulted it, beyond
+/// the constraints: capabilities/mustrunas.go `Validate` wants each container's `capabilities` set
+/// when there are default adds or required drops, and every required drop in its `drop` list.
+fn translate_default(
+    d: &crate::ir::Defaulting,
+    policy: &str,
+    bounds: &mut Bounds,
+) -> Result<Option<Translated>, crate::Error> {
+    use crate::ir::DefaultAction;
+    let (caps, what) = match &d.action {
+        DefaultAction::AddCapabilities { .. } => {
+            (&[][..], "pod without securityContext.capabilities")
+        }
+        DefaultAction::DropCapabilities { capabilities } => {
+            (&capabilities[..], "pod not dropping a required capability")
+        }
+        _ => return Ok(None),
+    };
+    let cond = each_container(bounds, |base| {
+        let set = jv(&format!("{base}/securityContext/capabilities"));
+        let drop = jv(&format!("{base}/securityContext/capabilities/drop"));
+        let mut parts = vec![not(exists(&set))];
+        for cap in caps {
+            parts.push(not(dropped(&drop, cap, policy)?));
+        }
+        Ok(any(parts))
+    })?;
+    let note = if caps.is_empty() {
+        "flags a container that leaves securityContext.capabilities unset, which PSP would have filled with the default capabilities: Falco sees the pod as written and cannot default it".to_string()
+    } else {
+        format!(
+            "flags a container that does not drop {} itself, which PSP would have added: Falco sees the pod as written and cannot default it; a drop list holding an escaped character (a quote or backslash) is read as not dropping",
+            caps.join(", ")
+        )
+    };
+    Ok(approx_c(cond, what, &note))
+}
+
 fn modern(
     env: &minijinja::Environment<'_>,
     p: &Policy,
@@ -1153,13 +2087,50 @@ fn modern(
 ) -> Result<String, crate::Error> {
     let id = ident(name);
     let mut rules: Vec<ModernRule> = Vec::new();
+    let mut bounds = Bounds::default();
+    let mut translated = Vec::new();
     for r in &p.rules {
-        let field = entry_field(r);
-        match translate(
-            &r.constraint,
-            name,
-            matches!(p.origin, crate::ir::Origin::Level { .. }),
-        )? {
+        let t = match translate_json(&r.constraint, name, &mut bounds)? {
+            Some(t) => Ok(t),
+            None => translate(
+                &r.constraint,
+                name,
+                matches!(p.origin, crate::ir::Origin::Level { .. }),
+            )?,
+        };
+        translated.push((entry_field(r), r.unless.clone(), t));
+    }
+    // Falco sees the pod as written and cannot default it: where PSP's validation wants what its
+    // defaulting would have set (capabilities), that is checked; every default is listed.
+    for d in &p.defaults {
+        let field = default_field(d);
+        match translate_default(d, name, &mut bounds)? {
+            Some(t) => translated.push((field, Vec::new(), Ok(Some(t)))),
+            None => fidelity.push(FidelityEntry {
+                policy: p.name.clone(),
+                field,
+                fidelity: Fidelity::Approximated,
+                note: format!(
+                    "flags a pod that leaves unset what PSP would have defaulted ({}): Falco sees the pod as written and cannot default it",
+                    d.action.kind_name()
+                ),
+            }),
+        }
+    }
+    let bound = bounds.condition();
+    if bound != C::F {
+        translated.push((
+            "bounds".to_string(),
+            Vec::new(),
+            Ok(approx(
+                bound.render(),
+                "pod with more containers or list items than the rules judge",
+                &bounds.describe(),
+            )),
+        ));
+    }
+    for (field, unless, t) in translated {
+        match t {
             Ok(None) => {}
             Ok(Some(t)) if t.overfires && matches!(p.origin, crate::ir::Origin::Level { .. }) => {
                 // A level is what pods must satisfy; a rule that can reject admitted pods would
@@ -1178,7 +2149,7 @@ fn modern(
                     fidelity: t.fidelity,
                     note: t.note,
                 });
-                let guard = unless_guard(&r.unless);
+                let guard = unless_guard(&unless);
                 let cond = if guard.is_empty() {
                     paren(&t.ka)
                 } else {
@@ -1216,19 +2187,6 @@ fn modern(
                 note,
             }),
         }
-    }
-    // Falco sees the pod as written: it cannot default, and the rules only judge values a pod
-    // sets, so a pod that leaves unset what PSP defaulted goes unflagged.
-    for d in &p.defaults {
-        fidelity.push(FidelityEntry {
-            policy: p.name.clone(),
-            field: d.provenance.field.clone(),
-            fidelity: Fidelity::Approximated,
-            note: format!(
-                "Falco detects and cannot default: a pod that leaves unset what PSP defaulted ({}) is not flagged",
-                d.action.kind_name()
-            ),
-        });
     }
     for m in &mut rules {
         let body = if m.parts.len() == 1 {

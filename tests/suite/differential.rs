@@ -31,8 +31,7 @@
 //! that no longer occurs fails the test until it is removed from the list).
 //!
 //! `DIFF_N=<pairs>` changes the number of pairs (the ratchet counts are asserted only at the
-//! default); `DIFF_SHOW=<text>` prints every disagreement whose key contains the text;
-//! `DIFF_ONLY=<backend>` judges one backend (e.g. `gatekeeper`; no ratchet is asserted).
+//! default); `DIFF_SHOW=<text>` prints every disagreement whose key contains the text.
 
 use crate::common;
 use crate::engines::{
@@ -110,6 +109,13 @@ impl Backend {
         }
     }
 
+    /// Whether `DIFF_ONLY=<name>[,<name>…]` (when set) names the backend.
+    fn selected(self) -> bool {
+        std::env::var("DIFF_ONLY").map_or(true, |only| {
+            only.split(',').any(|n| n.trim() == self.name())
+        })
+    }
+
     /// Whether the reference is the model's verdict on the pod as written (no mutation).
     fn detects_only(self) -> bool {
         self == Backend::Falco
@@ -118,6 +124,21 @@ impl Backend {
 
 /// Groups the engine cannot express at all: (backend, group key, why).
 const CANNOT_EXPRESS: &[(&str, &str, &str)] = &[
+    (
+        "falco",
+        "model rejects as written, does not fire: @seccomp (annotation keyed by container name)",
+        "a container's seccomp annotation is keyed by its name; a rule names its JSON pointers in advance and cannot build one from a field's value",
+    ),
+    (
+        "falco",
+        "model rejects as written, does not fire: @apparmor (annotation keyed by container name)",
+        "a container's AppArmor annotation is keyed by its name; a rule names its JSON pointers in advance and cannot build one from a field's value",
+    ),
+    (
+        "falco",
+        "model rejects as written, does not fire: allowedHostPaths.readOnly (mount joined to its volume by name)",
+        "a volume mount names its volume; a rule cannot join a mount to the hostPath volume of that name",
+    ),
     // kubewarden: PSP's defaulting that no Kubewarden policy (kubewarden/policies at the
     // versions pinned in `src/backend/kubewarden.rs`) can perform; the cel-policy validation
     // still requires the value, so pods PSP would have changed must carry it themselves.
@@ -284,100 +305,6 @@ const KNOWN: &[(&str, &str, usize)] = &[
     ("kubewarden", "model rejects, admits: @seccomp", 145),
     ("kubewarden", "model admits, rejects: spec.volumes", 25),
     ("kubewarden", "model rejects, admits: seLinux", 2),
-    // falco: 6941 unexplained pairs (a pair may fall in several groups).
-    // Rules that do not fire on settings the pod leaves unset (PSP would have defaulted them):
-    // expressible with `X exists` guards and the json plugin; to fix.
-    (
-        "falco",
-        "model rejects as written, does not fire: requiredDropCapabilities",
-        5062,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: @seccomp",
-        3638,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: seLinux",
-        2216,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: runAsUser",
-        1994,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: @apparmor",
-        1482,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: allowPrivilegeEscalation",
-        625,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: sysctls",
-        415,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: readOnlyRootFilesystem",
-        311,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: runAsGroup",
-        293,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: runtimeClass",
-        111,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: hostPorts",
-        93,
-    ),
-    ("falco", "model accepts as written, fires: hostPorts", 83),
-    (
-        "falco",
-        "model rejects as written, does not fire: allowedCSIDrivers",
-        48,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: fsGroup",
-        47,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: supplementalGroups",
-        12,
-    ),
-    (
-        "falco",
-        "model accepts as written, fires: allowedHostPaths",
-        5,
-    ),
-    (
-        "falco",
-        "model rejects as written, does not fire: allowedHostPaths.readOnly",
-        2,
-    ),
-    (
-        "falco",
-        "model accepts as written, fires: allowedCapabilities",
-        1,
-    ),
-    (
-        "falco",
-        "model accepts as written, fires: defaultAddCapabilities",
-        1,
-    ),
 ];
 
 /// Unexplained disagreeing pairs per backend at the default pairs (ratchet: may only fall).
@@ -388,7 +315,7 @@ const KNOWN_TOTAL: &[(&str, usize)] = &[
     ("vap", 12034),
     ("kyverno-cel", 12034),
     ("kubewarden", 172),
-    ("falco", 6941),
+    ("falco", 0),
 ];
 
 /// A backend's output for one PSP, compiled for its engine.
@@ -667,9 +594,53 @@ fn classify(
         (false, true) => r
             .messages()
             .iter()
-            .map(|m| format!("{admits}: {}", model_field(m)))
+            .map(|m| {
+                let field = model_field(m);
+                match unreadable_by_name(m, &pod.json).filter(|_| b == Backend::Falco) {
+                    Some(why) => format!("{admits}: {field} {why}"),
+                    None => format!("{admits}: {field}"),
+                }
+            })
             .collect(),
     }
+}
+
+/// Why a model rejection hangs on a value Falco cannot read (the suffix of its group), if it
+/// does: a rule names its JSON pointers in advance and cannot build one from a field's value, so
+/// it cannot read an AppArmor or seccomp annotation keyed by the container's name
+/// (`container.apparmor…/<name>`, when the pod carries such annotations and, for seccomp, the
+/// container has no `seccompProfile` field of its own), nor join a volume mount to its volume by
+/// name (hostPath `readOnly`).
+fn unreadable_by_name(message: &str, pod: &Value) -> Option<&'static str> {
+    const ANNOTATION: &str = "(annotation keyed by container name)";
+    let annotations = pod["metadata"]["annotations"].as_object();
+    let has_prefix =
+        |prefix: &str| annotations.is_some_and(|a| a.keys().any(|k| k.starts_with(prefix)));
+    for prefix in [
+        "container.apparmor.security.beta.kubernetes.io/",
+        "container.seccomp.security.alpha.kubernetes.io/",
+    ] {
+        let Some((_, rest)) = message.split_once(&format!("annotations[{prefix}")) else {
+            continue;
+        };
+        if !has_prefix(prefix) {
+            return None;
+        }
+        if prefix.starts_with("container.apparmor") {
+            return Some(ANNOTATION);
+        }
+        let name = rest.split(']').next().unwrap_or("");
+        let own_field = ["containers", "initContainers", "ephemeralContainers"]
+            .iter()
+            .filter_map(|l| pod["spec"][l].as_array())
+            .flatten()
+            .filter(|c| c["name"].as_str() == Some(name))
+            .any(|c| c["securityContext"].get("seccompProfile").is_some());
+        return (!own_field).then_some(ANNOTATION);
+    }
+    message
+        .contains("must be read-only")
+        .then_some("(mount joined to its volume by name)")
 }
 
 /// `None` when polytrans refuses the PSP.
@@ -780,6 +751,11 @@ struct Tally {
     /// Other disagreeing pairs.
     unexplained: usize,
     groups: BTreeMap<String, Group>,
+    /// Detectors only: per model field, pairs the model rejects as written for it and, of
+    /// those, pairs on which some rule fires.
+    detected: BTreeMap<String, (usize, usize)>,
+    /// Detectors only: per rule field, pairs the model accepts as written on which it fires.
+    false_fires: BTreeMap<String, usize>,
     compile_secs: f64,
     run_secs: f64,
 }
@@ -792,6 +768,14 @@ impl Tally {
         self.unexplained += o.unexplained;
         self.compile_secs += o.compile_secs;
         self.run_secs += o.run_secs;
+        for (k, (r, d)) in o.detected {
+            let e = self.detected.entry(k).or_default();
+            e.0 += r;
+            e.1 += d;
+        }
+        for (k, n) in o.false_fires {
+            *self.false_fires.entry(k).or_default() += n;
+        }
         for (k, g) in o.groups {
             match self.groups.get_mut(&k) {
                 None => {
@@ -856,12 +840,7 @@ impl Partial {
 }
 
 /// Judges the cases on every backend (some on a sample, see [`Backend::every`]).
-fn judge(
-    cases: &[&Case],
-    shared: &std::path::Path,
-    show: Option<&str>,
-    only: Option<&str>,
-) -> Partial {
+fn judge(cases: &[&Case], shared: &std::path::Path, show: Option<&str>) -> Partial {
     let lib = gk_engine::Library::from_shared(shared);
     let mut out = Partial::default();
     for (index, psp, pods) in cases.iter().copied() {
@@ -882,8 +861,7 @@ fn judge(
         };
         let compiled: Vec<(Backend, Compiled)> = Backend::ALL
             .iter()
-            .filter(|b| index % b.every() == 0)
-            .filter(|b| only.is_none_or(|o| o == b.name()))
+            .filter(|b| index % b.every() == 0 && b.selected())
             .map(|b| {
                 let t = Instant::now();
                 let c = compile(*b, &policies);
@@ -916,6 +894,25 @@ fn judge(
                 let tally = out.tallies.get_mut(b).unwrap();
                 tally.run_secs += t.elapsed().as_secs_f64();
                 tally.total += 1;
+                if b.detects_only() {
+                    let fired: Vec<Finding> = got.as_ref().map_or(Vec::new(), Clone::clone);
+                    let fields: BTreeSet<&str> = reference
+                        .as_written
+                        .messages()
+                        .iter()
+                        .map(|m| model_field(m))
+                        .collect();
+                    for f in fields {
+                        let e = tally.detected.entry(f.to_string()).or_default();
+                        e.0 += 1;
+                        e.1 += usize::from(!fired.is_empty());
+                    }
+                    if reference.as_written.admitted() {
+                        for f in fired.iter().map(|f| &f.field).collect::<BTreeSet<_>>() {
+                            *tally.false_fires.entry(f.clone()).or_default() += 1;
+                        }
+                    }
+                }
                 if keys.is_empty() {
                     tally.agree += 1;
                     continue;
@@ -960,7 +957,6 @@ fn differential() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(PAIRS);
     let show = std::env::var("DIFF_SHOW").ok();
-    let only = std::env::var("DIFF_ONLY").ok();
     let minimise = std::env::var("DIFF_SHRINK").map_or(true, |v| v != "0");
     let started = Instant::now();
     // Generation is sequential (one seeded stream); judging is split over `WORKERS` threads.
@@ -991,8 +987,7 @@ fn differential() {
                 let mine: Vec<&Case> = cases.iter().skip(w).step_by(WORKERS).collect();
                 let shared = &shared;
                 let show = show.as_deref();
-                let only = only.as_deref();
-                s.spawn(move || judge(&mine, shared, show, only))
+                s.spawn(move || judge(&mine, shared, show))
             })
             .collect();
         for h in handles {
@@ -1065,6 +1060,25 @@ fn differential() {
             t.run_secs
         )
         .unwrap();
+        if b.detects_only() {
+            let per: Vec<String> = t
+                .detected
+                .iter()
+                .map(|(f, (r, d))| format!("{f} {d}/{r}"))
+                .collect();
+            let fp: Vec<String> = t
+                .false_fires
+                .iter()
+                .map(|(f, n)| format!("{f} {n}"))
+                .collect();
+            writeln!(
+                report,
+                "differential {name} per field (pairs the model rejects as written for the field: some rule fires/all): {}\ndifferential {name} fires where the model accepts as written: {}",
+                per.join(", "),
+                if fp.is_empty() { "never".to_string() } else { fp.join(", ") }
+            )
+            .unwrap();
+        }
         let mut sorted: Vec<(&String, &Group)> = t.groups.iter().collect();
         sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         for (key, g) in sorted {
@@ -1099,7 +1113,7 @@ fn differential() {
             )
             .unwrap();
         }
-        if n == PAIRS && only.is_none() {
+        if n == PAIRS {
             let known_total = KNOWN_TOTAL
                 .iter()
                 .find(|(kb, _)| *kb == name)

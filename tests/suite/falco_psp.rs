@@ -357,3 +357,56 @@ fn golden_rules_parse_and_use_known_fields() {
     assert!(n >= 10, "{n} golden falco files");
     println!("golden falco files parsed: {n}");
 }
+
+/// The engine's `json.value` follows the json plugin's extractor (its own test cases, read as
+/// reference: strings as text, numbers as written, `~0`/`~1` unescaped, a pointer without a
+/// leading `/` looked up as a key) and fastjson's lookup (array indexes as Go's `Atoi`, other
+/// values as compact JSON); `glob` follows `fnmatch`.
+#[test]
+fn json_plugin_extraction_and_glob() {
+    use falco_engine::{glob_match, json_value};
+    let ev = serde_json::json!({
+        "list": [{"intvalue": 1, "floatvalue": 2.5}],
+        "value": "hello",
+        "~/escaped": "hello\"2",
+        "obj": {"a": [true, null]},
+        "nothing": null,
+    });
+    let cases: &[(&str, Option<&str>)] = &[
+        ("invalid_pointer", None),
+        ("value", Some("hello")),
+        ("/value", Some("hello")),
+        ("/list/0/intvalue", Some("1")),
+        ("/list/0/floatvalue", Some("2.5")),
+        ("/list/00/intvalue", Some("1")),
+        ("/list/+0/intvalue", Some("1")),
+        ("/list/1", None),
+        ("/list/-1", None),
+        ("/list/x", None),
+        ("/~0~1escaped", Some("hello\"2")),
+        ("/obj", Some(r#"{"a":[true,null]}"#)),
+        ("/obj/a/0", Some("true")),
+        ("/obj/a/1", Some("null")),
+        ("/nothing", Some("null")),
+        ("/value/0", None),
+        ("", None),
+    ];
+    for (ptr, want) in cases {
+        assert_eq!(json_value(&ev, ptr).as_deref(), *want, "json.value[{ptr}]");
+    }
+    for (pattern, text, want) in [
+        ("[0-9][0-9]", "42", true),
+        ("[0-9][0-9]", "420", false),
+        ("[0-9][0-9]", "-4", false),
+        ("*.log", "a.log", true),
+        ("a?c", "abc", true),
+        ("[!a]x", "bx", true),
+        ("[!a]x", "ax", false),
+        ("[]]", "]", true),
+        ("\\*", "*", true),
+        ("\\*", "a", false),
+        ("[a", "[a", true),
+    ] {
+        assert_eq!(glob_match(pattern, text), want, "{text:?} glob {pattern:?}");
+    }
+}

@@ -370,5 +370,32 @@ fn falco_outputs_keep_hostile_strings_as_data() {
                 && other.iter().any(|r| r.contains("allowedHostPaths")),
             "{h:?}: other values stay forbidden: {other:?}\n{out}"
         );
+        // The json plugin's checks compare the hostile SELinux type and level and the seccomp
+        // profile `localhost/<h>` as one literal each.
+        let labelled = |value: &str| {
+            falco_engine::audit_event(&serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {
+                    "securityContext": {
+                        "seLinuxOptions": {"type": value, "level": value},
+                        "seccompProfile": {"type": "Localhost", "localhostProfile": value},
+                    },
+                    "containers": [{"name": "c", "image": image}],
+                }
+            }))
+        };
+        let same = fired(&labelled(h));
+        assert!(
+            !same
+                .iter()
+                .any(|r| r.contains("(seLinux)") || r.contains("(seccomp)")),
+            "{h:?}: the hostile SELinux options and profile allow themselves: {same:?}\n{out}"
+        );
+        let other = fired(&labelled("other"));
+        assert!(
+            other.iter().any(|r| r.contains("(seLinux)"))
+                && other.iter().any(|r| r.contains("(seccomp)")),
+            "{h:?}: other SELinux options and profiles stay forbidden: {other:?}\n{out}"
+        );
     }
 }

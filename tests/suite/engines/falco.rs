@@ -527,17 +527,103 @@ fn get<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a serde_json::Va
     if cur.is_null() { None } else { Some(cur) }
 }
 
+/// The json plugin's `json.value[<pointer>]` (v0.7, `pkg/json/json.go` with fastjson): one
+/// leading `/` is dropped, the rest split on `/`, each key unescaped (`~1` → `/`, then `~0` →
+/// `~`) and looked up: an object by key, an array by a decimal index (Go's `strconv.Atoi`: an
+/// optional sign, leading zeros allowed, in range). A string yields its text; any other value
+/// (number, `true`/`false`, `null`, array, object) its compact JSON text. A missing value yields
+/// nothing (every comparison false). The text of a container here is serde_json's; fastjson
+/// re-emits the API server's own encoding (Go escapes `<`, `>`, `&` as `\u003c`…), which the
+/// rules never depend on.
+pub fn json_value(ev: &serde_json::Value, pointer: &str) -> Option<String> {
+    if pointer.is_empty() {
+        return None;
+    }
+    let pointer = pointer.strip_prefix('/').unwrap_or(pointer);
+    let mut cur = ev;
+    for key in pointer.split('/') {
+        let key = key.replace("~1", "/").replace("~0", "~");
+        cur = match cur {
+            serde_json::Value::Object(m) => m.get(&key)?,
+            serde_json::Value::Array(a) => {
+                let digits = key.strip_prefix(['+', '-']).unwrap_or(&key);
+                if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                let n: i64 = key.trim_start_matches('+').parse().ok()?;
+                a.get(usize::try_from(n).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(match cur {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// libsinsp's `glob` (`fnmatch(3)` without flags): `*` any run, `?` one character, `[...]` a
+/// class (ranges `a-z`, `!` or `^` negates, `]` first is literal), `\\` escapes.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn class(p: &[char], c: char) -> Option<(bool, usize)> {
+        // p starts after `[`; returns (matched, chars consumed including `]`).
+        let mut i = 0;
+        let negate = matches!(p.first(), Some('!') | Some('^'));
+        if negate {
+            i += 1;
+        }
+        let mut matched = false;
+        let mut first = true;
+        while i < p.len() {
+            if p[i] == ']' && !first {
+                return Some((matched != negate, i + 1));
+            }
+            first = false;
+            let lo = p[i];
+            if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+                if lo <= c && c <= p[i + 2] {
+                    matched = true;
+                }
+                i += 3;
+            } else {
+                if lo == c {
+                    matched = true;
+                }
+                i += 1;
+            }
+        }
+        None
+    }
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len()).any(|k| go(&p[1..], &t[k..])),
+            Some('?') => !t.is_empty() && go(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(&c) = t.first() else { return false };
+                match class(&p[1..], c) {
+                    Some((true, n)) => go(&p[1 + n..], &t[1..]),
+                    Some((false, _)) => false,
+                    // an unterminated class is a literal `[`
+                    None => c == '[' && go(&p[1..], &t[1..]),
+                }
+            }
+            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && go(&p[2..], &t[1..]),
+            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
 /// `None`: the field has no value (every comparison false). A list field with no element is
 /// `None` as well.
 pub fn extract(ev: &serde_json::Value, field: &str, arg: Option<&str>) -> Option<Vec<String>> {
     let one = |path: &[&str]| get(ev, path).map(|v| vec![as_text(v)]);
     let nonempty = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
     if field == "jevt.value" || field == "json.value" {
-        let ptr = arg?;
-        return ev
-            .pointer(ptr)
-            .filter(|v| !v.is_null())
-            .map(|v| vec![as_text(v)]);
+        return json_value(ev, arg?).map(|v| vec![v]);
     }
     if field == "jevt.rawtime" || field == "json.rawtime" {
         return Some(vec!["0".into()]);
@@ -706,6 +792,7 @@ pub fn eval(e: &Expr, ev: &serde_json::Value) -> bool {
                 "startswith" => got.iter().any(|g| g.starts_with(&values[0])),
                 "endswith" => got.iter().any(|g| g.ends_with(&values[0])),
                 "contains" => got.iter().any(|g| g.contains(&values[0])),
+                "glob" => got.iter().any(|g| glob_match(&values[0], g)),
                 "pmatch" => got.iter().any(|g| {
                     values
                         .iter()
