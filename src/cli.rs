@@ -259,6 +259,15 @@ pub struct CelArgs {
     /// ReplicationController) and judge their pod templates.
     #[arg(long = "cel-workloads")]
     pub cel_workloads: bool,
+    /// Write only the validating policies: no MutatingAdmissionPolicy (`--to vap`) or
+    /// MutatingPolicy (`--to kyverno-cel`) doing PSP's defaulting.
+    #[arg(long = "no-mutation", alias = "cel-no-mutation")]
+    pub no_mutation: bool,
+    /// API version of the MutatingAdmissionPolicy: `v1` (Kubernetes 1.36+) or `v1beta1`
+    /// (1.34–1.35, behind the `MutatingAdmissionPolicy` feature gate).
+    #[arg(long = "cel-api", default_value = "v1",
+          value_parser = names_parser(backend::cel::CelApi::NAMES, backend::cel::CelApi::parse))]
+    pub cel_api: backend::cel::CelApi,
 }
 
 /// Options of `--to pss-labels`.
@@ -663,6 +672,8 @@ impl PspArgs {
             cel: backend::cel::Options {
                 mode: self.mode,
                 workloads: self.cel.cel_workloads,
+                no_mutation: self.cel.no_mutation,
+                cel_api: self.cel.cel_api,
                 kyverno_version: self.kyverno.kyverno_version,
             },
             psa: backend::psa::Options {

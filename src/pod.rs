@@ -260,12 +260,48 @@ pub struct Lifecycle {
 }
 
 /// A volume: its name and its source (the one non-null key besides `name`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Volume {
-    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     #[serde(flatten)]
     pub sources: BTreeMap<String, serde_json::Value>,
+}
+
+/// What `#[serde(flatten)]` would read, without buffering every entry first: `name` (absent
+/// or `null`: empty), every other key into `sources`.
+impl<'de> Deserialize<'de> for Volume {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Volume;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct Volume")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Volume, A::Error> {
+                let mut name: Option<String> = None;
+                let mut sources = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "name" {
+                        if name.is_some() {
+                            return Err(serde::de::Error::duplicate_field("name"));
+                        }
+                        name = Some(map.next_value::<Option<String>>()?.unwrap_or_default());
+                    } else {
+                        let value = map.next_value::<serde_json::Value>()?;
+                        sources.insert(key, value);
+                    }
+                }
+                Ok(Volume {
+                    name: name.unwrap_or_default(),
+                    sources,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 pub use crate::k8s::VOLUME_SOURCES;

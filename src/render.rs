@@ -40,6 +40,8 @@ pub fn environment(override_dir: Option<&Path>) -> Environment<'static> {
             .find(|(n, _)| *n == name)
             .map(|(_, s)| s.to_string()))
     });
+    env.add_filter("yaml", yaml_filter);
+    // The names before `yaml`, kept for `--templates` folders written against them.
     env.add_filter("yaml_string", yaml_string);
     env.add_filter("to_yaml", to_yaml_filter);
     env.add_filter("json", json_string);
@@ -58,6 +60,24 @@ pub fn render<S: serde::Serialize>(
         .map_err(|e| crate::Error::Template(format!("{name}: {e:#}")))?;
     tmpl.render(ctx)
         .map_err(|e| crate::Error::Template(format!("{name}: {e:#}")))
+}
+
+/// The `yaml` filter, the one way values reach a YAML template: `{{ s | yaml }}` writes a string
+/// as a double-quoted scalar ([`yaml_string`]); `key:{{ v | yaml(column) }}` writes any value
+/// (string, number, list, map) as the YAML printer does after a `key:` at `column`
+/// ([`to_yaml_filter`]).
+pub fn yaml_filter(
+    value: minijinja::Value,
+    column: Option<usize>,
+) -> Result<String, minijinja::Error> {
+    match (column, value.as_str()) {
+        (Some(c), _) => to_yaml_filter(value, c),
+        (None, Some(s)) => Ok(yaml_string(s)),
+        (None, None) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "`yaml` without a column takes a string: write `key:{{ value | yaml(column) }}` for other values",
+        )),
+    }
 }
 
 /// A YAML double-quoted scalar: safe for any input string (quotes, backslashes, newlines,
@@ -90,7 +110,8 @@ pub fn yaml_string(s: &str) -> String {
 /// whole. A scalar (and an empty list or map) follows on the same line after one space; a list
 /// starts on the next line at `column` (the printer does not indent a list under its key); a map
 /// starts on the next line at `column + 2`. Every string is quoted or escaped as the printer
-/// decides, so this and [`yaml_string`] are the only ways input reaches a YAML template.
+/// decides; with [`yaml_string`] it is what the `yaml` filter ([`yaml_filter`]) writes, the only
+/// way input reaches a YAML template.
 pub fn to_yaml_filter(value: minijinja::Value, column: usize) -> Result<String, minijinja::Error> {
     // Printed as the value of a one-key map, so the printer decides in the same context (a
     // block mapping value) as in the document.

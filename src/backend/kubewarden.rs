@@ -11,7 +11,7 @@
 //! - Validation: a PSP module where it judges exactly what PSP judged (`pod-privileged`,
 //!   `host-namespaces-psp`, `volumes-psp`, `flexvolume-drivers-psp`,
 //!   `allowed-proc-mount-types-psp`); every other rule becomes a validation of one `cel-policy`
-//!   per PSP, with the expressions `--to vap` writes (`super::cel::rule_expression`: the same
+//!   per PSP, with the expressions `--to vap` writes (`super::cel_expr::rule_expression`: the same
 //!   semantics as `crate::eval`). The other PSP modules read less than PSP did (no ephemeral
 //!   containers, annotations only, no "must be set"), see `docs/kubewarden.md`.
 //! - Defaulting: the mutating modules (`capabilities-psp`, `allowed-fsgroups-psp`,
@@ -346,7 +346,7 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
             let c = Constraint::DropCapabilities {
                 required: capabilities.clone(),
             };
-            if let Some(e) = super::cel::constraint_expression(&c) {
+            if let Some(e) = super::cel_expr::constraint_expression(&c) {
                 plan.cel
                     .push((e, cel_message(p, &d.provenance.field, c.kind_name())));
             }
@@ -383,7 +383,7 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
         })
         .collect();
     if !cel.is_empty() {
-        let variables = super::cel::variables(false)
+        let variables = super::cel_expr::variables(false)
             .into_iter()
             .map(|v| {
                 Value::Map(vec![
@@ -469,7 +469,10 @@ fn unset_effective(spec: &str, field: &str) -> String {
 }
 
 fn cel_list(items: &[String]) -> String {
-    let v: Vec<String> = items.iter().map(|s| super::cel::cel_string(s)).collect();
+    let v: Vec<String> = items
+        .iter()
+        .map(|s| super::cel_expr::cel_string(s))
+        .collect();
     format!("[{}]", v.join(", "))
 }
 
@@ -812,7 +815,7 @@ fn rule(plan: &mut Plan, p: &Policy, r: &Rule) -> (Fidelity, String) {
             _ => {}
         }
     }
-    match super::cel::rule_expression(r) {
+    match super::cel_expr::rule_expression(r) {
         None => exact("every pod satisfies it: no policy"),
         Some(e) => {
             plan.cel.push((

@@ -3,6 +3,7 @@
 //! cases. Every backend reports what it could not express exactly ([`FidelityEntry`]).
 
 pub mod cel;
+pub mod cel_expr;
 pub mod falco;
 pub mod gatekeeper;
 pub mod ir;
@@ -60,6 +61,8 @@ impl KyvernoVersion {
     pub const RULE_FAILURE_ACTION: KyvernoVersion = KyvernoVersion { minor: 13 };
     /// `ValidatingPolicy` arrived in 1.14 (`v1alpha1`), `v1beta1` in 1.16, `v1` in 1.17.
     pub const VALIDATING_POLICY: KyvernoVersion = KyvernoVersion { minor: 14 };
+    /// `MutatingPolicy` arrived in 1.15 (`v1alpha1`), `v1beta1` in 1.16, `v1` in 1.17.
+    pub const MUTATING_POLICY: KyvernoVersion = KyvernoVersion { minor: 15 };
     /// `ClusterPolicy` is deprecated from 1.17 on.
     pub const CLUSTER_POLICY_DEPRECATED: KyvernoVersion = KyvernoVersion { minor: 17 };
     /// Kyverno plans to refuse creating or updating `ClusterPolicy` from 1.20 on.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use crate::engines::cel as cel_engine;
 
+use crate::engines::map;
 use cel_engine::Compiled;
 
 fn compile(policy: &Policy) -> Compiled {
@@ -442,6 +443,11 @@ fn outputs_validate_against_schemas() {
                 polytrans::load::yaml_documents(&std::fs::read_to_string(&f).unwrap()).unwrap();
             assert!(!docs.is_empty(), "{}", f.display());
             for d in docs {
+                // Kyverno's schemas hold no MutatingPolicy: it is checked by the MAP engine
+                // (`map::Policy::all_from_text`) and below.
+                if d["kind"] == "MutatingPolicy" {
+                    continue;
+                }
                 let errors: Vec<String> =
                     validator.iter_errors(&d).map(|e| e.to_string()).collect();
                 assert!(errors.is_empty(), "{}: {errors:?}", f.display());
@@ -451,11 +457,22 @@ fn outputs_validate_against_schemas() {
             let text = std::fs::read_to_string(&f).unwrap();
             let docs = polytrans::load::yaml_documents(&text).unwrap();
             for d in docs {
-                for key in ["variables", "validations"] {
+                for key in ["variables", "validations", "matchConditions"] {
                     for item in d["spec"][key].as_array().into_iter().flatten() {
                         let e = item["expression"].as_str().unwrap();
                         Program::compile(e).unwrap_or_else(|err| panic!("{e}: {err:?}"));
                     }
+                }
+                for m in d["spec"]["mutations"].as_array().into_iter().flatten() {
+                    let (ty, e) = match m["patchType"].as_str() {
+                        Some("ApplyConfiguration") => (
+                            map::PatchType::ApplyConfiguration,
+                            &m["applyConfiguration"]["expression"],
+                        ),
+                        _ => (map::PatchType::JsonPatch, &m["jsonPatch"]["expression"]),
+                    };
+                    map::Mutation::new(ty, e.as_str().unwrap())
+                        .unwrap_or_else(|err| panic!("{}: {err}", f.display()));
                 }
             }
         }
@@ -483,5 +500,182 @@ fn cel_strings_round_trip() {
             .execute(&Context::default())
             .unwrap();
         assert_eq!(v, Value::String(Arc::new(s.to_string())), "{lit}");
+    }
+}
+
+/// `--cel-api v1beta1` writes the MutatingAdmissionPolicy and its binding at
+/// `admissionregistration.k8s.io/v1beta1` (Kubernetes 1.34–1.35), the validating policy stays at
+/// `v1`; `--no-mutation` writes no mutating policy.
+#[test]
+fn mutating_policy_api_version_and_no_mutation() {
+    let psp = r#"{"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+ "metadata": {"name": "defaults"},
+ "spec": {"seLinux": {"rule": "RunAsAny"}, "runAsUser": {"rule": "MustRunAsNonRoot"},
+   "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "MustRunAs", "ranges": [{"min": 1, "max": 9}]},
+   "requiredDropCapabilities": ["ALL"], "volumes": ["*"]}}"#;
+    let kinds = |args: &[&str]| -> Vec<(String, String)> {
+        let mut argv = vec!["psp", "-"];
+        argv.extend_from_slice(args);
+        let (code, out, err) = common::run_polytrans(&argv, psp);
+        assert_eq!(code, 0, "{err}");
+        polytrans::load::yaml_documents(&out)
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    d["apiVersion"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let v1 = "admissionregistration.k8s.io/v1".to_string();
+    let beta = "admissionregistration.k8s.io/v1beta1".to_string();
+    assert_eq!(
+        kinds(&["--to", "vap", "--cel-api", "v1beta1"]),
+        vec![
+            ("ValidatingAdmissionPolicy".to_string(), v1.clone()),
+            ("ValidatingAdmissionPolicyBinding".to_string(), v1.clone()),
+            ("MutatingAdmissionPolicy".to_string(), beta.clone()),
+            ("MutatingAdmissionPolicyBinding".to_string(), beta),
+        ]
+    );
+    assert_eq!(
+        kinds(&["--to", "vap"])[2],
+        ("MutatingAdmissionPolicy".to_string(), v1.clone())
+    );
+    assert_eq!(kinds(&["--to", "vap", "--no-mutation"]).len(), 2);
+    assert_eq!(
+        kinds(&["--to", "kyverno-cel"]),
+        vec![
+            (
+                "ValidatingPolicy".to_string(),
+                "policies.kyverno.io/v1".to_string()
+            ),
+            (
+                "MutatingPolicy".to_string(),
+                "policies.kyverno.io/v1".to_string()
+            ),
+        ]
+    );
+    assert_eq!(kinds(&["--to", "kyverno-cel", "--no-mutation"]).len(), 1);
+    // Both API versions validate against the structural schema.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/vap.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for api in ["v1", "v1beta1"] {
+        let (_, out, _) =
+            common::run_polytrans(&["psp", "-", "--to", "vap", "--cel-api", api], psp);
+        for d in polytrans::load::yaml_documents(&out).unwrap() {
+            let errors: Vec<String> = validator.iter_errors(&d).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{api}: {errors:?}");
+        }
+    }
+}
+
+/// An RBAC any-of group whose first PSP defaults: the mutating policy changes nothing when some
+/// PSP of the group admits the pod as written (PSP chose that PSP and left the pod unchanged),
+/// and applies the first PSP's defaulting otherwise; verdicts and defaulted pods are the
+/// independent model's.
+#[test]
+fn any_of_group_defaults_like_psp() {
+    use crate::engines::psp_admission as model;
+    let input = r#"
+apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: a-defaults}
+spec:
+  allowPrivilegeEscalation: false
+  runAsUser: {rule: MustRunAsNonRoot}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: ['*']
+---
+apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: b-host}
+spec:
+  hostNetwork: true
+  runAsUser: {rule: RunAsAny}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: [configMap]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: psp-both}
+rules: [{apiGroups: [policy], resources: [podsecuritypolicies], verbs: [use], resourceNames: [a-defaults, b-host]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: mixed, namespace: mixed}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: psp-both}
+subjects: [{kind: Group, name: 'system:serviceaccounts:mixed', apiGroup: rbac.authorization.k8s.io}]
+"#;
+    let psps: Vec<model::Psp> = polytrans::load::yaml_documents(input)
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "PodSecurityPolicy")
+        .map(model::Psp::from_value)
+        .collect();
+    for target in ["vap", "kyverno-cel"] {
+        let (code, out, err) = common::run_polytrans(&["psp", "-", "--to", target], input);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("no-psp-admits-as-written"), "{out}");
+        assert!(out.contains("rbac (defaulting): approximated"), "{out}");
+        let output = cel_engine::Output::from_output(&out);
+        let pod = |spec: serde_json::Value| {
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "mixed"}, "spec": spec})
+        };
+        for (case, p) in [
+            (
+                "b-host admits it as written: unchanged",
+                pod(serde_json::json!({"containers": [{"name": "c", "image": "i"}]})),
+            ),
+            (
+                "host network: b-host admits it as written",
+                pod(
+                    serde_json::json!({"hostNetwork": true, "containers": [{"name": "c", "image": "i"}]}),
+                ),
+            ),
+            (
+                "escalation, runAsUser 0 and an emptyDir: both reject",
+                pod(
+                    serde_json::json!({"volumes": [{"name": "v", "emptyDir": {}}],
+                    "containers": [{"name": "c", "image": "i",
+                    "securityContext": {"allowPrivilegeEscalation": true, "runAsUser": 0}}]}),
+                ),
+            ),
+            (
+                "an emptyDir: only a-defaults admits it, after its defaulting",
+                pod(
+                    serde_json::json!({"volumes": [{"name": "v", "emptyDir": {}}],
+                    "containers": [{"name": "c", "image": "i"}]}),
+                ),
+            ),
+        ] {
+            let mut json = p.clone();
+            model::api_server_defaults(&mut json);
+            let want = model::admit(&psps, &json);
+            let mutated = output.mutate(&json);
+            assert_eq!(output.admits(&json), want.admitted(), "{target}: {case}");
+            if let model::Verdict::Admitted { pod: m, .. } = &want {
+                let mut m = m.clone();
+                m["metadata"]["annotations"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("kubernetes.io/psp");
+                if m["metadata"]["annotations"].as_object().unwrap().is_empty() {
+                    m["metadata"].as_object_mut().unwrap().remove("annotations");
+                }
+                assert_eq!(mutated, m, "{target}: {case}");
+            }
+        }
     }
 }

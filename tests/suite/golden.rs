@@ -364,11 +364,11 @@ fn templates_reshape_kyverno_and_gatekeeper_documents() {
     for (file, name_line) in [
         (
             "kyverno/clusterpolicy.yaml.j2",
-            "\n  name:{{ policy.name | to_yaml(2) }}\n",
+            "\n  name:{{ policy.name | yaml(2) }}\n",
         ),
         (
             "gatekeeper/constraints.yaml.j2",
-            "\n  name:{{ name | to_yaml(2) }}\n",
+            "\n  name:{{ name | yaml(2) }}\n",
         ),
     ] {
         let path = dir.join(file);

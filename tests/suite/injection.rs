@@ -145,16 +145,27 @@ fn cel_outputs_keep_hostile_strings_as_data() {
                 &[
                     "ValidatingAdmissionPolicy",
                     "ValidatingAdmissionPolicyBinding",
+                    "MutatingAdmissionPolicy",
+                    "MutatingAdmissionPolicyBinding",
                 ][..],
             ),
-            ("kyverno-cel", &["ValidatingPolicy"][..]),
+            ("kyverno-cel", &["ValidatingPolicy", "MutatingPolicy"][..]),
         ] {
             let (code, out, err) = run(&["psp", "-", "--to", target], &psp(h));
             assert_eq!(code, 0, "{h:?} {target}: {err}");
             let docs = polytrans::load::yaml_documents(&out).unwrap();
             let got: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
             assert_eq!(got, kinds, "{h:?} {target}:\n{out}");
-            let compiled = cel_engine::Compiled::from_output(&out);
+            let compiled = cel_engine::Output::from_output(&out);
+            // The mutating policy sets the hostile SELinux options as data.
+            let bare = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}});
+            let defaulted = compiled.mutate(&bare);
+            assert_eq!(
+                defaulted["spec"]["securityContext"]["seLinuxOptions"],
+                serde_json::json!({"type": h, "level": h}),
+                "{h:?} {target}"
+            );
             let pod = |runtime: &str, driver: &str, path: &str| {
                 serde_json::json!({
                     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
@@ -173,20 +184,18 @@ fn cel_outputs_keep_hostile_strings_as_data() {
                 })
             };
             let same = pod("gvisor", h, &format!("/{h}"));
-            for c in &compiled {
-                assert_eq!(
-                    c.run(&same),
-                    Vec::<String>::new(),
-                    "{h:?} {target}: the hostile values allow themselves"
-                );
-            }
+            assert_eq!(
+                compiled.run(&same),
+                Vec::<String>::new(),
+                "{h:?} {target}: the hostile values allow themselves"
+            );
             for other in [
                 pod("other", h, &format!("/{h}")),
                 pod("gvisor", "other", &format!("/{h}")),
                 pod("gvisor", h, "/other"),
             ] {
                 assert!(
-                    !cel_engine::admits(&compiled, &other),
+                    !compiled.admits(&other),
                     "{h:?} {target}: other values stay forbidden"
                 );
             }

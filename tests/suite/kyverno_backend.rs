@@ -581,5 +581,32 @@ fn kyverno_version_picks_the_output() {
         for d in vpols {
             assert_eq!(d["apiVersion"], api, "{version}");
         }
+        for d in docs.iter().filter(|d| d["kind"] == "MutatingPolicy") {
+            assert_eq!(d["apiVersion"], api, "{version}");
+        }
     }
+    // A PSP that defaults needs Kyverno's MutatingPolicy (1.15+); on 1.14, validation alone
+    // with --no-mutation.
+    let defaults = "golden/kyverno-defaults/psp.yaml";
+    let args = [
+        "psp",
+        defaults,
+        "--to",
+        "kyverno-cel",
+        "--kyverno-version",
+        "1.14",
+    ];
+    let (code, out, err) = run(&args, "");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("MutatingPolicy (PSP's defaulting) arrived in 1.15"),
+        "{err}"
+    );
+    let (code, out, err) = run(&[&args[..], &["--no-mutation"]].concat(), "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("apiVersion: policies.kyverno.io/v1alpha1"),
+        "{out}"
+    );
+    assert!(!out.contains("kind: MutatingPolicy"), "{out}");
 }

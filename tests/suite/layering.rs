@@ -2,6 +2,8 @@
 //! Reads every source file's `crate::…` references (comments left out) and fails when
 //! - a backend (`src/backend/`) reaches `crate::cli`, `crate::front`, `crate::load` or
 //!   `crate::pipeline` (backends take IR + scope + their own plain options), or
+//! - a backend names another backend's module (`super::kyverno::…`): what several share lives
+//!   in `backend/mod.rs` or a shared module that is no target (`backend/cel_expr.rs`), or
 //! - any module can reach itself (a dependency cycle; the command layer `cli`, `check`, `diff`,
 //!   `pipeline` included), or
 //! - a module other than `cli` (and the crate root and `main`) names `clap`: clap types stay in
@@ -48,6 +50,36 @@ fn references(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The backend modules that are targets (each one backend's code); `backend/mod.rs` and
+/// `backend/cel_expr.rs` are shared by several.
+const BACKENDS: &[&str] = &[
+    "cel",
+    "falco",
+    "gatekeeper",
+    "ir",
+    "kubewarden",
+    "kyverno",
+    "psa",
+    "pss",
+];
+
+/// Another backend a file under `src/backend/` names (`super::X::`, `super::super::X::`,
+/// `backend::X::`), if any.
+fn other_backend(rel: &Path, text: &str) -> Option<String> {
+    let own = rel.iter().nth(1)?.to_str()?.trim_end_matches(".rs");
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .find_map(|code| {
+            BACKENDS.iter().find_map(|b| {
+                let hit = *b != own
+                    && ["super::", "backend::"]
+                        .iter()
+                        .any(|p| code.contains(&format!("{p}{b}::")));
+                hit.then(|| b.to_string())
+            })
+        })
+}
+
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -83,6 +115,12 @@ fn arrows_point_down() {
         }
         let refs = references(&text);
         if module == "backend" {
+            if let Some(other) = other_backend(rel, &text) {
+                failures.push(format!(
+                    "{} names the `{other}` backend: share code through backend/mod.rs or a shared module",
+                    rel.display()
+                ));
+            }
             for bad in ["cli", "front", "load", "pipeline"] {
                 if refs.contains(bad) {
                     failures.push(format!(

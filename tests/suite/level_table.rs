@@ -57,18 +57,18 @@ fn backends() -> Vec<Backend> {
             name: "vap",
             args: &["--to", "vap"],
             engine: |text| {
-                let compiled = cel_engine::Compiled::from_output(text);
+                let compiled = cel_engine::Output::from_output(text);
                 assert!(!compiled.is_empty(), "no ValidatingAdmissionPolicy emitted");
-                Box::new(move |obj| Ok(cel_engine::admits(&compiled, obj)))
+                Box::new(move |obj| Ok(compiled.admits(obj)))
             },
         },
         Backend {
             name: "kyverno-cel",
             args: &["--to", "kyverno-cel"],
             engine: |text| {
-                let compiled = cel_engine::Compiled::from_output(text);
+                let compiled = cel_engine::Output::from_output(text);
                 assert!(!compiled.is_empty(), "no ValidatingPolicy emitted");
-                Box::new(move |obj| Ok(cel_engine::admits(&compiled, obj)))
+                Box::new(move |obj| Ok(compiled.admits(obj)))
             },
         },
         Backend {

@@ -28,6 +28,7 @@ mod layering;
 mod level_table;
 mod levels;
 mod limits;
+mod map_engine;
 mod properties;
 mod psa_conformance;
 mod psp_migration;

@@ -42,7 +42,10 @@ fn polytrans(args: &[&str], input: &str) -> (i32, String, String) {
 
 /// The output of `polytrans psp - --to TARGET`, which must succeed.
 fn emit(target: &str, input: &str) -> String {
-    let (code, out, err) = polytrans(&["--to", target], input);
+    // `target` may carry options: `vap --no-mutation`.
+    let mut args = vec!["--to"];
+    args.extend(target.split(' '));
+    let (code, out, err) = polytrans(&args, input);
     assert_eq!(code, 0, "--to {target}: {err}\n{input}");
     out
 }
@@ -66,11 +69,11 @@ fn judge(target: &str, input: &str) -> Option<Judge> {
     } else {
         emit(target, input)
     };
-    let f: Box<dyn Fn(&Value) -> bool> = match target {
+    let f: Box<dyn Fn(&Value) -> bool> = match target.split(' ').next().unwrap_or("") {
         "vap" | "kyverno-cel" => {
-            let compiled = cel_engine::Compiled::from_output(&text);
+            let compiled = cel_engine::Output::from_output(&text);
             assert!(!compiled.is_empty(), "{target}: no policy\n{text}");
-            Box::new(move |obj| cel_engine::admits(&compiled, obj))
+            Box::new(move |obj| compiled.admits(obj))
         }
         "kyverno" => {
             let policies = kyverno_engine::Policy::all_from_text(&text);
@@ -226,24 +229,36 @@ fn vap_checks_required_drop_capabilities() {
     );
     assert_verdicts(
         &input,
-        &["vap", "kyverno-cel"],
+        &["vap --no-mutation", "kyverno-cel --no-mutation"],
         &[
             ("init container without the drop", raw.clone(), false),
             ("as PSP mutated it", mutated.clone(), true),
-            ("`all` is not `ALL`", lowercase, false),
+            ("`all` is not `ALL`", lowercase.clone(), false),
         ],
     );
-    // Engines that mutate add the drop, as PSP did.
+    // Engines that mutate add the drop, as PSP did (the CEL outputs by their mutating policy).
     assert_verdicts(
         &input,
-        &["kyverno", "gatekeeper", "check"],
+        &["kyverno", "gatekeeper", "check", "vap", "kyverno-cel"],
         &[
             ("init container without the drop", raw, true),
             ("as PSP mutated it", mutated, true),
         ],
     );
-    // The fidelity header's claim is now backed by a check.
+    // PSP added `ALL` beside `all`.
+    assert_verdicts(
+        &input,
+        &["vap", "kyverno-cel"],
+        &[("`all` is not `ALL`, ALL added", lowercase, true)],
+    );
     let out = emit("vap", &input);
+    assert!(
+        out.contains("# spec.requiredDropCapabilities: adds ALL to capabilities.drop")
+            && out.contains("every constraint is expressed exactly"),
+        "{out}"
+    );
+    // Without the mutating policy, the fidelity header's claim is backed by a check.
+    let out = emit("vap --no-mutation", &input);
     assert!(
         out.contains("capabilities.drop ALL; pods must now carry it themselves"),
         "{out}"
@@ -449,12 +464,12 @@ fn kyverno_must_run_as_non_root_effective_values() {
     let bare = p(json!({}), Value::Null);
     assert_verdicts(
         &input,
-        &["kyverno", "gatekeeper", "check"],
+        &["kyverno", "gatekeeper", "check", "vap", "kyverno-cel"],
         &[("neither set", bare.clone(), true)],
     );
     assert_verdicts(
         &input,
-        &["vap", "kyverno-cel"],
+        &["vap --no-mutation", "kyverno-cel --no-mutation"],
         &[("neither set", bare, false)],
     );
 }

@@ -249,8 +249,8 @@ fn judge(target: &str, out: &Emitted, shared: &Path) -> Judge {
             Box::new(move |pod| o.admits(pod))
         }
         "vap" | "kyverno-cel" => {
-            let cs = cel_engine::Compiled::from_output(&out.stdout);
-            Box::new(move |pod| cel_engine::admits(&cs, pod))
+            let cs = cel_engine::Output::from_output(&out.stdout);
+            Box::new(move |pod| cs.admits(pod))
         }
         "pss-labels" => {
             // Each namespace's proposed enforce label, applied as PSA does.

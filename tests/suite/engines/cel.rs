@@ -51,7 +51,7 @@ pub struct SelectorTerm {
 
 impl SelectorTerm {
     /// Whether a namespace with these labels matches.
-    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
         let v = labels.get(&self.key);
         match self.operator.as_str() {
             "In" => v.is_some_and(|v| self.values.contains(v)),
@@ -63,7 +63,7 @@ impl SelectorTerm {
     }
 }
 
-fn selector_terms(selector: &serde_json::Value) -> Vec<SelectorTerm> {
+pub fn selector_terms(selector: &serde_json::Value) -> Vec<SelectorTerm> {
     assert!(
         selector.get("matchLabels").is_none(),
         "matchLabels not emulated"
@@ -265,4 +265,43 @@ impl Compiled {
 /// (see [`Compiled::run`]).
 pub fn admits(policies: &[Compiled], object: &serde_json::Value) -> bool {
     policies.iter().all(|p| p.run(object).is_empty())
+}
+
+/// A CEL backend's whole output: the mutating policies (PSP's defaulting, run first, as the API
+/// server runs mutating admission before validating admission) and the validating ones.
+pub struct Output {
+    pub mutating: Vec<super::map::Policy>,
+    pub validating: Vec<Compiled>,
+}
+
+impl Output {
+    pub fn from_output(text: &str) -> Output {
+        Output {
+            mutating: super::map::Policy::all_from_text(text),
+            validating: Compiled::from_output(text),
+        }
+    }
+
+    /// Whether no validating policy was emitted.
+    pub fn is_empty(&self) -> bool {
+        self.validating.is_empty()
+    }
+
+    /// The object after every mutating policy. Panics on an error (a bug in the output: with
+    /// `failurePolicy: Fail` the API server refuses the request).
+    pub fn mutate(&self, object: &serde_json::Value) -> serde_json::Value {
+        super::map::mutate_all(&self.mutating, object)
+            .unwrap_or_else(|e| panic!("MutatingAdmissionPolicy error (a bug in the output): {e}"))
+    }
+
+    /// The labels of the failed validations on the mutated object.
+    pub fn run(&self, object: &serde_json::Value) -> Vec<String> {
+        let m = self.mutate(object);
+        self.validating.iter().flat_map(|p| p.run(&m)).collect()
+    }
+
+    /// Whether the output admits the object (mutations first). Panics on an evaluation error.
+    pub fn admits(&self, object: &serde_json::Value) -> bool {
+        admits(&self.validating, &self.mutate(object))
+    }
 }

@@ -6,5 +6,6 @@ pub mod falco;
 pub mod gatekeeper;
 pub mod kubewarden;
 pub mod kyverno;
+pub mod map;
 pub mod psp_admission;
 pub mod psp_gen;

@@ -1,55 +1,21 @@
-//! `--to vap` and `--to kyverno-cel`: CEL admission policies from the IR (issue #9).
+//! CEL expressions from the IR, shared by the backends that speak CEL: `--to vap` and
+//! `--to kyverno-cel` (validating and mutating policies, `cel/`) and the `cel-policy`
+//! validations of `--to kubewarden`. Not a target: it holds no output layout.
 //!
-//! One expression builder ([`validations`], [`variables`]) turns each validating [`Rule`] into a
-//! CEL expression that is true when the pod satisfies the rule, with the same semantics as
-//! [`crate::eval`] (init, regular and ephemeral containers, [`Scope`], [`Exemption`]s, absent
-//! fields guarded with `has()`). Both outputs use it:
-//!
-//! - `vap`: `admissionregistration.k8s.io/v1` `ValidatingAdmissionPolicy` and
-//!   `ValidatingAdmissionPolicyBinding` per policy;
-//! - `kyverno-cel`: Kyverno `policies.kyverno.io/v1` `ValidatingPolicy` per policy.
-//!
-//! CEL validation cannot mutate, so PSP defaulting ([`crate::ir::Defaulting`]) is reported as
-//! approximated: pods that PSP admission would have changed must now carry the values.
+//! [`rule_expression`] turns each validating [`Rule`] into a CEL expression that is true when
+//! the pod satisfies the rule, with the same semantics as [`crate::eval`] (init, regular and
+//! ephemeral containers, [`Scope`], [`Exemption`]s, absent fields guarded with `has()`), over
+//! the [`variables`] every expression relies on.
 //!
 //! Expressions only use core CEL that Kubernetes and the `cel-interpreter` crate agree on: no
 //! optional syntax (`?.`), no string extension functions, `has()` on every optional field before
 //! reading it, and integer literals only (pod JSON numbers are `int` in Kubernetes).
 
-use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
-    Constraint, DefaultAction, Exemption, GroupField, HostNamespace, HostPathRule, IdRange,
-    NameSet, Origin, Policy, ProfileSource, Rule, Scope,
+    Constraint, Exemption, GroupField, HostNamespace, HostPathRule, IdRange, NameSet,
+    ProfileSource, Rule, Scope,
 };
-use crate::scope::{Namespaces, Union};
 use serde::Serialize;
-
-/// Options of this backend.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// What a violation does (`validationActions`).
-    pub mode: super::Mode,
-    /// Also match pod controllers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
-    /// ReplicationController) and judge their pod templates.
-    pub workloads: bool,
-    /// The Kyverno release `--to kyverno-cel` is for: picks the `ValidatingPolicy` apiVersion
-    /// (`v1alpha1` in 1.14–1.15, `v1beta1` in 1.16, `v1` from 1.17).
-    pub kyverno_version: super::KyvernoVersion,
-}
-
-fn action(mode: super::Mode) -> &'static str {
-    match mode {
-        super::Mode::Enforce => "Deny",
-        super::Mode::Warn => "Warn",
-        super::Mode::Audit => "Audit",
-    }
-}
-
-/// Golden files of this backend (see [`super::golden_files`]).
-pub const GOLDEN_FILES_VAP: &[(&str, &[&str])] = &[("vap.yaml", &["--to", "vap"])];
-/// Golden files of `--to kyverno-cel`.
-pub const GOLDEN_FILES_KYVERNO_CEL: &[(&str, &[&str])] =
-    &[("kyverno-cel.yaml", &["--to", "kyverno-cel"])];
 
 /// A named CEL variable (`variables.<name>`), evaluated in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,14 +37,14 @@ pub struct Validation {
     pub message_expression: String,
 }
 
-const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
-const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
-const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
+pub(crate) const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+pub(crate) const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+pub(crate) const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
 
-const SPEC: &str = "variables.podSpec";
-const META: &str = "variables.podMeta";
-const CONTAINERS: &str = "variables.containers";
-const VOLUMES: &str = "variables.volumes";
+pub(crate) const SPEC: &str = "variables.podSpec";
+pub(crate) const META: &str = "variables.podMeta";
+pub(crate) const CONTAINERS: &str = "variables.containers";
+pub(crate) const VOLUMES: &str = "variables.volumes";
 
 /// The variables every expression relies on: `podMeta`, `podSpec` (the pod's, or with
 /// `workloads` the pod template's), `containers` (init, regular, ephemeral) and `volumes`.
@@ -87,7 +53,7 @@ pub fn variables(workloads: bool) -> Vec<Variable> {
 }
 
 /// Whether a container's image matches one of `patterns` (`*` suffix: prefix), as CEL over `c`.
-fn image_matches(patterns: &[String]) -> String {
+pub(crate) fn image_matches(patterns: &[String]) -> String {
     let alts: Vec<String> = patterns
         .iter()
         .map(|p| match p.strip_suffix('*') {
@@ -157,13 +123,13 @@ pub fn cel_string(s: &str) -> String {
     out
 }
 
-fn cel_list<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn cel_list<S: AsRef<str>>(items: &[S]) -> String {
     let v: Vec<String> = items.iter().map(|s| cel_string(s.as_ref())).collect();
     format!("[{}]", v.join(", "))
 }
 
 /// `has(root.a) && has(root.a.b) && …` for the path below `root`.
-fn has_path(root: &str, path: &[&str]) -> String {
+pub(crate) fn has_path(root: &str, path: &[&str]) -> String {
     let mut parts = Vec::new();
     let mut cur = root.to_string();
     for p in path {
@@ -173,7 +139,7 @@ fn has_path(root: &str, path: &[&str]) -> String {
     parts.join(" && ")
 }
 
-fn path(root: &str, path: &[&str]) -> String {
+pub(crate) fn path(root: &str, path: &[&str]) -> String {
     let mut cur = root.to_string();
     for p in path {
         cur = format!("{cur}.{p}");
@@ -182,12 +148,12 @@ fn path(root: &str, path: &[&str]) -> String {
 }
 
 /// True when the optional field is set and `pred` holds for its value.
-fn set_and(root: &str, p: &[&str], pred: impl Fn(&str) -> String) -> String {
+pub(crate) fn set_and(root: &str, p: &[&str], pred: impl Fn(&str) -> String) -> String {
     format!("({} && {})", has_path(root, p), pred(&path(root, p)))
 }
 
 /// The value's truth: `pred(value)` if set, else `unset`.
-fn if_set(root: &str, p: &[&str], pred: impl Fn(&str) -> String, unset: &str) -> String {
+pub(crate) fn if_set(root: &str, p: &[&str], pred: impl Fn(&str) -> String, unset: &str) -> String {
     format!(
         "({} ? {} : {unset})",
         has_path(root, p),
@@ -196,7 +162,7 @@ fn if_set(root: &str, p: &[&str], pred: impl Fn(&str) -> String, unset: &str) ->
 }
 
 /// The first set value among `candidates` decides (`pred`), else `unset`.
-fn first_set(
+pub(crate) fn first_set(
     candidates: &[(String, String)],
     pred: &dyn Fn(&str) -> String,
     unset: &str,
@@ -216,7 +182,7 @@ fn first_set(
 /// [`and_all`], [`or_all`]) parenthesise an operand that binds more loosely than the operator
 /// they apply, so every composed expression parses as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Binding {
+pub(crate) enum Binding {
     /// `a ? b : c`.
     Conditional,
     /// `a || b`.
@@ -229,7 +195,7 @@ enum Binding {
     Primary,
 }
 
-fn binding(e: &str) -> Binding {
+pub(crate) fn binding(e: &str) -> Binding {
     let b = e.as_bytes();
     let mut depth = 0i32;
     let mut quote: Option<u8> = None;
@@ -278,7 +244,7 @@ fn binding(e: &str) -> Binding {
 }
 
 /// `e` as an operand of an operator that binds as tightly as `at`: parenthesised if looser.
-fn operand(e: String, at: Binding) -> String {
+pub(crate) fn operand(e: String, at: Binding) -> String {
     if binding(&e) < at {
         format!("({e})")
     } else {
@@ -287,7 +253,7 @@ fn operand(e: String, at: Binding) -> String {
 }
 
 /// The negation of `e`, parenthesised unless `e` is a primary (`!has(x)`, `!(a == b)`).
-fn not(e: &str) -> String {
+pub(crate) fn not(e: &str) -> String {
     match e {
         "true" => "false".into(),
         "false" => "true".into(),
@@ -295,7 +261,7 @@ fn not(e: &str) -> String {
     }
 }
 
-fn or_all(parts: Vec<String>) -> String {
+pub(crate) fn or_all(parts: Vec<String>) -> String {
     match parts.len() {
         0 => "false".into(),
         1 => parts.into_iter().next().unwrap_or_default(),
@@ -306,7 +272,7 @@ fn or_all(parts: Vec<String>) -> String {
     }
 }
 
-fn and_all(parts: Vec<String>) -> String {
+pub(crate) fn and_all(parts: Vec<String>) -> String {
     let parts: Vec<String> = parts.into_iter().filter(|p| p != "true").collect();
     match parts.len() {
         0 => "true".into(),
@@ -319,7 +285,7 @@ fn and_all(parts: Vec<String>) -> String {
     }
 }
 
-fn in_ranges(v: &str, ranges: &[IdRange]) -> String {
+pub(crate) fn in_ranges(v: &str, ranges: &[IdRange]) -> String {
     or_all(
         ranges
             .iter()
@@ -335,7 +301,7 @@ fn in_ranges(v: &str, ranges: &[IdRange]) -> String {
 }
 
 /// Whether the string expression `v` is in the set (`prefix*` entries by prefix).
-fn in_set(v: &str, set: &NameSet) -> String {
+pub(crate) fn in_set(v: &str, set: &NameSet) -> String {
     let matches = |names: &[String]| {
         let literal: Vec<&String> = names.iter().filter(|n| !n.ends_with('*')).collect();
         let mut parts = Vec::new();
@@ -358,7 +324,7 @@ fn in_set(v: &str, set: &NameSet) -> String {
     }
 }
 
-fn all_containers(pred: String) -> String {
+pub(crate) fn all_containers(pred: String) -> String {
     if pred == "true" {
         return pred;
     }
@@ -366,7 +332,7 @@ fn all_containers(pred: String) -> String {
 }
 
 /// A seccomp/AppArmor profile object's PSP annotation form.
-fn profile_form(p: &str) -> String {
+pub(crate) fn profile_form(p: &str) -> String {
     let ty = format!("(has({p}.type) ? {p}.type : '')");
     format!(
         "({ty} == 'RuntimeDefault' ? 'runtime/default' : {ty} == 'Unconfined' ? 'unconfined' : \
@@ -374,16 +340,16 @@ fn profile_form(p: &str) -> String {
     )
 }
 
-fn annotation_set(key: &str) -> String {
+pub(crate) fn annotation_set(key: &str) -> String {
     format!("(has({META}.annotations) && {key} in {META}.annotations)")
 }
 
-fn annotation(key: &str) -> String {
+pub(crate) fn annotation(key: &str) -> String {
     format!("{META}.annotations[{key}]")
 }
 
 /// PSP's host path prefix match by whole components (see `eval::path_has_prefix`).
-fn host_path_match(v: &str, rule: &HostPathRule) -> String {
+pub(crate) fn host_path_match(v: &str, rule: &HostPathRule) -> String {
     let pre = rule.path_prefix.trim_end_matches('/');
     if pre.is_empty() {
         if rule.path_prefix.is_empty() {
@@ -399,7 +365,7 @@ fn host_path_match(v: &str, rule: &HostPathRule) -> String {
 }
 
 /// Every volume source key the core/v1 API knows, with PSP's `volumes` spelling.
-fn volume_key(psp_name: &str) -> Option<&'static str> {
+pub(crate) fn volume_key(psp_name: &str) -> Option<&'static str> {
     let key = crate::k8s::pod_volume_key(psp_name);
     crate::k8s::VOLUME_SOURCES
         .iter()
@@ -695,9 +661,12 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                         "true",
                     )),
                 ]),
-                Scope::Effective => {
-                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok))
-                }
+                // selinux/mustrunas.go: PSP also validated the pod's own options when set
+                // (`ValidatePod`), even where every container overrides them.
+                Scope::Effective => and_all(vec![
+                    if_set(SPEC, &pod_sc(&["seLinuxOptions"]), judge, "true"),
+                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok)),
+                ]),
             }
         }
         Constraint::Seccomp {
@@ -749,7 +718,7 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
 }
 
 /// The container's value, else the pod's: `(presence, value)` candidates for [`first_set`].
-fn effective(field: &str) -> Vec<(String, String)> {
+pub(crate) fn effective(field: &str) -> Vec<(String, String)> {
     vec![
         (
             has_path("c", &["securityContext", field]),
@@ -762,7 +731,12 @@ fn effective(field: &str) -> Vec<(String, String)> {
     ]
 }
 
-fn seccomp(allowed: &NameSet, unset_allowed: bool, source: ProfileSource, scope: Scope) -> String {
+pub(crate) fn seccomp(
+    allowed: &NameSet,
+    unset_allowed: bool,
+    source: ProfileSource,
+    scope: Scope,
+) -> String {
     let ok = |v: &str| in_set(v, allowed);
     let unset = if unset_allowed { "true" } else { "false" };
     let pod_key = cel_string(SECCOMP_POD);
@@ -819,7 +793,7 @@ fn seccomp(allowed: &NameSet, unset_allowed: bool, source: ProfileSource, scope:
     }
 }
 
-fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> String {
+pub(crate) fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> String {
     let ok = |v: &str| in_set(v, allowed);
     let unset = if unset_allowed { "true" } else { "false" };
     let c_field = has_path("c", &["securityContext", "appArmorProfile"]);
@@ -877,426 +851,4 @@ pub fn rule_expression(rule: &Rule) -> Option<String> {
     } else {
         format!("{} || ({expr})", exempt.join(" || "))
     })
-}
-
-fn source_name(policy: &Policy) -> String {
-    match &policy.origin {
-        Origin::Psp { .. } => format!("PodSecurityPolicy `{}`", policy.name),
-        Origin::Level { level, version } => format!("Pod Security Standards {level} {version}"),
-    }
-}
-
-/// Every validation of a policy, in rule order, then one per required capability drop: PSP
-/// added `requiredDropCapabilities` to every container and then checked them; a validating
-/// policy cannot add them, so it requires pods to drop them themselves.
-pub fn validations(policy: &Policy) -> Vec<Validation> {
-    let mut out = rule_validations(policy);
-    for d in &policy.defaults {
-        if let DefaultAction::DropCapabilities { capabilities } = &d.action {
-            let required = Constraint::DropCapabilities {
-                required: capabilities.clone(),
-            };
-            let Some(expression) = constraint_expression(&required) else {
-                continue;
-            };
-            let message = format!(
-                "{} {}: every container must drop {}",
-                source_name(policy),
-                d.provenance.field,
-                capabilities.join(", ")
-            );
-            out.push(Validation {
-                kind: d.action.kind_name().to_string(),
-                field: d.provenance.field.clone(),
-                expression,
-                message_expression: cel_string(&message),
-            });
-        }
-    }
-    out
-}
-
-fn rule_validations(policy: &Policy) -> Vec<Validation> {
-    policy
-        .rules
-        .iter()
-        .filter_map(|rule| {
-            let expression = rule_expression(rule)?;
-            let what = rule
-                .provenance
-                .check
-                .as_deref()
-                .map(|c| format!("check {c}"))
-                .unwrap_or_else(|| rule.provenance.field.clone());
-            let message = format!(
-                "{} {what}: pod violates {}",
-                source_name(policy),
-                rule.constraint.kind_name()
-            );
-            Some(Validation {
-                kind: rule.constraint.kind_name().to_string(),
-                field: rule.provenance.field.clone(),
-                expression,
-                message_expression: cel_string(&message),
-            })
-        })
-        .collect()
-}
-
-/// Whether a validation backs up what the defaulting set: pods that leave the value unset are
-/// rejected, so "pods must now carry it themselves" holds.
-fn default_checked(policy: &Policy, action: &DefaultAction) -> bool {
-    let has = |f: &dyn Fn(&Constraint) -> bool| policy.rules.iter().any(|r| f(&r.constraint));
-    match action {
-        // Checked by the validation `validations` adds for it.
-        DefaultAction::DropCapabilities { .. } => true,
-        DefaultAction::AddCapabilities { .. } => false,
-        // Unset already means allowed (see `default_note`).
-        DefaultAction::AllowPrivilegeEscalation { value: true } => true,
-        DefaultAction::AllowPrivilegeEscalation { value: false } => {
-            has(&|c| matches!(c, Constraint::NoPrivilegeEscalation))
-        }
-        DefaultAction::ReadOnlyRootFilesystem => {
-            has(&|c| matches!(c, Constraint::ReadOnlyRootFilesystem))
-        }
-        DefaultAction::RunAsNonRoot => has(&|c| matches!(c, Constraint::RunAsNonRoot { .. })),
-        DefaultAction::RunAsUser { .. } => {
-            has(&|c| matches!(c, Constraint::RunAsUser { required: true, .. }))
-        }
-        DefaultAction::GroupId { field, .. } => has(
-            &|c| matches!(c, Constraint::GroupIds { field: f, required: true, .. } if f == field),
-        ),
-        DefaultAction::SeLinuxOptions { .. } => has(&|c| match c {
-            Constraint::SeLinux {
-                user,
-                role,
-                type_,
-                level,
-                ..
-            } => ![user, role, type_, level]
-                .iter()
-                .all(|l| l.as_ref().is_none_or(|l| l.iter().any(String::is_empty))),
-            _ => false,
-        }),
-        DefaultAction::SeccompProfile { .. } => has(&|c| {
-            matches!(
-                c,
-                Constraint::Seccomp {
-                    unset_allowed: false,
-                    ..
-                }
-            )
-        }),
-        DefaultAction::AppArmorProfile { .. } => has(&|c| {
-            matches!(
-                c,
-                Constraint::AppArmor {
-                    unset_allowed: false,
-                    ..
-                }
-            )
-        }),
-        DefaultAction::RuntimeClass { .. } => {
-            has(&|c| matches!(c, Constraint::RuntimeClass { allowed } if !allowed.contains("")))
-        }
-    }
-}
-
-fn default_note(policy: &Policy, action: &DefaultAction) -> String {
-    let what = match action {
-        DefaultAction::AddCapabilities { capabilities } => {
-            format!("capabilities.add {}", capabilities.join(", "))
-        }
-        DefaultAction::DropCapabilities { capabilities } => {
-            format!("capabilities.drop {}", capabilities.join(", "))
-        }
-        DefaultAction::AllowPrivilegeEscalation { value } => {
-            format!("allowPrivilegeEscalation={value} on containers that leave it unset")
-        }
-        DefaultAction::ReadOnlyRootFilesystem => {
-            "readOnlyRootFilesystem=true on containers that leave it unset".into()
-        }
-        DefaultAction::RunAsNonRoot => "runAsNonRoot=true when no user is set".into(),
-        DefaultAction::RunAsUser { value } => format!("runAsUser={value} when unset"),
-        DefaultAction::GroupId { field, value } => format!("{}={value} when unset", field.as_str()),
-        DefaultAction::SeLinuxOptions { .. } => "the pod's seLinuxOptions when unset".into(),
-        DefaultAction::SeccompProfile { profile } => {
-            format!("seccomp profile {profile} when none is set")
-        }
-        DefaultAction::AppArmorProfile { profile } => {
-            format!("AppArmor profile {profile} when none is set")
-        }
-        DefaultAction::RuntimeClass { name } => format!("runtimeClassName {name} when unset"),
-    };
-    if matches!(
-        action,
-        DefaultAction::AllowPrivilegeEscalation { value: true }
-    ) {
-        format!("CEL validation cannot mutate: PSP set {what}; unset already means allowed")
-    } else if default_checked(policy, action) {
-        format!("CEL validation cannot mutate: PSP set {what}; pods must now carry it themselves")
-    } else {
-        format!(
-            "CEL validation cannot mutate: PSP set {what}; pods that leave it unset are admitted without it"
-        )
-    }
-}
-
-/// One fidelity entry per policy × field (the worst of its constraints).
-pub fn fidelity(policy: &Policy, workloads: bool) -> Vec<FidelityEntry> {
-    let mut out: Vec<FidelityEntry> = Vec::new();
-    let mut push = |field: &str, fidelity: Fidelity, note: String| {
-        if let Some(e) = out.iter_mut().find(|e| e.field == field) {
-            if fidelity > e.fidelity {
-                e.fidelity = fidelity;
-                e.note = note;
-            }
-            return;
-        }
-        out.push(FidelityEntry {
-            policy: policy.name.clone(),
-            field: field.to_string(),
-            fidelity,
-            note,
-        });
-    };
-    for rule in &policy.rules {
-        let note = if workloads {
-            "CEL expression; pod templates of workloads are judged as pods (no API defaulting)"
-        } else {
-            "CEL expression"
-        };
-        push(&rule.provenance.field, Fidelity::Exact, note.into());
-    }
-    for d in &policy.defaults {
-        push(
-            &d.provenance.field,
-            Fidelity::Approximated,
-            default_note(policy, &d.action),
-        );
-    }
-    if !policy.images.is_empty() {
-        push(
-            "metadata.annotations[falco-rules-psp-images]",
-            Fidelity::Approximated,
-            "image scoping is not translated: the rules apply to every container".into(),
-        );
-    }
-    out
-}
-
-#[derive(Serialize)]
-struct PolicyCtx {
-    /// `Some`: only these namespaces (RBAC).
-    namespaces_in: Option<Vec<String>>,
-    /// Namespaces left out: RBAC (another policy decides there) and exemptions.
-    namespaces_not_in: Vec<String>,
-    name: String,
-    source: String,
-    /// The `polytrans.dev/scope` annotation (RBAC), if any.
-    scope: Option<String>,
-    header: String,
-    variables: Vec<Variable>,
-    validations: Vec<Validation>,
-}
-
-#[derive(Serialize)]
-struct Ctx<'a> {
-    policies: Vec<PolicyCtx>,
-    action: &'a str,
-    /// `apiVersion` of Kyverno's `ValidatingPolicy` (`--kyverno-version`).
-    kyverno_api_version: &'a str,
-    workloads: bool,
-    /// A note on how the policies combine, for the header.
-    note: Option<&'a str>,
-}
-
-/// Which target of the two this backend writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// `ValidatingAdmissionPolicy` + binding.
-    Vap,
-    /// Kyverno `ValidatingPolicy`.
-    KyvernoCel,
-}
-
-impl Flavor {
-    fn template(self) -> &'static str {
-        match self {
-            Flavor::Vap => "cel/vap.yaml.j2",
-            Flavor::KyvernoCel => "cel/kyverno-cel.yaml.j2",
-        }
-    }
-
-    fn target(self) -> &'static str {
-        match self {
-            Flavor::Vap => "vap",
-            Flavor::KyvernoCel => "kyverno-cel",
-        }
-    }
-}
-
-/// The name of the policy that admits a pod when any of `psps` does.
-fn any_of_name(psps: &[String]) -> String {
-    let joined: Vec<String> = psps.iter().map(|p| k8s_name(p)).collect();
-    let mut n = format!("psp-any-of-{}", joined.join("--"));
-    // Object names are DNS subdomains (253 characters); keep well inside.
-    if n.len() > 200 {
-        n.truncate(200);
-        n = n.trim_end_matches('-').to_string();
-    }
-    n
-}
-
-/// One policy that admits a pod when any of `members` admits it: each member's validations
-/// become one variable (their conjunction), the validation is the disjunction, and the message
-/// names, per member, the fields that reject the pod.
-fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validation) {
-    let mut vars = variables_for(workloads, &[]);
-    let mut alternatives = Vec::new();
-    let mut message = vec![cel_string(&format!(
-        "no PodSecurityPolicy usable in this namespace admits the pod ({}):",
-        members
-            .iter()
-            .map(|p| format!("`{}`", p.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))];
-    for (i, p) in members.iter().enumerate() {
-        let vs = validations(p);
-        let var = format!("psp{i}");
-        let conj = if vs.is_empty() {
-            "true".to_string()
-        } else {
-            vs.iter()
-                .map(|v| format!("({})", v.expression))
-                .collect::<Vec<_>>()
-                .join(" && ")
-        };
-        vars.push(Variable {
-            name: var.clone(),
-            expression: conj,
-        });
-        alternatives.push(format!("variables.{var}"));
-        let mut failing = vec![cel_string(&format!(" `{}` rejects", p.name))];
-        for v in &vs {
-            failing.push(format!(
-                "(({}) ? '' : {})",
-                v.expression,
-                cel_string(&format!(" {}", v.field))
-            ));
-        }
-        message.push(format!("(variables.{var} ? '' : {})", failing.join(" + ")));
-    }
-    let validation = Validation {
-        kind: "any-of".into(),
-        field: "rbac".into(),
-        expression: alternatives.join(" || "),
-        message_expression: message.join(" + "),
-    };
-    (vars, validation)
-}
-
-pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
-    if flavor == Flavor::KyvernoCel
-        && args.kyverno_version < super::KyvernoVersion::VALIDATING_POLICY
-    {
-        return Err(crate::Error::Usage(format!(
-            "--kyverno-version {}: Kyverno's ValidatingPolicy arrived in {}\nhelp: upgrade Kyverno, or use `--to kyverno` (ClusterPolicy) for this release",
-            args.kyverno_version,
-            super::KyvernoVersion::VALIDATING_POLICY
-        )));
-    }
-    let env = crate::render::environment(input.common.templates.as_deref());
-    let workloads = args.workloads;
-    let mut emitted = Emitted::default();
-    let mut stdout = String::new();
-    let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, "");
-    emitted.fidelity.extend(scope_fid.clone());
-    let note = if input.scope.from_rbac {
-        Some(
-            "note: bound by RBAC (see the polytrans.dev/scope annotation): where several PSPs are\n# usable, the one that admits all the others admit decides, or one policy admits a pod\n# any of them admits, as PSP admission did.",
-        )
-    } else if input.policies.len() > 1 {
-        Some(
-            "note: each policy below is enforced on its own (all must pass); PSP admitted a pod when any\n# usable PSP did. Bind each policy only to the namespaces whose service accounts used the PSP.",
-        )
-    } else {
-        None
-    };
-    let selector = |namespaces: &Namespaces, exempt: &[String]| {
-        super::namespace_selector(input.scope, namespaces, exempt)
-    };
-    let mut ctxs = Vec::new();
-    for policy in input.policies {
-        let fid = fidelity(policy, workloads);
-        emitted.fidelity.extend(fid.clone());
-        let Some(place) = plan.placements.get(&policy.name) else {
-            continue;
-        };
-        let (namespaces_in, namespaces_not_in) =
-            selector(&place.namespaces, &policy.exempt_namespaces);
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: format!("psp-{}", k8s_name(&policy.name)),
-            source: source_name(policy),
-            scope: input.scope.from_rbac.then(|| place.why.clone()),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables: variables_for(workloads, &policy.exempt_images),
-            validations: validations(policy),
-        });
-    }
-    for (namespaces, names) in &plan.any_of {
-        let members: Vec<&Policy> = names
-            .iter()
-            .filter_map(|n| input.policies.iter().find(|p| &p.name == n))
-            .collect();
-        let fid: Vec<FidelityEntry> = members
-            .iter()
-            .flat_map(|p| fidelity(p, workloads))
-            .collect();
-        let (variables, validation) = any_of_ctx(&members, workloads);
-        let (namespaces_in, namespaces_not_in) = selector(namespaces, &[]);
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: any_of_name(names),
-            source: format!(
-                "PodSecurityPolicies {}",
-                members
-                    .iter()
-                    .map(|p| format!("`{}`", p.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            scope: Some(format!(
-                "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
-                namespaces.describe(),
-                names.join(", ")
-            )),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables,
-            validations: vec![validation],
-        });
-    }
-    for p in ctxs {
-        let ctx = Ctx {
-            policies: vec![p],
-            action: action(args.mode),
-            kyverno_api_version: args.kyverno_version.cel_api_version(),
-            workloads,
-            note,
-        };
-        let content = crate::render::render(&env, flavor.template(), &ctx)?;
-        emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
-    }
-    super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
-    emitted.stdout = stdout;
-    Ok(emitted)
 }
