@@ -2,6 +2,9 @@ use clap::Parser;
 use polytrans::cli::{Cli, ErrorFormat};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     cli.resolve_inputs(std::io::IsTerminal::is_terminal(&std::io::stdin()));

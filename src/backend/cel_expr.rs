@@ -349,6 +349,62 @@ pub(crate) fn annotation(key: &str) -> String {
 }
 
 /// PSP's host path prefix match by whole components (see `eval::path_has_prefix`).
+/// Every spelling of the allowed SELinux levels PSP accepts: selinux/mustrunas.go
+/// `equalLevels` compares the categories after the sensitivity as a set (`s0:c1,c2` equals
+/// `s0:c2,c1`), which core CEL cannot do without splitting strings, so each level is listed in
+/// every order of its categories (up to 6 categories, 720 orders; beyond that only as written).
+pub(crate) fn level_spellings(levels: &[String]) -> Vec<String> {
+    fn orders(items: &[&str]) -> Vec<Vec<String>> {
+        if items.len() <= 1 {
+            return vec![items.iter().map(|s| s.to_string()).collect()];
+        }
+        let mut out = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut tail in orders(&rest) {
+                tail.insert(0, first.to_string());
+                out.push(tail);
+            }
+        }
+        out
+    }
+    let mut out = Vec::new();
+    for l in levels {
+        match l.split_once(':') {
+            Some((sensitivity, cats)) if cats.split(',').count() <= 6 => {
+                let cats: Vec<&str> = cats.split(',').collect();
+                out.extend(
+                    orders(&cats)
+                        .into_iter()
+                        .map(|o| format!("{sensitivity}:{}", o.join(","))),
+                );
+            }
+            _ => out.push(l.clone()),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|l| seen.insert(l.clone()));
+    out
+}
+
+/// Whether volume `v` is a `projected` volume made only of what the ServiceAccount admission
+/// plugin injects (Kubernetes `IsOnlyServiceAccountTokenSources`; see
+/// [`crate::pod::Volume::is_service_account_token_projection`]): a token at path `token`
+/// without audience, the `kube-root-ca.crt` config map, the namespace through the downward API.
+pub(crate) fn service_account_token_projection(v: &str) -> String {
+    let token = "(!has(s.serviceAccountToken) || (has(s.serviceAccountToken.path) && s.serviceAccountToken.path == 'token' && (!has(s.serviceAccountToken.audience) || s.serviceAccountToken.audience == '')))";
+    let config_map =
+        "(!has(s.configMap) || (has(s.configMap.name) && s.configMap.name == 'kube-root-ca.crt'))";
+    let item = "has(i.path) && i.path == 'namespace' && has(i.fieldRef) && (!has(i.fieldRef.apiVersion) || i.fieldRef.apiVersion == 'v1') && has(i.fieldRef.fieldPath) && i.fieldRef.fieldPath == 'metadata.namespace'";
+    let downward = format!(
+        "(!has(s.downwardAPI) || !has(s.downwardAPI.items) || s.downwardAPI.items.all(i, {item}))"
+    );
+    format!(
+        "(has({v}.projected) && (!has({v}.projected.sources) || {v}.projected.sources.all(s, (has(s.serviceAccountToken) || has(s.configMap) || has(s.downwardAPI)) && {token} && {config_map} && {downward})))"
+    )
+}
+
 pub(crate) fn host_path_match(v: &str, rule: &HostPathRule) -> String {
     let pre = rule.path_prefix.trim_end_matches('/');
     if pre.is_empty() {
@@ -453,6 +509,14 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             };
             let ok = match allowed {
                 NameSet::Any => return None,
+                // PSP (provider.go `allowsVolumeType`): `secret` also covers the projected
+                // service-account token volume.
+                NameSet::Only(names)
+                    if names.iter().any(|n| n == "secret")
+                        && !names.iter().any(|n| n == "projected") =>
+                {
+                    or_all([keys(names), vec![service_account_token_projection("v")]].concat())
+                }
                 NameSet::Only(names) => or_all(keys(names)),
                 NameSet::AnyExcept(names) => not(&or_all(keys(names))),
             };
@@ -638,7 +702,12 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                         .iter()
                         .filter_map(|(n, l)| {
                             l.as_ref().map(|l| {
-                                format!("(has({o}.{n}) ? {o}.{n} : '') in {}", cel_list(l))
+                                let l = if *n == "level" {
+                                    level_spellings(l)
+                                } else {
+                                    l.clone()
+                                };
+                                format!("(has({o}.{n}) ? {o}.{n} : '') in {}", cel_list(&l))
                             })
                         })
                         .collect(),

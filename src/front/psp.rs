@@ -1356,7 +1356,15 @@ impl<'a> Lowerer<'a> {
         };
         // `docker/default` and `runtime/default` are one profile to PSP (since 1.19).
         let set = seccomp_profiles(NameSet::only(names.iter().cloned()));
-        let unset_allowed = names.is_empty() || set == NameSet::Any;
+        // A pod that sets no profile gets the default (seccomp/strategy.go `Generate`) before
+        // it is judged: when the default is not allowed, such a pod is rejected, so "unset" is
+        // not allowed either (a backend that cannot default must not admit it). When the
+        // default is allowed, "unset" stays refused where a list is given: the pod must carry
+        // the profile PSP would have written, unless something (a mutating policy) writes it.
+        let default_profile = default.as_ref().and_then(|(d, _)| d.first().cloned());
+        let default_refused =
+            default_profile.is_some_and(|p| set != NameSet::Any && !set.contains(&p));
+        let unset_allowed = !default_refused && (names.is_empty() || set == NameSet::Any);
         self.rule(
             Constraint::Seccomp {
                 allowed: set.clone(),
@@ -1374,6 +1382,12 @@ impl<'a> Lowerer<'a> {
                         dn,
                         format!("default seccomp profile `{p}` is not in `{SECCOMP_ALLOWED}`; pods defaulted to it are rejected"),
                         None,
+                    );
+                } else if names.is_empty() && valid_seccomp(p) {
+                    self.warn(
+                        dn,
+                        format!("default seccomp profile `{p}` without `{SECCOMP_ALLOWED}`: PSP allows no profile, so every pod (defaulted to `{p}`) is rejected"),
+                        Some(format!("add `{SECCOMP_ALLOWED}: {p}` to admit pods with the default profile")),
                     );
                 }
                 self.default(

@@ -822,3 +822,96 @@ fn kyverno_foreach_defaults_do_not_depend_on_container_order() {
     ];
     assert_verdicts(&ro, &["kyverno", "gatekeeper", "check"], &cases);
 }
+
+/// Found by the differential (kubewarden, vap): a seccomp default without an allowed list. PSP
+/// defaults the pod to the profile and then refuses it ("seccomp may not be set"), so the PSP
+/// admits no pod; a backend that cannot default must not admit the pod that sets no profile.
+#[test]
+fn seccomp_default_without_allowed_list_admits_nothing() {
+    let input = psp(
+        "seccomp.security.alpha.kubernetes.io/defaultProfileName: docker/default",
+        "",
+    );
+    let bare = pod(json!({}), json!({"containers": [container(Value::Null)]}));
+    assert_verdicts(
+        &input,
+        &["vap", "kyverno-cel", "kyverno", "gatekeeper", "check"],
+        &[(
+            "no profile, defaulted to a profile PSP refuses",
+            bare,
+            false,
+        )],
+    );
+    let (code, _, err) = polytrans(&["--to", "ir"], &input);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("every pod (defaulted to `docker/default`) is rejected"),
+        "{err}"
+    );
+}
+
+/// Found by the differential (vap, kyverno-cel, kubewarden's cel-policy): `volumes: [secret]`
+/// admits the projected service-account token volume (PSP's `IsOnlyServiceAccountTokenSources`,
+/// a projected volume with no sources included), in the CEL outputs as in `check --psp`.
+#[test]
+fn cel_secret_covers_service_account_token_projection() {
+    let input = psp("", "volumes: [secret]").replace("  volumes: ['*']\n", "");
+    let with = |v: Value| {
+        pod(
+            json!({}),
+            json!({"containers": [container(Value::Null)], "volumes": [v]}),
+        )
+    };
+    let token = with(json!({"name": "kube-api-access", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}));
+    let empty = with(json!({"name": "p", "projected": {}}));
+    let other_cm = with(json!({"name": "p", "projected": {"sources": [
+        {"configMap": {"name": "app-config"}}]}}));
+    let audience = with(json!({"name": "p", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", "audience": "vault"}}]}}));
+    assert_verdicts(
+        &input,
+        &["vap", "kyverno-cel", "check"],
+        &[
+            ("service-account token projection", token, true),
+            ("projected volume without sources", empty, true),
+            (
+                "projected config map other than kube-root-ca.crt",
+                other_cm,
+                false,
+            ),
+            ("token with an audience", audience, false),
+        ],
+    );
+}
+
+/// Found by the differential (vap, kyverno-cel, kubewarden's cel-policy): SELinux levels compare
+/// as PSP's `equalLevels` (categories as a set) in the CEL outputs too.
+#[test]
+fn cel_selinux_level_categories_in_any_order() {
+    let input = psp(
+        "",
+        "seLinux: {rule: MustRunAs, seLinuxOptions: {type: container_t, level: 's0:c1,c2'}}",
+    )
+    .replace("  seLinux: {rule: RunAsAny}\n", "");
+    let with = |level: &str| {
+        pod(
+            json!({}),
+            json!({"securityContext": {"seLinuxOptions": {"type": "container_t", "level": level}},
+                   "containers": [container(Value::Null)]}),
+        )
+    };
+    assert_verdicts(
+        &input,
+        &["vap", "kyverno-cel", "check"],
+        &[
+            ("categories as written", with("s0:c1,c2"), true),
+            ("categories in the other order", with("s0:c2,c1"), true),
+            ("another category", with("s0:c1,c3"), false),
+            ("another sensitivity", with("s1:c1,c2"), false),
+        ],
+    );
+}
