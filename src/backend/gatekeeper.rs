@@ -53,7 +53,130 @@ const EXEMPT_IMAGES: &[&str] = &[
     "K8sPSPSeccomp",
     "K8sPSPSELinuxV2",
     "K8sPSPAllowedUsers",
+    OWN_APPARMOR,
+    OWN_CAPABILITIES,
+    OWN_HOST_PORTS,
+    OWN_RUN_AS_NON_ROOT,
+    OWN_SECCOMP,
+    OWN_SELINUX,
 ];
+
+// polytrans's own ConstraintTemplates (issue #17 §3): where no gatekeeper-library template
+// expresses a PSP field exactly. Each carries Rego v1 and CEL (`K8sNativeValidation`) that
+// agree; the output includes them (`templates/gatekeeper/own/*.yaml.j2`).
+const OWN_APPARMOR: &str = "K8sPolytransPSPAppArmor";
+const OWN_CAPABILITIES: &str = "K8sPolytransPSPCapabilities";
+const OWN_CSI_DRIVERS: &str = "K8sPolytransPSPCSIDrivers";
+const OWN_HOST_NAMESPACE: &str = "K8sPolytransPSPHostNamespace";
+const OWN_HOST_PORTS: &str = "K8sPolytransPSPHostPorts";
+const OWN_RUN_AS_NON_ROOT: &str = "K8sPolytransPSPRunAsNonRoot";
+const OWN_RUNTIME_CLASS: &str = "K8sPolytransPSPRuntimeClass";
+const OWN_SECCOMP: &str = "K8sPolytransPSPSeccomp";
+const OWN_SELINUX: &str = "K8sPolytransPSPSELinux";
+const OWN_VOLUME_TYPES: &str = "K8sPolytransPSPVolumeTypes";
+
+/// polytrans's own ConstraintTemplates: (constraint kind, template
+/// `templates/gatekeeper/own/<file>.yaml.j2`). The ConstraintTemplate's name is the kind in
+/// lowercase, as Gatekeeper requires.
+pub const OWN_TEMPLATES: &[(&str, &str)] = &[
+    (OWN_APPARMOR, "apparmor"),
+    (OWN_CAPABILITIES, "capabilities"),
+    (OWN_CSI_DRIVERS, "csi-drivers"),
+    (OWN_HOST_NAMESPACE, "host-namespace"),
+    (OWN_HOST_PORTS, "host-ports"),
+    (OWN_RUN_AS_NON_ROOT, "run-as-non-root"),
+    (OWN_RUNTIME_CLASS, "runtime-class"),
+    (OWN_SECCOMP, "seccomp"),
+    (OWN_SELINUX, "selinux"),
+    (OWN_VOLUME_TYPES, "volume-types"),
+];
+
+/// Parameters of `K8sPolytransPSPHostNamespace`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HostNamespaceParams {
+    /// Pods may set `hostPID`.
+    #[serde(rename = "hostPID")]
+    host_pid: bool,
+    /// Pods may set `hostIPC`.
+    #[serde(rename = "hostIPC")]
+    host_ipc: bool,
+}
+
+/// Parameters of `K8sPolytransPSPHostPorts`.
+#[derive(Serialize)]
+struct HostPortsParams {
+    ranges: Vec<IdRange>,
+}
+
+/// Parameters of `K8sPolytransPSPCSIDrivers`.
+#[derive(Serialize)]
+struct CsiDriversParams {
+    #[serde(rename = "allowedCSIDrivers")]
+    allowed_csi_drivers: Vec<String>,
+}
+
+/// Parameters of `K8sPolytransPSPRuntimeClass`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeClassParams {
+    allowed_runtime_class_names: Vec<String>,
+}
+
+/// Parameters of `K8sPolytransPSPSeccomp` and `K8sPolytransPSPAppArmor`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfilesParams {
+    allowed_profiles: Vec<String>,
+    /// AppArmor: the profile PSP set on a container without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_profile: Option<String>,
+}
+
+/// Parameters of `K8sPolytransPSPSELinux`: the allowed values of each judged part (`""`: unset).
+#[derive(Serialize)]
+struct SeLinuxParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Vec<String>>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    level: Option<Vec<String>>,
+}
+
+/// Parameters of `K8sPolytransPSPVolumeTypes`.
+#[derive(Serialize)]
+struct VolumeTypesParams {
+    /// The pod's volume source keys (`cephfs` for PSP's `cephFS`).
+    volumes: Vec<String>,
+}
+
+/// Parameters of `K8sPolytransPSPRunAsNonRoot` (`exemptImages` is added with the others).
+#[derive(Serialize)]
+struct RunAsNonRootParams {}
+
+/// A typed parameter object as the constraint's `spec.parameters`.
+fn typed_params<T: Serialize>(t: &T) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(t) {
+        Ok(Value::Object(m)) => m,
+        _ => unreachable!("parameters serialise to an object"),
+    }
+}
+
+/// Sets every parameter of a typed parameter object on constraint `kind`.
+fn set_typed<T: Serialize>(
+    set: &mut impl FnMut(&'static str, &'static str, &str, Value),
+    kind: &'static str,
+    suffix: &'static str,
+    params: &T,
+) {
+    set(kind, suffix, "", Value::Null);
+    for (k, v) in typed_params(params) {
+        set(kind, suffix, &k, v);
+    }
+}
 
 /// One constraint being built: its kind, name suffix and parameters.
 #[derive(Clone, PartialEq)]
@@ -168,13 +291,18 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
         }
     };
     let mut host_ns: Vec<(HostNamespace, String)> = Vec::new();
+    let mut own_capabilities = false;
+    // PSP's AppArmor default: the own AppArmor template judges a container without a profile
+    // with it.
+    let apparmor_default: Option<String> = p.defaults.iter().find_map(|d| match &d.action {
+        DefaultAction::AppArmorProfile { profile } => Some(profile.clone()),
+        _ => None,
+    });
     let mut mutator_views: Vec<MutatorView> = Vec::new();
     let is_level = matches!(p.origin, crate::ir::Origin::Level { .. });
     for r in &p.rules {
         let field = r.provenance.field.as_str();
         let before = built.borrow().clone();
-        // Set by approximations that only admit more than the source, never less.
-        let mut looser_only = false;
         let (f, note): (Fidelity, String) = match &r.constraint {
             Constraint::Privileged { allowed } => {
                 if !allowed {
@@ -199,12 +327,10 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                     if *allowed {
                         (Fidelity::Exact, "allowed: no constraint".into())
                     } else {
+                        // Decided after every rule is read: the library's template forbids both
+                        // namespaces together, polytrans's own one each apart.
                         host_ns.push((*ns, field.to_string()));
-                        set("K8sPSPHostNamespace", "host-namespace", "", Value::Null);
-                        (
-                            Fidelity::Exact,
-                            "K8sPSPHostNamespace (rejects hostPID and hostIPC)".into(),
-                        )
+                        (Fidelity::Exact, String::new())
                     }
                 }
             },
@@ -246,30 +372,48 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                     )
                 }
                 many => {
-                    let lo = many.first().map_or(0, |r| r.min);
-                    let hi = many.last().map_or(0, |r| r.max);
-                    set(
-                        "K8sPSPHostNetworkingPorts",
-                        "host-network-ports",
-                        "min",
-                        json!(lo),
-                    );
-                    set(
-                        "K8sPSPHostNetworkingPorts",
-                        "host-network-ports",
-                        "max",
-                        json!(hi),
+                    // The library's template takes one range: polytrans's own one takes them all
+                    // (K8sPSPHostNetworkingPorts keeps `hostNetwork`, with no port bounds).
+                    set_typed(
+                        &mut set,
+                        OWN_HOST_PORTS,
+                        "host-ports",
+                        &HostPortsParams {
+                            ranges: many.to_vec(),
+                        },
                     );
                     (
-                        Fidelity::Approximated,
-                        format!(
-                            "the library takes one port range; {lo}-{hi} spans the PSP's ranges and also admits the gaps"
-                        ),
+                        Fidelity::Exact,
+                        format!("{OWN_HOST_PORTS} `ranges` (several ranges)"),
                     )
                 }
             },
             Constraint::Volumes { allowed } => match allowed {
                 NameSet::Any => (Fidelity::Exact, "every volume type allowed".into()),
+                NameSet::Only(v)
+                    if !is_level
+                        && v.iter().any(|t| t == "secret")
+                        && !v.iter().any(|t| t == "projected") =>
+                {
+                    // PSP's `secret` also allows the projected service-account token volume
+                    // (`IsOnlyServiceAccountTokenSources`), which the library rejects.
+                    let keys: Vec<String> = v
+                        .iter()
+                        .map(|t| crate::k8s::pod_volume_key(t).to_string())
+                        .collect();
+                    set_typed(
+                        &mut set,
+                        OWN_VOLUME_TYPES,
+                        "volume-types",
+                        &VolumeTypesParams { volumes: keys },
+                    );
+                    (
+                        Fidelity::Exact,
+                        format!(
+                            "{OWN_VOLUME_TYPES} `volumes` (`secret` also allows the projected service-account token)"
+                        ),
+                    )
+                }
                 NameSet::Only(v) => {
                     // The template compares the pod's volume source keys (`cephfs` for PSP's
                     // `cephFS`).
@@ -337,10 +481,15 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                             "K8sPSPCapabilities `allowedCapabilities`".into(),
                         )
                     } else {
-                        looser_only = true;
+                        // The library compares capability names case-insensitively (it would
+                        // admit `chown` where PSP allows only `CHOWN`): polytrans's own template
+                        // takes the adds and the required drops.
+                        own_capabilities = true;
                         (
-                            Fidelity::Approximated,
-                            "K8sPSPCapabilities `allowedCapabilities`: the library compares capability names case-insensitively, so it also admits e.g. `chown` where PSP allows only `CHOWN`".into(),
+                            Fidelity::Exact,
+                            format!(
+                                "{OWN_CAPABILITIES} `allowedCapabilities` (names compared exactly)"
+                            ),
                         )
                     }
                 }
@@ -358,7 +507,7 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                 );
                 (
                     Fidelity::Exact,
-                    "K8sPSPCapabilities `requiredDropCapabilities`".into(),
+                    "`requiredDropCapabilities` of the capabilities constraint".into(),
                 )
             }
             Constraint::RunAsUser {
@@ -374,6 +523,23 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                     json!({"rule": rule, "ranges": ranges_json(ranges)}),
                 );
                 scope_fidelity(*scope, "K8sPSPAllowedUsers `runAsUser`")
+            }
+            Constraint::RunAsNonRoot {
+                scope: Scope::Effective,
+                nonzero_uid_suffices: true,
+            } if !is_level => {
+                // The library reads `runAsNonRoot` only where no `runAsUser` is in effect (it
+                // admits `runAsNonRoot: false` with a non-zero `runAsUser`, which PSP rejected).
+                set_typed(
+                    &mut set,
+                    OWN_RUN_AS_NON_ROOT,
+                    "run-as-non-root",
+                    &RunAsNonRootParams {},
+                );
+                (
+                    Fidelity::Exact,
+                    format!("{OWN_RUN_AS_NON_ROOT} (effective values, as PSP judged them)"),
+                )
             }
             Constraint::RunAsNonRoot {
                 scope,
@@ -451,6 +617,31 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                 role,
                 type_,
                 level,
+                scope: Scope::Effective,
+            } if !is_level => {
+                // PSP compared every part, an unset one as `""`, and levels by their categories
+                // in any order; the library admits unset parts.
+                set_typed(
+                    &mut set,
+                    OWN_SELINUX,
+                    "selinux",
+                    &SeLinuxParams {
+                        user: user.clone(),
+                        role: role.clone(),
+                        type_: type_.clone(),
+                        level: level.clone(),
+                    },
+                );
+                (
+                    Fidelity::Exact,
+                    format!("{OWN_SELINUX} (pod and effective container options)"),
+                )
+            }
+            Constraint::SeLinux {
+                user,
+                role,
+                type_,
+                level,
                 scope,
             } => {
                 let parts = [
@@ -482,6 +673,46 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                     Value::Array(combos.into_iter().map(Value::Object).collect()),
                 );
                 scope_fidelity(*scope, "K8sPSPSELinuxV2 `allowedSELinuxOptions`")
+            }
+            Constraint::Seccomp {
+                allowed: NameSet::Only(v),
+                ..
+            } if !is_level => {
+                // PSP judged the pod's profile as well as each container's, read annotations
+                // and fields, and required a profile when the list is not empty: polytrans's own
+                // template does all of that.
+                set_typed(
+                    &mut set,
+                    OWN_SECCOMP,
+                    "seccomp",
+                    &ProfilesParams {
+                        allowed_profiles: v.clone(),
+                        default_profile: None,
+                    },
+                );
+                (
+                    Fidelity::Exact,
+                    format!(
+                        "{OWN_SECCOMP} `allowedProfiles` (pod and containers, annotations and fields)"
+                    ),
+                )
+            }
+            Constraint::AppArmor {
+                allowed: NameSet::Only(v),
+                ..
+            } if !is_level => {
+                // PSP required a profile on every container (after setting its default): the
+                // library reads a missing one as `runtime/default`.
+                set_typed(
+                    &mut set,
+                    OWN_APPARMOR,
+                    "apparmor",
+                    &ProfilesParams {
+                        allowed_profiles: v.iter().filter(|p| !p.is_empty()).cloned().collect(),
+                        default_profile: apparmor_default.clone(),
+                    },
+                );
+                (Fidelity::Exact, format!("{OWN_APPARMOR} `allowedProfiles`"))
             }
             Constraint::Seccomp {
                 allowed,
@@ -568,14 +799,45 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
                 }
                 (Fidelity::Exact, "K8sPSPHostProbesLifecycle".into())
             }
-            Constraint::CsiDrivers { .. } => (
-                Fidelity::Unsupported,
-                "no gatekeeper-library template checks inline CSI drivers".into(),
-            ),
-            Constraint::RuntimeClass { .. } => (
-                Fidelity::Unsupported,
-                "no gatekeeper-library template checks `runtimeClassName`".into(),
-            ),
+            Constraint::CsiDrivers { allowed } => {
+                // No gatekeeper-library template checks inline CSI drivers.
+                set_typed(
+                    &mut set,
+                    OWN_CSI_DRIVERS,
+                    "csi-drivers",
+                    &CsiDriversParams {
+                        allowed_csi_drivers: allowed.clone(),
+                    },
+                );
+                (
+                    Fidelity::Exact,
+                    format!("{OWN_CSI_DRIVERS} `allowedCSIDrivers`"),
+                )
+            }
+            Constraint::RuntimeClass { allowed } => match allowed {
+                NameSet::Any => (Fidelity::Exact, "every RuntimeClass allowed".into()),
+                NameSet::Only(v) => {
+                    // No gatekeeper-library template checks `runtimeClassName`. An unset
+                    // `runtimeClassName` is allowed, as PSP allowed it.
+                    let names: Vec<String> = v.iter().filter(|n| !n.is_empty()).cloned().collect();
+                    set_typed(
+                        &mut set,
+                        OWN_RUNTIME_CLASS,
+                        "runtime-class",
+                        &RuntimeClassParams {
+                            allowed_runtime_class_names: names,
+                        },
+                    );
+                    (
+                        Fidelity::Exact,
+                        format!("{OWN_RUNTIME_CLASS} `allowedRuntimeClassNames`"),
+                    )
+                }
+                NameSet::AnyExcept(_) => (
+                    Fidelity::Unsupported,
+                    format!("{OWN_RUNTIME_CLASS} takes an allow-list only"),
+                ),
+            },
         };
         let (f, note) = if r.unless.is_empty() || f != Fidelity::Exact {
             (f, note)
@@ -598,12 +860,8 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
         };
         // A level's checks judge pods upstream's fixtures pin down: where the library cannot
         // express a check exactly, no constraint is better than one that may reject pods the
-        // level admits (approximations that only admit more are kept).
-        let (f, note) = if is_level
-            && f != Fidelity::Exact
-            && !(looser_only && r.unless.is_empty())
-            && *built.borrow() != before
-        {
+        // level admits.
+        let (f, note) = if is_level && f != Fidelity::Exact && *built.borrow() != before {
             *built.borrow_mut() = before;
             (Fidelity::Unsupported, format!("not enforced: {note}"))
         } else {
@@ -612,12 +870,20 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
         entries.push(fid(field, f, &note));
     }
     let mut built = built.into_inner();
-    // K8sPSPCapabilities reads a missing `allowedCapabilities` as "none": where only the drop
-    // list made the constraint, added capabilities are not judged.
-    if let Some(b) = built.get_mut("K8sPSPCapabilities") {
-        b.params
-            .entry("allowedCapabilities")
-            .or_insert_with(|| json!(["*"]));
+    // Capabilities: the own template takes the whole constraint where the library's
+    // case-insensitive comparison is not exact.
+    if own_capabilities && let Some(mut b) = built.remove("K8sPSPCapabilities") {
+        b.kind = OWN_CAPABILITIES;
+        built.insert(OWN_CAPABILITIES, b);
+    }
+    // Both templates read a missing `allowedCapabilities` as "none": where only the drop list
+    // made the constraint, added capabilities are not judged.
+    for kind in ["K8sPSPCapabilities", OWN_CAPABILITIES] {
+        if let Some(b) = built.get_mut(kind) {
+            b.params
+                .entry("allowedCapabilities")
+                .or_insert_with(|| json!(["*"]));
+        }
     }
     if !p.images.is_empty() {
         entries.push(fid(
@@ -626,25 +892,58 @@ pub fn translate_scoped(p: &Policy, args: &Options, scope: &MatchScope) -> Polic
             "the library cannot limit a constraint to some images: every container is judged",
         ));
     }
-    // hostPID and hostIPC: the library rejects both together, so forbidding one also forbids
-    // the other.
-    if let [(ns, forbidden)] = host_ns.as_slice() {
-        let other = if *ns == HostNamespace::Pid {
-            "hostIPC"
-        } else {
-            "hostPID"
-        };
-        for e in entries.iter_mut().filter(|e| e.1 == *forbidden) {
-            e.2 = Fidelity::Approximated;
-            e.3 = format!(
-                "K8sPSPHostNamespace rejects hostPID and hostIPC together: it also rejects `{other}`, which the PSP allows"
-            );
+    // hostPID and hostIPC: the library's template rejects both together; where only one is
+    // forbidden, polytrans's own template judges each apart.
+    let forbids = |ns: HostNamespace| host_ns.iter().any(|(n, _)| *n == ns);
+    let (kind, note) = match (forbids(HostNamespace::Pid), forbids(HostNamespace::Ipc)) {
+        (true, true) => (
+            "K8sPSPHostNamespace",
+            "K8sPSPHostNamespace (rejects hostPID and hostIPC)".to_string(),
+        ),
+        (pid, _) => (
+            OWN_HOST_NAMESPACE,
+            format!(
+                "{OWN_HOST_NAMESPACE} (rejects {})",
+                if pid { "hostPID" } else { "hostIPC" }
+            ),
+        ),
+    };
+    if !host_ns.is_empty() {
+        built.insert(
+            kind,
+            Built {
+                kind,
+                suffix: "host-namespace",
+                params: if kind == OWN_HOST_NAMESPACE {
+                    typed_params(&HostNamespaceParams {
+                        host_pid: !forbids(HostNamespace::Pid),
+                        host_ipc: !forbids(HostNamespace::Ipc),
+                    })
+                } else {
+                    serde_json::Map::new()
+                },
+            },
+        );
+        for e in entries
+            .iter_mut()
+            .filter(|e| host_ns.iter().any(|(_, f)| *f == e.1))
+        {
+            e.3 = note.clone();
         }
     }
     // Mutators.
+    let own_apparmor = built.contains_key(OWN_APPARMOR);
     for d in &p.defaults {
         let field = d.provenance.field.as_str();
-        let (f, note) = mutators(p, &d.action, &mut mutator_views);
+        let (f, note) = match &d.action {
+            DefaultAction::AppArmorProfile { .. } if own_apparmor => (
+                Fidelity::Approximated,
+                format!(
+                    "{OWN_APPARMOR} judges a container without a profile as if it had the default, as PSP did after setting it; the annotation is not written (AssignMetadata cannot key it by container name)"
+                ),
+            ),
+            action => mutators(p, action, &mut mutator_views),
+        };
         entries.push(fid(field, f, &note));
     }
     let exempt_images: Vec<&String> = {
@@ -1014,7 +1313,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         templates.dedup();
         let fid = [scope_fidelity.clone(), o.fidelity.clone()].concat();
         let views = std::slice::from_ref(&o.view);
-        let content = render_file(&env, args, &[p], &templates, &fid, &notes, views)?;
+        let content = render_file(&env, args, &[p], &templates, &fid, &notes, views, &[])?;
         files.push(OutputFile {
             name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
             content,
@@ -1026,20 +1325,44 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     }
     all_templates.sort();
     all_templates.dedup();
+    let (own, library): (Vec<&str>, Vec<&str>) =
+        all_templates.iter().partition(|k| is_own_template(k));
     // `--explain` prints the fidelity table: it names what the output needs there too.
+    let list = |v: &[&str]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     all_fid.push(FidelityEntry {
         policy: "(output)".into(),
         field: "ConstraintTemplates".into(),
         fidelity: Fidelity::Exact,
-        note: format!(
-            "requires {} from gatekeeper-library {LIBRARY_VERSION} (library/pod-security-policy)",
-            if all_templates.is_empty() {
-                "none".to_string()
-            } else {
-                all_templates.join(", ")
-            }
-        ),
+        note: if own.is_empty() {
+            format!(
+                "requires {} from gatekeeper-library {LIBRARY_VERSION} (library/pod-security-policy)",
+                list(&library)
+            )
+        } else {
+            format!(
+                "requires {} from gatekeeper-library {LIBRARY_VERSION} (library/pod-security-policy) and polytrans's own {} (in the output)",
+                list(&library),
+                list(&own)
+            )
+        },
     });
+    // polytrans's own ConstraintTemplates: first in the output, and under `templates/` with
+    // `-o DIR/` (applied before the constraints).
+    let mut own_docs = Vec::new();
+    for kind in &own {
+        let text = own_template(&env, kind)?;
+        files.push(OutputFile {
+            name: format!("gatekeeper/templates/{}.yaml", kind.to_lowercase()),
+            content: text.clone(),
+        });
+        own_docs.push(text);
+    }
     let refs: Vec<&Policy> = input.policies.iter().collect();
     let stdout = render_file(
         &env,
@@ -1049,6 +1372,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         &all_fid,
         &all_notes,
         &all_views,
+        &own_docs,
     )?;
     Ok(Emitted {
         stdout,
@@ -1060,6 +1384,30 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             .collect(),
         diagnostics: Default::default(),
     })
+}
+
+/// Whether constraint kind `kind` is one of polytrans's own ConstraintTemplates.
+pub fn is_own_template(kind: &str) -> bool {
+    OWN_TEMPLATES.iter().any(|(k, _)| *k == kind)
+}
+
+/// Renders polytrans's own ConstraintTemplate for constraint kind `kind`
+/// (`templates/gatekeeper/own/<file>.yaml.j2`, receiving `name`, `kind` and
+/// `polytrans_version`).
+pub fn own_template(env: &minijinja::Environment<'_>, kind: &str) -> Result<String, crate::Error> {
+    let (_, file) = OWN_TEMPLATES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .ok_or_else(|| crate::Error::Template(format!("no own ConstraintTemplate `{kind}`")))?;
+    crate::render::render(
+        env,
+        &format!("gatekeeper/own/{file}.yaml.j2"),
+        minijinja::context! {
+            name => kind.to_lowercase(),
+            kind => kind,
+            polytrans_version => env!("CARGO_PKG_VERSION"),
+        },
+    )
 }
 
 /// Where each ConstraintTemplate lives in the gatekeeper-library:
@@ -1100,8 +1448,12 @@ pub fn template_url(kind: &str) -> Option<String> {
 
 /// Renders one output file. The template receives `sources` (the PSPs' names for the header),
 /// `library_version`, `templates` (the ConstraintTemplates required), `fidelity` (the header
-/// comment), `notes`, `enforcement_action` (`deny`, `dryrun` or `warn`) and `policies` (one
-/// [`PolicyView`] per policy: `scope`, `match`, `constraints`, `mutators`).
+/// comment), `notes`, `enforcement_action` (`deny`, `dryrun` or `warn`), `policies` (one
+/// [`PolicyView`] per policy: `scope`, `match`, `constraints`, `mutators`), `own_templates`
+/// (polytrans's own ConstraintTemplates needed, by kind) and `own_documents` (those templates,
+/// rendered, to include first; empty in the per-policy files of `-o DIR/`, which have them under
+/// `templates/`).
+#[allow(clippy::too_many_arguments)]
 fn render_file(
     env: &minijinja::Environment<'_>,
     args: &Options,
@@ -1110,7 +1462,16 @@ fn render_file(
     fidelity: &[FidelityEntry],
     notes: &[String],
     views: &[PolicyView],
+    own_documents: &[String],
 ) -> Result<String, crate::Error> {
+    let (own, library): (Vec<&str>, Vec<&str>) = templates.iter().partition(|k| is_own_template(k));
+    let list = |v: &[&str]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     let sources: Vec<String> = policies
         .iter()
         .map(|p| format!("`{}`", super::single_line(&p.name)))
@@ -1121,7 +1482,9 @@ fn render_file(
         minijinja::context! {
             sources => sources.join(", "),
             library_version => LIBRARY_VERSION,
-            templates => if templates.is_empty() { "none".to_string() } else { templates.join(", ") },
+            templates => list(&library),
+            own_templates => own,
+            own_documents => own_documents,
             fidelity => fidelity_comment(fidelity, "# "),
             notes => notes,
             enforcement_action => match args.mode {

@@ -123,7 +123,10 @@ fn all_writes_every_target_folder_with_a_kustomization() {
     let prefix = format!(
         "https://raw.githubusercontent.com/open-policy-agent/gatekeeper-library/{LIBRARY_VERSION}/library/pod-security-policy/"
     );
-    let folders: Vec<&str> = urls
+    // Remote library templates, then polytrans's own ones (files of the folder).
+    let (remote, local): (Vec<&String>, Vec<&String>) =
+        urls.iter().partition(|u| u.starts_with("https://"));
+    let folders: Vec<&str> = remote
         .iter()
         .map(|u| {
             u.strip_prefix(&prefix)
@@ -131,7 +134,7 @@ fn all_writes_every_target_folder_with_a_kustomization() {
                 .unwrap_or_else(|| panic!("{u}"))
         })
         .collect();
-    let listed: BTreeSet<&str> = folders
+    let mut listed: BTreeSet<&str> = folders
         .iter()
         .map(|f| {
             TEMPLATE_FOLDERS
@@ -141,6 +144,26 @@ fn all_writes_every_target_folder_with_a_kustomization() {
                 .0
         })
         .collect();
+    for f in &local {
+        let t = yaml(&gk.join("templates").join(f));
+        assert_eq!(t.len(), 1, "{f}: one ConstraintTemplate");
+        assert_eq!(t[0]["kind"], "ConstraintTemplate", "{f}");
+        let kind = t[0]["spec"]["crd"]["spec"]["names"]["kind"]
+            .as_str()
+            .unwrap();
+        assert!(
+            polytrans::backend::gatekeeper::is_own_template(kind),
+            "{f}: {kind}"
+        );
+        assert_eq!(**f, format!("{}.yaml", kind.to_lowercase()));
+        listed.insert(
+            polytrans::backend::gatekeeper::OWN_TEMPLATES
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap()
+                .0,
+        );
+    }
     let used: BTreeSet<String> = files(&gk)
         .iter()
         .filter(|f| !f.contains("kustomization"))

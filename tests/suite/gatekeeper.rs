@@ -629,3 +629,122 @@ fn hostile_strings_are_data() {
     );
     assert_eq!(checked, HOSTILE.len());
 }
+
+/// polytrans's own ConstraintTemplates (issue #17 §3), each with a gator-format suite under
+/// `tests/gatekeeper-own/<file>/` (`suite.yaml`, `template.yaml`, `samples/<test>/…`, laid out
+/// as the gatekeeper-library's): the committed `template.yaml` is the rendered template
+/// (`BLESS=1` rewrites it), every constraint's parameters validate against the template's
+/// `openAPIV3Schema`, and every case holds on the Rego v1 (regorus) and on the CEL
+/// (cel-interpreter) alike.
+#[test]
+fn own_template_suites() {
+    use polytrans::backend::gatekeeper::{OWN_TEMPLATES, own_template};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gatekeeper-own");
+    let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
+    let env = polytrans::render::environment(None);
+    let mut folders: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    let mut expected: Vec<String> = OWN_TEMPLATES.iter().map(|(_, f)| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(folders, expected, "one suite folder per own template");
+    let (mut total, mut rego_ok, mut cel_ok) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (kind, file) in OWN_TEMPLATES {
+        let dir = root.join(file);
+        let text = own_template(&env, kind).unwrap();
+        let path = dir.join("template.yaml");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if bless && committed != text {
+            std::fs::write(&path, &text).unwrap();
+        } else {
+            assert_eq!(
+                committed,
+                text,
+                "{} is not the rendered template (BLESS=1 rewrites it)",
+                path.display()
+            );
+        }
+        let tv = yaml_one(&path);
+        assert_eq!(tv["metadata"]["name"], kind.to_lowercase());
+        assert_eq!(tv["spec"]["crd"]["spec"]["names"]["kind"], *kind);
+        let tmpl = load_template(&path);
+        let cel = tmpl
+            .cel
+            .as_ref()
+            .unwrap_or_else(|| panic!("{kind}: no K8sNativeValidation code"));
+        let schema = &tv["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"];
+        let validator = jsonschema::validator_for(schema).expect("parameter schema compiles");
+        let suite = yaml_one(&dir.join("suite.yaml"));
+        for test in suite["tests"].as_array().unwrap() {
+            assert_eq!(test["template"], "template.yaml");
+            let constraint = yaml_one(&dir.join(test["constraint"].as_str().unwrap()));
+            assert_eq!(constraint["kind"], *kind);
+            let params = match &constraint["spec"]["parameters"] {
+                Value::Null => json!({}),
+                p => p.clone(),
+            };
+            if let Err(e) = validator.validate(&params) {
+                panic!("{kind} {}: parameters: {e}", test["name"]);
+            }
+            for case in test["cases"].as_array().unwrap() {
+                total += 1;
+                let id = format!(
+                    "{file}/{}/{}",
+                    test["name"].as_str().unwrap(),
+                    case["name"].as_str().unwrap()
+                );
+                let obj = yaml_one(&dir.join(case["object"].as_str().unwrap()));
+                let review = review_of(&obj);
+                let matched = matches(&constraint["spec"]["match"], &review);
+                let rego = if matched {
+                    tmpl.violations(&review, &params)
+                } else {
+                    vec![]
+                };
+                let cel_found = if matched {
+                    cel.violations(&review, &params)
+                        .unwrap_or_else(|e| panic!("{id}: CEL evaluation error: {e}"))
+                } else {
+                    vec![]
+                };
+                let want = case["assertions"].as_array().unwrap().iter().all(|a| {
+                    assert!(
+                        a["message"].is_null(),
+                        "{id}: own suites assert counts only"
+                    );
+                    match &a["violations"] {
+                        Value::String(s) if s == "yes" => true,
+                        Value::String(s) if s == "no" => false,
+                        other => panic!("{id}: bad assertion {other}"),
+                    }
+                });
+                if rego.iter().any(|m| m.starts_with("evaluation error")) {
+                    failures.push(format!("{id}: Rego {rego:?}"));
+                    continue;
+                }
+                if rego.is_empty() != want {
+                    rego_ok += 1;
+                } else {
+                    failures.push(format!("{id}: Rego {rego:?}"));
+                }
+                if cel_found.is_empty() != want {
+                    cel_ok += 1;
+                } else {
+                    failures.push(format!("{id}: CEL {cel_found:?}"));
+                }
+            }
+        }
+    }
+    println!(
+        "gatekeeper own templates ({}): {total} suite cases, Rego v1 (regorus) {rego_ok}/{total}, CEL (cel-interpreter) {cel_ok}/{total}",
+        OWN_TEMPLATES.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        total >= 50,
+        "the own suites have at least 50 cases, found {total}"
+    );
+}

@@ -409,6 +409,11 @@ fn templates_reshape_kyverno_and_gatekeeper_documents() {
             assert_eq!(plain.len(), shaped.len(), "{case} {target:?}");
             assert!(!plain.is_empty(), "{case} {target:?}");
             for (mut p, s) in plain.into_iter().zip(shaped) {
+                // polytrans's own ConstraintTemplates have templates of their own.
+                if p["kind"] == "ConstraintTemplate" {
+                    assert_eq!(p, s, "{case} {target:?}");
+                    continue;
+                }
                 assert!(p["metadata"].get("labels").is_none(), "{case} {target:?}");
                 p["metadata"]["labels"] = serde_json::json!({"example.com/team": "platform"});
                 assert_eq!(p, s, "{case} {target:?}");

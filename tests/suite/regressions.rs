@@ -447,7 +447,7 @@ fn kyverno_must_run_as_non_root_effective_values() {
     );
     // An explicit `runAsNonRoot: false` is rejected even with a non-zero `runAsUser`. The
     // gatekeeper-library template reads `runAsNonRoot` only when no `runAsUser` is in effect:
-    // the Gatekeeper output says so in its fidelity note.
+    // the Gatekeeper output uses polytrans's own template instead (issue 17 §3).
     let explicit_false = [(
         "container runAsNonRoot false, pod runAsUser 1000",
         p(json!({"runAsUser": 1000}), json!({"runAsNonRoot": false})),
@@ -455,12 +455,10 @@ fn kyverno_must_run_as_non_root_effective_values() {
     )];
     assert_verdicts(
         &input,
-        &["kyverno", "vap", "kyverno-cel", "check"],
+        &["kyverno", "vap", "kyverno-cel", "gatekeeper", "check"],
         &explicit_false,
     );
-    assert!(
-        emit("gatekeeper", &input).contains("the library admits an explicit `runAsNonRoot: false`")
-    );
+    assert!(emit("gatekeeper", &input).contains("kind: K8sPolytransPSPRunAsNonRoot"));
     // A pod with neither is defaulted to `runAsNonRoot: true` by PSP (and the mutating
     // engines); a validating policy requires pods to carry it.
     let bare = p(json!({}), Value::Null);

@@ -26,6 +26,15 @@ pub struct Template {
     pub kind: String,
     pub package: String,
     engine: regorus::Engine,
+    /// The `K8sNativeValidation` code, when the template has it (polytrans's own templates are
+    /// run on both engines, which must agree).
+    pub cel: Option<CelCode>,
+}
+
+/// A template's `K8sNativeValidation` source, compiled: variables (in order) and validations.
+pub struct CelCode {
+    variables: Vec<(String, cel_interpreter::Program)>,
+    validations: Vec<(String, cel_interpreter::Program)>,
 }
 
 fn yaml_docs(text: &str) -> Vec<Value> {
@@ -43,24 +52,31 @@ pub fn yaml_one(path: &Path) -> Value {
 
 /// Loads a `template.yaml` (legacy `rego:` or `code[engine=Rego]`).
 pub fn load_template(path: &Path) -> Template {
-    let t = yaml_one(path);
+    template_of(&yaml_one(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Compiles a ConstraintTemplate object: its Rego (v0, or v1 where `source.version` says so),
+/// and its `K8sNativeValidation` CEL when present.
+pub fn template_of(t: &Value) -> Result<Template, String> {
     let kind = t["spec"]["crd"]["spec"]["names"]["kind"]
         .as_str()
-        .unwrap()
+        .ok_or("no spec.crd.spec.names.kind")?
         .to_string();
     let target = &t["spec"]["targets"][0];
-    let (rego, libs) = if let Some(r) = target["rego"].as_str() {
-        (r.to_string(), target["libs"].clone())
+    let (rego, libs, v1) = if let Some(r) = target["rego"].as_str() {
+        (r.to_string(), target["libs"].clone(), false)
     } else {
         let code = target["code"]
             .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["engine"] == "Rego")
-            .unwrap();
+            .and_then(|a| a.iter().find(|c| c["engine"] == "Rego"))
+            .ok_or("no Rego code")?;
         (
-            code["source"]["rego"].as_str().unwrap().to_string(),
+            code["source"]["rego"]
+                .as_str()
+                .ok_or("no source.rego")?
+                .to_string(),
             code["source"]["libs"].clone(),
+            code["source"]["version"] == "v1",
         )
     };
     let libs: Vec<String> = libs
@@ -70,24 +86,136 @@ pub fn load_template(path: &Path) -> Template {
     let package = rego
         .lines()
         .find_map(|l| l.trim().strip_prefix("package "))
-        .unwrap()
+        .ok_or("no package")?
         .trim()
         .to_string();
     let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(true);
+    // regorus parses Rego v1 by default; the library's templates are v0.
+    engine.set_rego_v0(!v1);
     engine.set_strict_builtin_errors(false);
     engine
         .add_policy("template.rego".into(), rego)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        .map_err(|e| e.to_string())?;
     for (i, l) in libs.into_iter().enumerate() {
         engine
             .add_policy(format!("lib{i}.rego"), l)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            .map_err(|e| e.to_string())?;
     }
-    Template {
+    let cel = target["code"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["engine"] == "K8sNativeValidation"))
+        .map(|c| -> Result<CelCode, String> {
+            let compile = |e: &str| {
+                cel_interpreter::Program::compile(e).map_err(|err| format!("{e}: {err:?}"))
+            };
+            let src = &c["source"];
+            let mut variables = Vec::new();
+            for v in src["variables"].as_array().into_iter().flatten() {
+                let name = v["name"].as_str().ok_or("variable without name")?;
+                let expr = v["expression"]
+                    .as_str()
+                    .ok_or("variable without expression")?;
+                variables.push((name.to_string(), compile(expr)?));
+            }
+            let mut validations = Vec::new();
+            for v in src["validations"].as_array().into_iter().flatten() {
+                let expr = v["expression"]
+                    .as_str()
+                    .ok_or("validation without expression")?;
+                validations.push((expr.to_string(), compile(expr)?));
+            }
+            Ok(CelCode {
+                variables,
+                validations,
+            })
+        })
+        .transpose()?;
+    Ok(Template {
         kind,
         package,
         engine,
+        cel,
+    })
+}
+
+impl CelCode {
+    /// The failing validations (their expressions) on `review` with `parameters`, as Gatekeeper
+    /// binds a `K8sNativeValidation` template: `request` (the review), `variables.anyObject`
+    /// (the object), `variables.params` (the parameters), then the template's variables in
+    /// order. Kubernetes' string extensions `replace` and `split` are provided. `Err` on an
+    /// evaluation error.
+    pub fn violations(&self, review: &Value, parameters: &Value) -> Result<Vec<String>, String> {
+        use cel_interpreter::objects::{Key, Map};
+        use cel_interpreter::{Context, Value as Cel};
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        let mut ctx = Context::default();
+        ctx.add_function(
+            "replace",
+            |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<
+                Arc<String>,
+            >,
+             from: Arc<String>,
+             to: Arc<String>| { s.replace(from.as_str(), to.as_str()) },
+        );
+        // Kubernetes' `split(separator, limit)` (a negative limit: every part).
+        ctx.add_function(
+            "split",
+            |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<
+                Arc<String>,
+            >,
+             sep: Arc<String>,
+             limit: i64|
+             -> Result<Cel, cel_interpreter::ExecutionError> {
+                let parts: Vec<Cel> = if limit < 0 {
+                    s.split(sep.as_str())
+                        .map(|p| Cel::String(Arc::new(p.to_string())))
+                        .collect()
+                } else {
+                    s.splitn(limit as usize, sep.as_str())
+                        .map(|p| Cel::String(Arc::new(p.to_string())))
+                        .collect()
+                };
+                Ok(Cel::List(Arc::new(parts)))
+            },
+        );
+        ctx.add_variable_from_value("request", super::cel::to_cel(review));
+        let mut vars: HashMap<Key, Cel> = HashMap::new();
+        vars.insert(
+            Key::String(Arc::new("anyObject".into())),
+            super::cel::to_cel(&review["object"]),
+        );
+        vars.insert(
+            Key::String(Arc::new("params".into())),
+            super::cel::to_cel(parameters),
+        );
+        for (name, prog) in &self.variables {
+            ctx.add_variable_from_value(
+                "variables",
+                Cel::Map(Map {
+                    map: Arc::new(vars.clone()),
+                }),
+            );
+            let v = prog
+                .execute(&ctx)
+                .map_err(|e| format!("variable {name}: {e:?}"))?;
+            vars.insert(Key::String(Arc::new(name.clone())), v);
+        }
+        ctx.add_variable_from_value(
+            "variables",
+            Cel::Map(Map {
+                map: Arc::new(vars),
+            }),
+        );
+        let mut failed = Vec::new();
+        for (expr, prog) in &self.validations {
+            match prog.execute(&ctx) {
+                Ok(Cel::Bool(true)) => {}
+                Ok(Cel::Bool(false)) => failed.push(expr.clone()),
+                other => return Err(format!("{expr}: {other:?}")),
+            }
+        }
+        Ok(failed)
     }
 }
 
@@ -613,11 +741,13 @@ pub fn mutate(mutators: &[Value], obj: &mut Value) {
 // ---------------------------------------------------------------------------------------------
 // Output of `--to gatekeeper`
 
-/// The constraints and mutators of an output.
-#[derive(Debug, Clone, Default)]
+/// The constraints, mutators and polytrans's own ConstraintTemplates of an output.
+#[derive(Default)]
 pub struct Output {
     pub constraints: Vec<Value>,
     pub mutators: Vec<Value>,
+    /// The ConstraintTemplates the output carries, by constraint kind.
+    pub templates: BTreeMap<String, Template>,
 }
 
 impl Output {
@@ -630,6 +760,9 @@ impl Output {
                 out.constraints.push(d);
             } else if api.starts_with("mutations.gatekeeper.sh/") {
                 out.mutators.push(d);
+            } else if api.starts_with("templates.gatekeeper.sh/") {
+                let t = template_of(&d).unwrap_or_else(|e| panic!("{e}\n{d}"));
+                out.templates.insert(t.kind.clone(), t);
             } else if !d.is_null() {
                 panic!("unexpected document in gatekeeper output: {d}");
             }
@@ -645,9 +778,10 @@ impl Output {
         let mut out = Vec::new();
         for c in &self.constraints {
             let kind = c["kind"].as_str().unwrap();
-            let t = lib
+            let t = self
                 .templates
                 .get(kind)
+                .or_else(|| lib.templates.get(kind))
                 .unwrap_or_else(|| panic!("no template for `{kind}`"));
             if !matches(&c["spec"]["match"], &review) {
                 continue;
@@ -656,7 +790,18 @@ impl Output {
                 Value::Null => json!({}),
                 p => p.clone(),
             };
-            for m in t.violations(&review, &params) {
+            let found = t.violations(&review, &params);
+            // An own template's CEL must decide as its Rego does.
+            if let (Some(cel), true) = (&t.cel, self.templates.contains_key(kind)) {
+                match cel.violations(&review, &params) {
+                    Ok(v) if v.is_empty() == found.is_empty() => {}
+                    other => panic!(
+                        "{kind}: CEL {other:?} and Rego {found:?} disagree\n  parameters {params}\n  object {}",
+                        review["object"]
+                    ),
+                }
+            }
+            for m in found {
                 out.push(format!(
                     "{kind}/{}: {m}",
                     c["metadata"]["name"].as_str().unwrap_or("")
