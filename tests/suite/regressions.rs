@@ -823,6 +823,341 @@ fn kyverno_foreach_defaults_do_not_depend_on_container_order() {
     assert_verdicts(&ro, &["kyverno", "gatekeeper", "check"], &cases);
 }
 
+/// Two containers `app` and `sidecar` with these security contexts (`null`: none).
+fn two(app: Value, sidecar: Value) -> Value {
+    let c = |name: &str, sc: Value| {
+        let mut c = json!({"name": name, "image": "nginx"});
+        if !sc.is_null() {
+            c["securityContext"] = sc;
+        }
+        c
+    };
+    json!([c("app", app), c("sidecar", sidecar)])
+}
+
+/// Kyverno seccomp (differential, issue 17): PSP's seccomp strategy keeps the pod annotation
+/// over the default (`Generate`), judges the pod's own profile (`ValidatePod`: set, once the
+/// PSP lists allowed profiles) and each container's own profile (`ValidateContainer`).
+#[test]
+fn kyverno_seccomp_pod_annotation_and_pod_profile() {
+    let input = psp(
+        "seccomp.security.alpha.kubernetes.io/allowedProfileNames: localhost/prof.json,unconfined\nseccomp.security.alpha.kubernetes.io/defaultProfileName: runtime/default",
+        "",
+    );
+    let ann = |v: &str| json!({"seccomp.security.alpha.kubernetes.io/pod": v});
+    let cases = [
+        (
+            "pod annotation localhost/prof.json, default not applied",
+            pod(
+                ann("localhost/prof.json"),
+                json!({"containers": [container(Value::Null)]}),
+            ),
+            true,
+        ),
+        (
+            "no profile: defaulted to runtime/default, not allowed",
+            pod(json!({}), json!({"containers": [container(Value::Null)]})),
+            false,
+        ),
+        (
+            "pod annotation unconfined, container field Localhost prof.json",
+            pod(
+                ann("unconfined"),
+                json!({"containers": [container(json!({"seccompProfile": {"type": "Localhost", "localhostProfile": "prof.json"}}))]}),
+            ),
+            true,
+        ),
+        (
+            "pod annotation unconfined, container annotation runtime/default",
+            pod(
+                json!({"seccomp.security.alpha.kubernetes.io/pod": "unconfined", "container.seccomp.security.alpha.kubernetes.io/app": "runtime/default"}),
+                json!({"containers": [container(Value::Null)]}),
+            ),
+            false,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+    // Without a default, the pod's own profile must be set even when every container sets one.
+    let input = psp(
+        "seccomp.security.alpha.kubernetes.io/allowedProfileNames: docker/default,localhost/prof.json",
+        "",
+    );
+    let rd = json!({"seccompProfile": {"type": "RuntimeDefault"}});
+    let cases = [
+        (
+            "container RuntimeDefault, no pod profile",
+            pod(json!({}), json!({"containers": [container(rd.clone())]})),
+            false,
+        ),
+        (
+            "container RuntimeDefault, pod RuntimeDefault",
+            pod(
+                json!({}),
+                json!({"securityContext": rd.clone(), "containers": [container(rd.clone())]}),
+            ),
+            true,
+        ),
+        (
+            "pod annotation docker/default only",
+            pod(
+                ann("docker/default"),
+                json!({"containers": [container(Value::Null)]}),
+            ),
+            true,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+}
+
+/// Kyverno AppArmor (differential, issue 17): each container's own annotation (by its name) is
+/// judged; the default fills only the containers without one.
+#[test]
+fn kyverno_apparmor_per_container() {
+    let with_default = psp(
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default\napparmor.security.beta.kubernetes.io/defaultProfileName: runtime/default",
+        "",
+    );
+    let app = json!({"container.apparmor.security.beta.kubernetes.io/app": "runtime/default"});
+    let cases = [
+        (
+            "app annotated, sidecar defaulted",
+            pod(
+                app.clone(),
+                json!({"containers": two(Value::Null, Value::Null)}),
+            ),
+            true,
+        ),
+        (
+            "sidecar unconfined",
+            pod(
+                json!({"container.apparmor.security.beta.kubernetes.io/sidecar": "unconfined"}),
+                json!({"containers": two(Value::Null, Value::Null)}),
+            ),
+            false,
+        ),
+    ];
+    assert_verdicts(&with_default, &["kyverno", "check"], &cases);
+    let no_default = psp(
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames: runtime/default",
+        "",
+    );
+    let both = json!({
+        "container.apparmor.security.beta.kubernetes.io/app": "runtime/default",
+        "container.apparmor.security.beta.kubernetes.io/sidecar": "runtime/default",
+    });
+    let cases = [
+        (
+            "app annotated, sidecar without a profile",
+            pod(app, json!({"containers": two(Value::Null, Value::Null)})),
+            false,
+        ),
+        (
+            "both annotated",
+            pod(both, json!({"containers": two(Value::Null, Value::Null)})),
+            true,
+        ),
+    ];
+    assert_verdicts(&no_default, &["kyverno", "check"], &cases);
+}
+
+/// Kyverno volumes (differential, issue 17): `secret` covers a projected volume made only of
+/// the service-account token sources (`IsOnlyServiceAccountTokenSources`).
+#[test]
+fn kyverno_secret_covers_service_account_token_projection() {
+    let input = psp("", "").replace("volumes: ['*']", "volumes: [secret]");
+    let with = |projected: Value| {
+        pod(
+            json!({}),
+            json!({"containers": [container(Value::Null)], "volumes": [{"name": "v", "projected": projected}]}),
+        )
+    };
+    let token = json!({"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}});
+    let ca = json!({"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}});
+    let ns = json!({"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}});
+    let cases = [
+        ("no sources", with(json!({})), true),
+        (
+            "the injected token volume",
+            with(json!({"sources": [token, ca, ns]})),
+            true,
+        ),
+        (
+            "a token with an audience",
+            with(
+                json!({"sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]}),
+            ),
+            false,
+        ),
+        (
+            "another config map",
+            with(json!({"sources": [{"configMap": {"name": "app-config"}}]})),
+            false,
+        ),
+        (
+            "a secret source",
+            with(json!({"sources": [{"secret": {"name": "s"}}]})),
+            false,
+        ),
+        (
+            "the pod's labels through the downward API",
+            with(
+                json!({"sources": [{"downwardAPI": {"items": [{"path": "labels", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels"}}]}}]}),
+            ),
+            false,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+}
+
+/// Kyverno runAsUser / runAsGroup `MustRunAs` / `MayRunAs` (differential, issue 17): each
+/// container's effective value is judged; a pod-level value every container overrides is not.
+#[test]
+fn kyverno_run_as_ids_effective_values() {
+    let input = psp(
+        "",
+        "runAsUser: {rule: MustRunAs, ranges: [{min: 800, max: 800}]}\nrunAsGroup: {rule: MayRunAs, ranges: [{min: 600, max: 750}]}",
+    );
+    let p = |psc: Value, app: Value, sidecar: Value| {
+        pod(
+            json!({}),
+            json!({"securityContext": psc, "containers": two(app, sidecar)}),
+        )
+    };
+    let cases = [
+        (
+            "pod 5, both containers 800",
+            p(
+                json!({"runAsUser": 5}),
+                json!({"runAsUser": 800}),
+                json!({"runAsUser": 800}),
+            ),
+            true,
+        ),
+        (
+            "pod 5, one container inherits it",
+            p(
+                json!({"runAsUser": 5}),
+                json!({"runAsUser": 800}),
+                Value::Null,
+            ),
+            false,
+        ),
+        (
+            "pod 800, a container 5",
+            p(
+                json!({"runAsUser": 800}),
+                json!({"runAsUser": 5}),
+                Value::Null,
+            ),
+            false,
+        ),
+        (
+            "pod group 5, both containers 672",
+            p(
+                json!({"runAsGroup": 5}),
+                json!({"runAsGroup": 672}),
+                json!({"runAsGroup": 672}),
+            ),
+            true,
+        ),
+        (
+            "no group anywhere (MayRunAs)",
+            p(json!({"runAsUser": 800}), Value::Null, Value::Null),
+            true,
+        ),
+        (
+            "pod group 5, one container inherits it",
+            p(
+                json!({"runAsGroup": 5}),
+                json!({"runAsGroup": 672}),
+                Value::Null,
+            ),
+            false,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+    // A range starting at 0.
+    let input = psp(
+        "",
+        "runAsUser: {rule: MustRunAs, ranges: [{min: 0, max: 50}, {min: 1900, max: 1950}]}",
+    );
+    let cases = [
+        (
+            "pod 65534, containers inherit it",
+            p(
+                json!({"runAsUser": 65534}),
+                json!({"privileged": false}),
+                Value::Null,
+            ),
+            false,
+        ),
+        (
+            "pod 65534, containers 0 and 1901",
+            p(
+                json!({"runAsUser": 65534}),
+                json!({"runAsUser": 0}),
+                json!({"runAsUser": 1901}),
+            ),
+            true,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+}
+
+/// Kyverno SELinux `MustRunAs` (differential, issue 17): each container's effective options
+/// must equal the PSP's (an option the PSP sets must be set; levels compare with categories in
+/// any order), and the pod's options are judged when set.
+#[test]
+fn kyverno_selinux_must_run_as_exact() {
+    let input = psp(
+        "",
+        "seLinux: {rule: MustRunAs, seLinuxOptions: {user: system_u, type: container_t, level: 's0:c1,c2'}}",
+    )
+    .replace("  seLinux: {rule: RunAsAny}\n", "");
+    let want = json!({"user": "system_u", "type": "container_t", "level": "s0:c1,c2"});
+    let se = |o: Value| json!({"seLinuxOptions": o});
+    let p = |psc: Value, app: Value| {
+        pod(
+            json!({}),
+            json!({"securityContext": psc, "containers": [container(app)]}),
+        )
+    };
+    let cases = [
+        ("nothing set: defaulted", p(json!({}), Value::Null), true),
+        ("container options {}", p(json!({}), se(json!({}))), false),
+        (
+            "container without the user",
+            p(
+                json!({}),
+                se(json!({"type": "container_t", "level": "s0:c1,c2"})),
+            ),
+            false,
+        ),
+        (
+            "categories in another order",
+            p(
+                json!({}),
+                se(json!({"user": "system_u", "type": "container_t", "level": "s0:c2,c1"})),
+            ),
+            true,
+        ),
+        (
+            "pod options without the level, container complete",
+            p(
+                se(json!({"user": "system_u", "type": "container_t"})),
+                se(want.clone()),
+            ),
+            false,
+        ),
+        (
+            "pod options complete",
+            p(se(want.clone()), Value::Null),
+            true,
+        ),
+    ];
+    assert_verdicts(&input, &["kyverno", "check"], &cases);
+}
+
 /// Found by the differential (kubewarden, vap): a seccomp default without an allowed list. PSP
 /// defaults the pod to the profile and then refuses it ("seccomp may not be set"), so the PSP
 /// admits no pod; a backend that cannot default must not admit the pod that sets no profile.

@@ -354,7 +354,7 @@ fn policy_for(
                 fid.push(field, f, note);
                 rules.push(RuleView {
                     name: rule_name(&name, d.action.kind_name()),
-                    preconditions: None,
+                    preconditions: mutation_preconditions(&d.action),
                     validate: None,
                     mutate: Some(m),
                 });

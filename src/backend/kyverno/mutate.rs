@@ -56,6 +56,20 @@ pub(super) fn cap_literal(caps: &[String]) -> Option<String> {
     serde_json::to_string(caps).ok()
 }
 
+/// Preconditions of a defaulting field's mutate rule: PSP's seccomp strategy keeps the pod's
+/// annotation when it is set (`Generate`: the annotation, else the field, else the default), so
+/// the field is written only on pods without the annotation.
+pub(super) fn mutation_preconditions(a: &DefaultAction) -> Option<Conditions> {
+    match a {
+        DefaultAction::SeccompProfile { .. } => Some(Conditions::all(vec![Condition::new(
+            "{{ request.object.metadata.annotations.\"seccomp.security.alpha.kubernetes.io/pod\" || '' }}",
+            "Equals",
+            "",
+        )])),
+        _ => None,
+    }
+}
+
 /// The mutate rule of a defaulting field, its fidelity and a note.
 pub(super) fn mutation(a: &DefaultAction) -> Option<(Mutate, Fidelity, &'static str)> {
     use Fidelity::*;
@@ -151,7 +165,7 @@ pub(super) fn mutation(a: &DefaultAction) -> Option<(Mutate, Fidelity, &'static 
             Some((
                 psm(json!({"spec": {"securityContext": {"+(seccompProfile)": sp}}})),
                 Approximated,
-                "written as the pod's seccompProfile field, not the deprecated annotation; a pod annotation alone no longer suppresses it",
+                "written as the pod's seccompProfile field, not the deprecated annotation",
             ))
         }
         DefaultAction::AppArmorProfile { profile } => {

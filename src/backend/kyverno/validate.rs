@@ -121,13 +121,23 @@ pub(super) fn validation(r: &Rule) -> Option<(Validate, Fidelity, String)> {
         Constraint::ProbeHost { .. } => None,
         Constraint::Volumes { allowed } => {
             let (op, names) = set_names(allowed)?;
+            // PSP (`allowsVolumeType`): `secret` also covers a projected volume made only of
+            // the service-account token sources (`IsOnlyServiceAccountTokenSources`).
+            let token_as_secret = op == "AnyNotIn"
+                && names.iter().any(|n| n == "secret")
+                && !names.iter().any(|n| n == "projected");
             let mut names: Vec<String> = names.iter().map(|n| volume_key(n)).collect();
             if op == "AnyNotIn" {
                 names.push("name".into());
                 names.sort();
             }
+            let volumes = if token_as_secret {
+                format!("request.object.spec.volumes[?!({SA_TOKEN_PROJECTION})]")
+            } else {
+                "request.object.spec.volumes[]".to_string()
+            };
             Some((
-                deny_list("request.object.spec.volumes[].keys(@)[]", op, &names),
+                deny_list(&format!("{volumes}.keys(@)[]"), op, &names),
                 Exact,
                 String::new(),
             ))
@@ -157,13 +167,16 @@ pub(super) fn validation(r: &Rule) -> Option<(Validate, Fidelity, String)> {
             String::new(),
         )),
         Constraint::RunAsUser {
-            ranges, required, ..
-        } => id_rule("runAsUser", ranges, *required),
+            ranges,
+            required,
+            scope,
+        } => id_rule("runAsUser", ranges, *required, *scope),
+        // PSP's RunAsGroupStrategy judges each container's effective value.
         Constraint::GroupIds {
             field: GroupField::RunAsGroup,
             ranges,
             required,
-        } => id_rule("runAsGroup", ranges, *required),
+        } => id_rule("runAsGroup", ranges, *required, Scope::Effective),
         Constraint::GroupIds {
             field: GroupField::FsGroup,
             ranges,
@@ -274,41 +287,8 @@ pub(super) fn validation(r: &Rule) -> Option<(Validate, Fidelity, String)> {
             role,
             type_,
             level,
-            ..
-        } => {
-            let mut opts = Map::new();
-            for (k, v) in [
-                ("user", user),
-                ("role", role),
-                ("type", type_),
-                ("level", level),
-            ] {
-                if let Some(v) = v {
-                    let set: Vec<String> = v.iter().filter(|s| !s.is_empty()).cloned().collect();
-                    if set.is_empty() {
-                        // Only "unset" is allowed.
-                        opts.insert(format!("X({k})"), json!("null"));
-                    } else {
-                        let alt = alternatives(&set)?;
-                        opts.insert(format!("=({k})"), json!(alt));
-                    }
-                }
-            }
-            if opts.is_empty() {
-                return None;
-            }
-            let opts = Value::Object(opts);
-            let mut spec = every_container(json!({"=(seLinuxOptions)": opts.clone()}), false);
-            spec.as_object_mut().unwrap().insert(
-                "=(securityContext)".into(),
-                json!({"=(seLinuxOptions)": opts}),
-            );
-            Some((
-                pattern(spec),
-                Approximated,
-                "each option written must be listed; an unset option is not required".into(),
-            ))
-        }
+            scope,
+        } => selinux_rule([user, role, type_, level], *scope),
         Constraint::Sysctls { allowed, forbidden } => {
             let key = "{{ request.object.spec.securityContext.sysctls[].name || `[]` }}";
             let mut any = Vec::new();
@@ -341,19 +321,140 @@ pub(super) fn validation(r: &Rule) -> Option<(Validate, Fidelity, String)> {
             unset_allowed,
             source,
             scope,
-        } => profiles(
-            "seccomp",
-            allowed,
-            *unset_allowed,
-            *source != ProfileSource::Fields,
-            *scope,
-        ),
+        } => match (scope, allowed) {
+            (Scope::Effective, NameSet::Any | NameSet::Only(_)) => {
+                effective_profiles(Profiles::Seccomp(*source), allowed, *unset_allowed)
+            }
+            _ => profiles(
+                "seccomp",
+                allowed,
+                *unset_allowed,
+                *source != ProfileSource::Fields,
+                *scope,
+            ),
+        },
         Constraint::AppArmor {
             allowed,
             unset_allowed,
             scope,
-        } => profiles("apparmor", allowed, *unset_allowed, true, *scope),
+        } => match (scope, allowed) {
+            (Scope::Effective, NameSet::Any | NameSet::Only(_)) => {
+                effective_profiles(Profiles::AppArmor, allowed, *unset_allowed)
+            }
+            _ => profiles("apparmor", allowed, *unset_allowed, true, *scope),
+        },
     }
+}
+
+/// The most category permutations a level is written with (`s0:c1,c2,c3,c4,c5`: 120).
+const MAX_LEVEL_PERMUTATIONS: usize = 120;
+
+/// A level as PSP's `equalLevels` compares it: the sensitivity, and the categories in every
+/// order (`s0:c1,c2` and `s0:c2,c1` are one level); `None` when there are too many orders to
+/// list.
+pub(super) fn level_spellings(level: &str) -> Option<Vec<String>> {
+    let Some((sensitivity, categories)) = level.split_once(':') else {
+        return Some(vec![level.to_string()]);
+    };
+    let mut cats: Vec<&str> = categories.split(',').collect();
+    cats.sort_unstable();
+    let mut out = Vec::new();
+    // Distinct permutations in lexicographic order (next permutation).
+    loop {
+        if out.len() >= MAX_LEVEL_PERMUTATIONS {
+            return None;
+        }
+        out.push(format!("{sensitivity}:{}", cats.join(",")));
+        let Some(i) = (1..cats.len()).rev().find(|&i| cats[i - 1] < cats[i]) else {
+            break;
+        };
+        let j = (i..cats.len())
+            .rev()
+            .find(|&j| cats[j] > cats[i - 1])
+            .unwrap();
+        cats.swap(i - 1, j);
+        cats[i..].reverse();
+    }
+    // The level as written first.
+    if let Some(k) = out.iter().position(|l| l == level) {
+        let l = out.remove(k);
+        out.insert(0, l);
+    }
+    Some(out)
+}
+
+/// SELinux options: each listed part must be one of its values (`""`: unset). With
+/// [`Scope::Effective`] (PSP) the pod-level options, when set, and each container's effective
+/// options (its own, else the pod's, else none) are judged as whole objects; with
+/// [`Scope::EveryValue`] (PSS) every options object written.
+pub(super) fn selinux_rule(
+    parts: [&Option<Vec<String>>; 4],
+    scope: Scope,
+) -> Option<(Validate, Fidelity, String)> {
+    let mut opts = Map::new();
+    let mut accepts_empty = true;
+    let mut fidelity = Fidelity::Exact;
+    let mut note = String::new();
+    for (k, v) in ["user", "role", "type", "level"].into_iter().zip(parts) {
+        let Some(v) = v else { continue };
+        let mut set: Vec<String> = Vec::new();
+        for value in v.iter().filter(|s| !s.is_empty()) {
+            if k != "level" {
+                set.push(value.clone());
+                continue;
+            }
+            match level_spellings(value) {
+                Some(spellings) => set.extend(spellings),
+                None => {
+                    set.push(value.clone());
+                    fidelity = Fidelity::Approximated;
+                    note = format!(
+                        "level `{value}` has too many categories to list every order: only the order written is accepted"
+                    );
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        set.retain(|x| seen.insert(x.clone()));
+        let unset_ok = v.iter().any(String::is_empty);
+        accepts_empty &= unset_ok;
+        if set.is_empty() {
+            // Only "unset" is allowed.
+            opts.insert(format!("X({k})"), json!("null"));
+        } else if unset_ok {
+            opts.insert(format!("=({k})"), json!(alternatives(&set)?));
+        } else {
+            opts.insert(k.to_string(), json!(alternatives(&set)?));
+        }
+    }
+    if opts.is_empty() {
+        return None;
+    }
+    let w = Value::Object(opts);
+    let optional = |w: &Value| json!({"=(securityContext)": {"=(seLinuxOptions)": w}});
+    let mut written = every_container(json!({"=(seLinuxOptions)": w.clone()}), false);
+    if scope == Scope::EveryValue || accepts_empty {
+        written
+            .as_object_mut()
+            .unwrap()
+            .extend(optional(&w).as_object().unwrap().clone());
+        return Some((pattern(written), fidelity, note));
+    }
+    // Effective, and an unset option is not allowed: either the pod sets allowed options (the
+    // containers without their own inherit them), or every container sets its own.
+    written.as_object_mut().unwrap().insert(
+        "securityContext".into(),
+        json!({"seLinuxOptions": w.clone()}),
+    );
+    let mut each = every_container(json!({"seLinuxOptions": w.clone()}), true);
+    each.as_object_mut()
+        .unwrap()
+        .extend(optional(&w).as_object().unwrap().clone());
+    Some((
+        Validate::any_pattern(vec![json!({ "spec": written }), json!({ "spec": each })]),
+        fidelity,
+        note,
+    ))
 }
 
 pub(super) fn driver_rule(
@@ -376,35 +477,62 @@ pub(super) fn id_rule(
     field: &str,
     ranges: &[IdRange],
     required: bool,
+    scope: Scope,
 ) -> Option<(Validate, Fidelity, String)> {
     if ranges.is_empty() {
         return None;
     }
     let pat = ranges_pattern(ranges);
     let opt = format!("=({field})");
-    let mut any = every_container(json!({ opt.clone(): pat }), false);
-    let note =
-        "every value written must be in range, even a pod-level one that every container overrides"
-            .to_string();
-    if !required {
-        any.as_object_mut()
+    // Every container value written must be in range.
+    let mut pod_sets = every_container(json!({ opt.clone(): pat }), false);
+    if scope == Scope::EveryValue {
+        // PSS: every value written, the pod's too, even one every container overrides (and,
+        // when required, a value in effect for each container).
+        let pod_opt = json!({ opt.clone(): pat });
+        if !required {
+            pod_sets
+                .as_object_mut()
+                .unwrap()
+                .insert("=(securityContext)".into(), pod_opt);
+            return Some((pattern(pod_sets), Fidelity::Exact, String::new()));
+        }
+        pod_sets
+            .as_object_mut()
             .unwrap()
-            .insert("=(securityContext)".into(), json!({ opt: pat }));
-        return Some((pattern(any), Fidelity::Approximated, note));
+            .insert("securityContext".into(), json!({ field: pat }));
+        let mut each = every_container(json!({ field: pat }), true);
+        each.as_object_mut()
+            .unwrap()
+            .insert("=(securityContext)".into(), pod_opt);
+        return Some((
+            Validate::any_pattern(vec![json!({ "spec": pod_sets }), json!({ "spec": each })]),
+            Fidelity::Exact,
+            String::new(),
+        ));
     }
-    any.as_object_mut()
-        .unwrap()
-        .insert("securityContext".into(), json!({ field: pat }));
-    let mut each = every_container(json!({ field: pat }), true);
-    each.as_object_mut()
-        .unwrap()
-        .insert("=(securityContext)".into(), json!({ opt: pat }));
+    // PSP: each container's effective value (its own, else the pod's; `-1` when neither is
+    // set) is judged, and the pod's value only through the containers that inherit it. A
+    // condition, not a pattern: a pattern reads an absent value as 0, which a range from 0
+    // would accept.
+    let key = format!(
+        "{{{{ element.securityContext.{field} || request.object.spec.securityContext.{field} || `-1` }}}}"
+    );
+    let mut all = Vec::new();
+    if !required {
+        all.push(Condition::new(key.clone(), "NotEquals", -1));
+    }
+    for r in ranges {
+        all.push(Condition::new(
+            key.clone(),
+            "AnyNotIn",
+            format!("{}-{}", r.min, r.max),
+        ));
+    }
     Some((
-        Validate::any_pattern(vec![json!({ "spec": any }), json!({ "spec": each })]),
-        Fidelity::Approximated,
-        format!(
-            "{note}; init and ephemeral containers may leave it unset when the pod does not set it"
-        ),
+        Validate::foreach(vec![deny_each(Conditions::all(all))]),
+        Fidelity::Exact,
+        "each container's effective value (its own, else the pod's)".into(),
     ))
 }
 
@@ -475,15 +603,17 @@ pub(super) fn message(c: &Constraint) -> String {
         Constraint::Seccomp {
             allowed,
             unset_allowed,
+            scope,
             ..
         } => {
             format!(
                 "use an allowed seccomp profile ({}){}",
                 profile_list(allowed),
-                if *unset_allowed {
-                    ""
-                } else {
-                    "; every container needs one"
+                match (unset_allowed, scope) {
+                    (true, _) => "",
+                    // PSP's `ValidatePod`: the pod's own profile; containers inherit it.
+                    (false, Scope::Effective) => "; the pod needs one",
+                    (false, Scope::EveryValue) => "; every container needs one",
                 }
             )
         }
@@ -508,6 +638,17 @@ pub(super) fn message(c: &Constraint) -> String {
         Constraint::ProbeHost { .. } => "probes and lifecycle handlers must not set host".into(),
     }
 }
+
+/// JMESPath over a volume: a `projected` volume made only of the sources the ServiceAccount
+/// admission plugin injects (Kubernetes `IsOnlyServiceAccountTokenSources`: a token at `token`
+/// without audience, the `kube-root-ca.crt` config map, the namespace through the downward API;
+/// a projected volume without sources too).
+const SA_TOKEN_PROJECTION: &str = "projected != `null` && length((projected.sources || `[]`)[?\
+(serviceAccountToken == `null` && configMap == `null` && downwardAPI == `null`) \
+|| (serviceAccountToken != `null` && (serviceAccountToken.path != 'token' || (serviceAccountToken.audience || '') != '')) \
+|| (configMap != `null` && configMap.name != 'kube-root-ca.crt') \
+|| (downwardAPI != `null` && length((downwardAPI.items || `[]`)[?path != 'namespace' || fieldRef == `null` || fieldRef.apiVersion != 'v1' || fieldRef.fieldPath != 'metadata.namespace']) > `0`)\
+]) == `0`";
 
 /// The volume source key of a PSP `volumes` entry (PSP spells `cephfs` as `cephFS`).
 pub(super) fn volume_key(name: &str) -> String {
@@ -599,11 +740,152 @@ pub(super) fn host_paths(
 /// The Kubernetes profile `type` of an annotation-form profile.
 pub(super) fn profile_type(p: &str) -> Option<&'static str> {
     match p {
-        "runtime/default" => Some("RuntimeDefault"),
+        "runtime/default" | "docker/default" => Some("RuntimeDefault"),
         "unconfined" => Some("Unconfined"),
         _ if p.starts_with("localhost/") => Some("Localhost"),
         _ => None,
     }
+}
+
+/// Which profiles [`effective_profiles`] judges.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Profiles {
+    /// Seccomp, read from these sources.
+    Seccomp(ProfileSource),
+    /// AppArmor: container annotations and `appArmorProfile` fields.
+    AppArmor,
+}
+
+/// Conditions that a profile field (`f`, a JMESPath to a `seccompProfile` or `appArmorProfile`
+/// object) holds a profile outside `allowed` (unset passes).
+fn field_outside(f: &str, allowed: &[String]) -> Vec<Condition> {
+    let mut types: Vec<&str> = allowed.iter().filter_map(|p| profile_type(p)).collect();
+    types.push("");
+    types.sort();
+    types.dedup();
+    let mut out = vec![];
+    let locals: Vec<String> = allowed
+        .iter()
+        .filter_map(|p| p.strip_prefix("localhost/"))
+        .map(str::to_string)
+        .chain([String::new()])
+        .collect();
+    let localhost = types.contains(&"Localhost");
+    out.push(Condition::new(
+        format!("{{{{ {f}.type || '' }}}}"),
+        "AnyNotIn",
+        types,
+    ));
+    if localhost {
+        out.push(Condition::new(
+            format!("{{{{ {f}.type == 'Localhost' && {f}.localhostProfile || '' }}}}"),
+            "AnyNotIn",
+            escape_all(&locals),
+        ));
+    }
+    out
+}
+
+/// PSP's reading of seccomp and AppArmor profiles ([`Scope::Effective`]), exactly:
+/// - seccomp (`seccomp/strategy.go`): the pod's profile (annotation, else field) must be
+///   allowed, and set unless unset is allowed (`ValidatePod`); each container's own profile
+///   (field, else its annotation, else the pod's) must be allowed (`ValidateContainer`);
+/// - AppArmor (`apparmor/strategy.go`): each container's profile (its annotation; on
+///   Kubernetes 1.30+ also its `appArmorProfile` field, else the pod's) must be allowed, and
+///   set unless unset is allowed.
+///
+/// A container's annotation is read by its name (`{{element.name}}`, a nested variable).
+pub(super) fn effective_profiles(
+    what: Profiles,
+    allowed: &NameSet,
+    unset_allowed: bool,
+) -> Option<(Validate, Fidelity, String)> {
+    let (field, elem_ann, pod_ann, use_fields, use_ann) = match what {
+        Profiles::Seccomp(source) => (
+            "seccompProfile",
+            "container.seccomp.security.alpha.kubernetes.io/",
+            Some("seccomp.security.alpha.kubernetes.io/pod"),
+            source != ProfileSource::Annotations,
+            source != ProfileSource::Fields,
+        ),
+        Profiles::AppArmor => (
+            "appArmorProfile",
+            "container.apparmor.security.beta.kubernetes.io/",
+            None,
+            true,
+            true,
+        ),
+    };
+    let elem_field = format!("element.securityContext.{field}");
+    let pod_field = format!("request.object.spec.securityContext.{field}");
+    let ann = |key: &str| format!("request.object.metadata.annotations.\"{key}\"");
+    let elem_ann = ann(&format!("{elem_ann}{{{{element.name}}}}"));
+    let unset = |path: &str, suffix: &str| {
+        Condition::new(format!("{{{{ {path}{suffix} || '' }}}}"), "Equals", "")
+    };
+    let mut each = Vec::new();
+    let (mut fidelity, mut note) = (Fidelity::Exact, String::new());
+    if let NameSet::Only(v) = allowed {
+        if v.iter().any(|p| p.contains(['*', '?'])) {
+            fidelity = Fidelity::Approximated;
+            note = "a `*` or `?` in a profile name is read as a Kyverno wildcard (PSP compared names literally)".into();
+        }
+        let mut names = escape_all(v);
+        names.push(String::new());
+        let ann_outside =
+            |a: &str| Condition::new(format!("{{{{ {a} || '' }}}}"), "AnyNotIn", names.clone());
+        match what {
+            Profiles::Seccomp(_) => {
+                let mut any = Vec::new();
+                if use_fields {
+                    any.extend(field_outside(&elem_field, v));
+                    any.extend(field_outside(&pod_field, v));
+                }
+                if use_ann {
+                    any.push(ann_outside(&elem_ann));
+                    any.push(ann_outside(&ann(pod_ann.unwrap())));
+                }
+                each.push(deny_each(Conditions::any(any)));
+            }
+            Profiles::AppArmor => {
+                // The container's annotation, else its field, else the pod's field.
+                let mut any = vec![ann_outside(&elem_ann)];
+                any.extend(field_outside(&elem_field, v));
+                each.push(deny_each(Conditions::any(any)));
+                for c in field_outside(&pod_field, v) {
+                    each.push(deny_each(Conditions::all(vec![
+                        unset(&elem_ann, ""),
+                        unset(&elem_field, ".type"),
+                        c,
+                    ])));
+                }
+            }
+        }
+    }
+    if !unset_allowed {
+        let mut all = Vec::new();
+        match what {
+            Profiles::Seccomp(_) => {
+                // The pod's own profile must be set; containers inherit it.
+                if use_fields {
+                    all.push(unset(&pod_field, ".type"));
+                }
+                if use_ann {
+                    all.push(unset(&ann(pod_ann.unwrap()), ""));
+                }
+            }
+            Profiles::AppArmor => {
+                all.push(unset(&elem_ann, ""));
+                all.push(unset(&elem_field, ".type"));
+                all.push(unset(&pod_field, ".type"));
+            }
+        }
+        each.push(deny_each(Conditions::all(all)));
+    }
+    if each.is_empty() {
+        return None;
+    }
+    Some((Validate::foreach(each), fidelity, note))
 }
 
 /// Validation of seccomp or AppArmor profiles, fields and annotations.
