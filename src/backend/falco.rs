@@ -1928,7 +1928,10 @@ fn translate_json(
                 });
             };
             let mut set = v.clone();
-            if *unset_allowed {
+            // Falco judges the pod as written: with no profile allowed at all, a pod that sets
+            // none passes PSP's validation (`unset_allowed` is false there only because PSP would
+            // first have defaulted it to a refused profile, which Falco cannot see).
+            if *unset_allowed || v.is_empty() {
                 set.push(String::new());
             }
             let pann = jv(SECCOMP_POD_ANNOTATION);
