@@ -159,20 +159,7 @@ fn psp_field(rule: &Rule) -> String {
 
 /// Enumerates ids of small ranges; `None` when too many.
 fn enumerate(ranges: &[IdRange]) -> Option<Vec<String>> {
-    let total: i64 = ranges
-        .iter()
-        .map(|r| r.max.saturating_sub(r.min).saturating_add(1))
-        .fold(0i64, |a, b| a.saturating_add(b));
-    if total > MAX_ENUMERATED {
-        return None;
-    }
-    Some(
-        ranges
-            .iter()
-            .flat_map(|r| r.min..=r.max)
-            .map(|v| v.to_string())
-            .collect(),
-    )
+    enumerate_upto(ranges, MAX_ENUMERATED)
 }
 
 fn ranges_text(ranges: &[IdRange]) -> String {
