@@ -53,8 +53,10 @@ pub struct PodSpec {
     pub host_ipc: Option<bool>,
     #[serde(default)]
     pub host_users: Option<bool>,
+    /// Boxed, as are the other large optional parts: serde moves every value through several
+    /// layers, and small structs keep those moves cheap.
     #[serde(default)]
-    pub security_context: Option<PodSecurityContext>,
+    pub security_context: Option<Box<PodSecurityContext>>,
     #[serde(default, deserialize_with = "null_default")]
     pub containers: Vec<Container>,
     #[serde(default, deserialize_with = "null_default")]
@@ -91,7 +93,7 @@ pub struct PodSecurityContext {
     #[serde(default)]
     pub supplemental_groups: Option<Vec<i64>>,
     #[serde(default, rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    pub se_linux_options: Option<Box<SeLinuxOptions>>,
     #[serde(default)]
     pub seccomp_profile: Option<Profile>,
     #[serde(default)]
@@ -122,7 +124,7 @@ pub struct SecurityContext {
     #[serde(default)]
     pub proc_mount: Option<String>,
     #[serde(default, rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    pub se_linux_options: Option<Box<SeLinuxOptions>>,
     #[serde(default)]
     pub seccomp_profile: Option<Profile>,
     #[serde(default)]
@@ -201,17 +203,17 @@ pub struct Container {
     #[serde(default, deserialize_with = "null_default")]
     pub ports: Vec<ContainerPort>,
     #[serde(default)]
-    pub security_context: Option<SecurityContext>,
+    pub security_context: Option<Box<SecurityContext>>,
     #[serde(default, deserialize_with = "null_default")]
     pub volume_mounts: Vec<VolumeMount>,
     #[serde(default)]
-    pub liveness_probe: Option<Handler>,
+    pub liveness_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub readiness_probe: Option<Handler>,
+    pub readiness_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub startup_probe: Option<Handler>,
+    pub startup_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub lifecycle: Option<Lifecycle>,
+    pub lifecycle: Option<Box<Lifecycle>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

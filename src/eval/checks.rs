@@ -121,9 +121,9 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             for c in containers() {
                 let lifecycle = c.lifecycle.as_ref();
                 let handlers = [
-                    c.liveness_probe.as_ref(),
-                    c.readiness_probe.as_ref(),
-                    c.startup_probe.as_ref(),
+                    c.liveness_probe.as_deref(),
+                    c.readiness_probe.as_deref(),
+                    c.startup_probe.as_deref(),
                     lifecycle.and_then(|l| l.post_start.as_ref()),
                     lifecycle.and_then(|l| l.pre_stop.as_ref()),
                 ];
@@ -739,7 +739,7 @@ pub(super) fn check_selinux(
     let pod_opts = spec
         .security_context
         .as_ref()
-        .and_then(|s| s.se_linux_options.as_ref());
+        .and_then(|s| s.se_linux_options.as_deref());
     let mut bad_parts: [BTreeSet<String>; 4] = Default::default();
     let mut judge = |o: &crate::pod::SeLinuxOptions| -> bool {
         let values = [&o.user, &o.role, &o.type_, &o.level];
@@ -786,7 +786,7 @@ pub(super) fn check_selinux(
             }
             for (_, c) in spec.all_containers() {
                 let o = sc(c)
-                    .and_then(|s| s.se_linux_options.as_ref())
+                    .and_then(|s| s.se_linux_options.as_deref())
                     .or(pod_opts)
                     .unwrap_or(&empty);
                 if !judge(o) {

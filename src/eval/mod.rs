@@ -220,7 +220,7 @@ fn in_ranges(ranges: &[IdRange], v: i64) -> bool {
 }
 
 fn sc(c: &Container) -> Option<&SecurityContext> {
-    c.security_context.as_ref()
+    c.security_context.as_deref()
 }
 
 fn caps(c: &Container) -> Option<&Capabilities> {

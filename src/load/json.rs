@@ -138,7 +138,11 @@ impl JsonParser<'_, '_> {
             }
         }
         let valid = match std::str::from_utf8(&chunk) {
-            Ok(_) => chunk.len(),
+            // The common case: validated once, appended, nothing pending.
+            Ok(text) => {
+                self.buf.push_str(text);
+                return true;
+            }
             // An incomplete sequence at the end of a chunk: keep it for the next read.
             Err(e) if e.error_len().is_none() && n > 0 => e.valid_up_to(),
             Err(e) => {
@@ -168,6 +172,8 @@ impl JsonParser<'_, '_> {
             }
         };
         self.pending = chunk.split_off(valid);
+        // Validated above up to `valid`: checked again only for a chunk that ends inside a
+        // character.
         match std::str::from_utf8(&chunk) {
             Ok(text) => self.buf.push_str(text),
             Err(_) => return false,
@@ -264,8 +270,8 @@ impl JsonParser<'_, '_> {
             return false;
         };
         let text = &self.buf.as_bytes()[self.pos..self.pos + n];
-        if let Some(last) = text.iter().rposition(|&b| b == b'\n') {
-            self.line += text.iter().filter(|&&b| b == b'\n').count() as u32;
+        if let Some(last) = memchr::memrchr(b'\n', text) {
+            self.line += memchr::memchr_iter(b'\n', &text[..=last]).count() as u32;
             self.line_start = self.base + self.pos + last + 1;
         }
         self.pos += n;

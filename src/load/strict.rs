@@ -108,12 +108,13 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         deserialize_enum(name: &'static str, variants: &'static [&'static str]),
     }
 
-    /// Ignored values are read too, to find duplicate keys and depth in them.
+    /// Ignored values are read too, to find duplicate keys and depth in them: `serde_json` skips
+    /// the value (checking its syntax) and hands over its text, whose keys and nesting
+    /// [`check_skipped`] checks without decoding anything.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        self.de.deserialize_any(Wrap {
-            v,
-            depth: self.depth,
-        })
+        let raw = <&'de serde_json::value::RawValue as de::Deserialize>::deserialize(self.de)?;
+        check_skipped(raw.get().as_bytes(), self.depth).map_err(de::Error::custom)?;
+        v.visit_unit()
     }
 
     fn is_human_readable(&self) -> bool {
@@ -279,6 +280,111 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'de, A> {
     fn size_hint(&self) -> Option<usize> {
         self.map.size_hint()
     }
+}
+
+thread_local! {
+    /// [`check_skipped`]'s keys (byte ranges) of the mappings being read, and where each
+    /// mapping's keys start; kept between calls so that skipping allocates nothing.
+    static SKIPPED: std::cell::RefCell<(Vec<(usize, usize)>, Vec<usize>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Checks the text of a JSON value that `serde_json` skipped (so its syntax is valid) for what
+/// the positioned reader refuses: a duplicate key in a mapping, or more than `depth` nested
+/// mappings and sequences. A key written with an escape is not compared (the value is refused:
+/// the positioned reader then decides).
+fn check_skipped(text: &[u8], depth: usize) -> Result<(), &'static str> {
+    SKIPPED.with(|s| {
+        let (keys, starts) = &mut *s.borrow_mut();
+        keys.clear();
+        starts.clear();
+        let result = scan_skipped(text, depth, keys, starts);
+        keys.clear();
+        starts.clear();
+        result
+    })
+}
+
+fn scan_skipped(
+    text: &[u8],
+    depth: usize,
+    keys: &mut Vec<(usize, usize)>,
+    starts: &mut Vec<usize>,
+) -> Result<(), &'static str> {
+    // The open sequences and mappings, innermost last (true: a mapping).
+    let mut open: [bool; 64] = [false; 64];
+    let mut len = 0usize;
+    // Whether the next string is a key (right after `{` or after `,` in a mapping).
+    let mut key_next = false;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            c @ (b'{' | b'[') => {
+                if len == depth {
+                    return Err("nesting too deep");
+                }
+                if len == open.len() {
+                    // Deeper than is worth scanning here: the positioned reader decides.
+                    return Err("nesting too deep to skip");
+                }
+                open[len] = c == b'{';
+                len += 1;
+                if c == b'{' {
+                    starts.push(keys.len());
+                }
+                key_next = c == b'{';
+                i += 1;
+            }
+            c @ (b'}' | b']') => {
+                len -= 1;
+                if c == b'}' {
+                    let start = starts.pop().unwrap_or(0);
+                    keys.truncate(start);
+                }
+                key_next = false;
+                i += 1;
+            }
+            b',' => {
+                key_next = len > 0 && open[len - 1];
+                i += 1;
+            }
+            b'"' => {
+                let start = i + 1;
+                let Some(end) = memchr::memchr2(b'"', b'\\', &text[start..]).map(|e| start + e)
+                else {
+                    return Err("unterminated string");
+                };
+                if text[end] == b'"' {
+                    if key_next {
+                        let key = &text[start..end];
+                        let from = starts.last().copied().unwrap_or(0);
+                        if keys[from..].iter().any(|&(a, b)| &text[a..b] == key) {
+                            return Err("duplicate key");
+                        }
+                        keys.push((start, end));
+                        key_next = false;
+                    }
+                    i = end + 1;
+                } else if key_next {
+                    return Err("a key with an escape");
+                } else {
+                    // A string with escapes: skip it escape by escape.
+                    let mut j = end;
+                    loop {
+                        match text.get(j) {
+                            Some(b'\\') => j += 2,
+                            Some(b'"') => break,
+                            Some(_) => j += 1,
+                            None => return Err("unterminated string"),
+                        }
+                    }
+                    i = j + 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 /// A mapping key as text (borrowed from the input when it has no escapes).
