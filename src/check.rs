@@ -202,6 +202,9 @@ impl ObjectSink for Checker<'_> {
     /// Items of a JSON list are decoded straight from the text into the typed pod.
     fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
         let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<true>>(text, depth)?;
+        if at.item.is_none() && crate::load::is_list_kind(&o.kind) {
+            return Err(Undecoded::Refused); // a document whose items are the objects
+        }
         let subject = Subject {
             source: at.source,
             line: at.line,
@@ -466,6 +469,9 @@ impl ObjectSink for Namespaces {
 
     fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
         let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<false>>(text, depth)?;
+        if at.item.is_none() && crate::load::is_list_kind(&o.kind) {
+            return Err(Undecoded::Refused);
+        }
         if o.kind == "Namespace" {
             let describe = if o.metadata.name.is_empty() {
                 o.kind.clone()

@@ -285,8 +285,18 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'de, A> {
 thread_local! {
     /// [`check_skipped`]'s keys (byte ranges) of the mappings being read, and where each
     /// mapping's keys start; kept between calls so that skipping allocates nothing.
-    static SKIPPED: std::cell::RefCell<(Vec<(usize, usize)>, Vec<usize>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static SKIPPED: std::cell::RefCell<Skipped> = const {
+        std::cell::RefCell::new(Skipped {
+            keys: Vec::new(),
+            starts: Vec::new(),
+        })
+    };
+}
+
+/// The scratch space of [`check_skipped`].
+struct Skipped {
+    keys: Vec<(usize, usize)>,
+    starts: Vec<usize>,
 }
 
 /// Checks the text of a JSON value that `serde_json` skipped (so its syntax is valid) for what
@@ -295,7 +305,7 @@ thread_local! {
 /// the positioned reader then decides).
 fn check_skipped(text: &[u8], depth: usize) -> Result<(), &'static str> {
     SKIPPED.with(|s| {
-        let (keys, starts) = &mut *s.borrow_mut();
+        let Skipped { keys, starts } = &mut *s.borrow_mut();
         keys.clear();
         starts.clear();
         let result = scan_skipped(text, depth, keys, starts);
