@@ -78,8 +78,6 @@ fn check_keys_and_depth(text: &[u8], depth: usize) -> Result<(), &'static str> {
 }
 
 fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> {
-    // Whether the next string is a key (right after `{`, or after `,` in a mapping).
-    let mut key_next = false;
     let mut i = 0;
     while i < text.len() {
         match text[i] {
@@ -91,57 +89,49 @@ fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> 
                 if c == b'{' {
                     s.starts.push(s.keys.len());
                 }
-                key_next = c == b'{';
-                i += 1;
             }
-            c @ (b'}' | b']') => {
-                s.open.pop();
-                if c == b'}' {
+            b'}' | b']' => {
+                if s.open.pop() == Some(true) {
                     let start = s.starts.pop().unwrap_or(0);
                     s.keys.truncate(start);
                 }
-                key_next = false;
-                i += 1;
-            }
-            b',' => {
-                key_next = s.open.last() == Some(&true);
-                i += 1;
             }
             b'"' => {
+                // Strings in manifests are short: a plain loop beats a search routine here.
                 let start = i + 1;
-                let Some(end) = memchr::memchr2(b'"', b'\\', &text[start..]).map(|e| start + e)
-                else {
+                let mut end = start;
+                while end < text.len() && text[end] != b'"' && text[end] != b'\\' {
+                    end += 1;
+                }
+                let escaped = end < text.len() && text[end] == b'\\';
+                while end < text.len() && text[end] != b'"' {
+                    end += if text[end] == b'\\' { 2 } else { 1 };
+                }
+                if end >= text.len() {
                     return Err("unterminated string");
-                };
-                if text[end] == b'"' {
-                    if key_next {
-                        let key = &text[start..end];
-                        let from = s.starts.last().copied().unwrap_or(0);
-                        if s.keys[from..].iter().any(|&(a, b)| &text[a..b] == key) {
-                            return Err("duplicate key");
-                        }
-                        s.keys.push((start, end));
-                        key_next = false;
+                }
+                i = end;
+                // A key is a string followed by `:`.
+                let mut next = end + 1;
+                while next < text.len() && matches!(text[next], b' ' | b'\t' | b'\n' | b'\r') {
+                    next += 1;
+                }
+                if text.get(next) == Some(&b':') {
+                    if escaped {
+                        return Err("a key with an escape");
                     }
-                    i = end + 1;
-                } else if key_next {
-                    return Err("a key with an escape");
-                } else {
-                    // A string with escapes: skip it escape by escape.
-                    let mut j = end;
-                    loop {
-                        match text.get(j) {
-                            Some(b'\\') => j += 2,
-                            Some(b'"') => break,
-                            Some(_) => j += 1,
-                            None => return Err("unterminated string"),
-                        }
+                    let key = &text[start..end];
+                    let from = s.starts.last().copied().unwrap_or(0);
+                    if s.keys[from..].iter().any(|&(a, b)| &text[a..b] == key) {
+                        return Err("duplicate key");
                     }
-                    i = j + 1;
+                    s.keys.push((start, end));
+                    i = next;
                 }
             }
-            _ => i += 1,
+            _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
