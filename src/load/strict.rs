@@ -91,7 +91,8 @@ fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> 
                 }
             }
             b'}' | b']' => {
-                if s.open.pop() == Some(true) {
+                let closes_mapping = s.open.pop() == Some(true);
+                if closes_mapping {
                     let start = s.starts.pop().unwrap_or(0);
                     s.keys.truncate(start);
                 }
