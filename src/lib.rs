@@ -268,6 +268,24 @@ fn emit_and_write(
     let options = args.backend_options();
     // Load, lower and scope once; emit every target.
     let scope = pipeline::scope_of(policies, objects);
+    if let Some(path) = args
+        .output
+        .as_ref()
+        .filter(|_| !args.explain && !args.check && args.diff.is_none())
+    {
+        return write_streaming(
+            path,
+            &targets,
+            &Emit {
+                policies,
+                scope: &scope,
+                common: &common,
+                options: &options,
+            },
+            args,
+            diags,
+        );
+    }
     let mut emitted = Vec::new();
     for &t in &targets {
         let e = pipeline::emit(t, policies, &scope, &common, &options)?;
@@ -294,27 +312,15 @@ fn emit_and_write(
         });
     }
     if args.strict && !lossy.is_empty() {
-        for (t, e) in &lossy {
-            diags.push(
-                Diagnostic::error(format!(
-                    "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
-                    t.name,
-                    e.field,
-                    e.policy,
-                    e.fidelity.as_str(),
-                    backend::single_line(&e.note)
-                ))
-                .with_help("drop `--strict` to accept the approximation, or use another target"),
-            );
-        }
+        diags.0.extend(strict_errors(&lossy));
         return Ok(Outcome {
             findings: true,
             diagnostics: diags,
             summary: None,
         });
     }
-    let outputs: Vec<output::TargetOutput<'_>> = emitted
-        .iter()
+    let outputs: Vec<output::TargetOutput> = emitted
+        .into_iter()
         .map(|(t, e)| output::TargetOutput {
             target: t,
             emitted: e,
@@ -328,7 +334,7 @@ fn emit_and_write(
         None
     });
     if let Some(existing) = existing {
-        let plan = output::plan(existing, &outputs, templates)?;
+        let plan = output::plan(existing, outputs, templates)?;
         let d = diff::drift(&plan, args.color.enabled());
         write_out(out, &d.diff)?;
         for f in &d.formatting_only {
@@ -397,20 +403,100 @@ fn emit_and_write(
             "`--check` needs `--diff EXISTING` or `-o PATH` to compare with".into(),
         ));
     }
-    let Some(path) = &args.output else {
-        // `check_usage` refused several targets without `-o`/`--diff`.
-        for (_, e) in &emitted {
-            write_out(out, &e.stdout)?;
+    // `-o` went to `write_streaming`; `check_usage` refused several targets without
+    // `-o`/`--diff`.
+    for o in &outputs {
+        write_out(out, &o.emitted.stdout)?;
+    }
+    Ok(Outcome {
+        findings: false,
+        diagnostics: diags,
+        summary: None,
+    })
+}
+
+/// `--strict`: an error for each entry not expressed exactly.
+fn strict_errors(lossy: &[(&backend::Target, &backend::FidelityEntry)]) -> Vec<Diagnostic> {
+    lossy
+        .iter()
+        .map(|(t, e)| {
+            Diagnostic::error(format!(
+                "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
+                t.name,
+                e.field,
+                e.policy,
+                e.fidelity.as_str(),
+                backend::single_line(&e.note)
+            ))
+            .with_help("drop `--strict` to accept the approximation, or use another target")
+        })
+        .collect()
+}
+
+/// What every target is emitted from.
+struct Emit<'a> {
+    policies: &'a [ir::Policy],
+    scope: &'a scope::Scope,
+    common: &'a backend::Common,
+    options: &'a backend::Options,
+}
+
+/// `-o PATH` (no `--diff`, `--check`, `--explain` or `--strict`): each target is emitted,
+/// planned and staged ([`output::Staged`]) before the next one is rendered, so a run holds one
+/// target's output at a time; every file is renamed into place once all are written.
+fn write_streaming(
+    path: &std::path::Path,
+    targets: &[&'static backend::Target],
+    emit: &Emit<'_>,
+    args: &cli::PspArgs,
+    mut diags: Diagnostics,
+) -> Result<Outcome, Error> {
+    let env = render::environment(args.templates.as_deref());
+    let mut staged = output::Staged::default();
+    // What was planned, without the contents: for the stale files.
+    let mut planned = output::Plan::default();
+    let mut lossy: Vec<(&backend::Target, backend::FidelityEntry)> = Vec::new();
+    for &t in targets {
+        let mut e = pipeline::emit(t, emit.policies, emit.scope, emit.common, emit.options)?;
+        diags.extend(std::mem::take(&mut e.diagnostics));
+        if args.strict {
+            lossy.extend(
+                e.fidelity
+                    .iter()
+                    .filter(|f| f.fidelity != backend::Fidelity::Exact)
+                    .map(|f| (t, f.clone())),
+            );
+            if !lossy.is_empty() {
+                continue;
+            }
         }
+        let o = output::TargetOutput {
+            target: t,
+            emitted: e,
+            manifests: backend::writes_manifests(t, args.format.as_deref(), emit.options),
+        };
+        let part = output::plan_target(path, o, targets.len() > 1, &env)?;
+        part.stage(&mut staged)?;
+        planned.owned.extend(part.owned);
+        planned
+            .files
+            .extend(part.files.into_iter().map(|f| output::PlannedFile {
+                content: String::new(),
+                ..f
+            }));
+    }
+    if !lossy.is_empty() {
+        // Nothing is written (dropping `staged` removes what was staged).
+        let refs: Vec<(&backend::Target, &backend::FidelityEntry)> =
+            lossy.iter().map(|(t, e)| (*t, e)).collect();
+        diags.0.extend(strict_errors(&refs));
         return Ok(Outcome {
-            findings: false,
+            findings: true,
             diagnostics: diags,
             summary: None,
         });
-    };
-    let plan = output::plan(path, &outputs, templates)?;
-    let stale = plan.stale();
-    for (_, name) in &stale {
+    }
+    for (_, name) in planned.stale() {
         diags.push(
             Diagnostic::warning(format!(
                 "`{name}` in `{}` is no longer generated (stale)",
@@ -422,11 +508,11 @@ fn emit_and_write(
             )),
         );
     }
-    let n = plan.write(&[])?;
+    let n = staged.commit()?;
     Ok(Outcome {
         findings: false,
         diagnostics: diags,
-        summary: dir_like(path).then(|| wrote(n, path, 0)),
+        summary: output::is_dir_like(path).then(|| wrote(n, path, 0)),
     })
 }
 

@@ -945,10 +945,10 @@ const ENGINE_RULE: &str = "";
 pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, ENGINE_RULE);
     let mode = mode_name(args.mode);
     let mut emitted = Emitted::default();
-    emitted.fidelity.extend(scope_fid.clone());
+    emitted.fidelity.extend(scope_fid.all());
     let mut notes: Vec<String> = Vec::new();
     if args.mode == super::Mode::Warn {
         notes.push("--mode warn: Kubewarden has no warn mode; `monitor` records each decision without rejecting or mutating".into());
@@ -993,13 +993,16 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 message: String::new(),
             })
             .collect();
-        let header = fidelity_comment(&[scope_fid.clone(), t.fidelity].concat(), "# ");
+        let header = fidelity_comment(&[scope_fid.for_policy(&p.name), t.fidelity].concat(), "# ");
         let content = render(&env, &source_name(p), &header, &notes, &views)?;
+        // With `-o DIR/` only the files are written.
+        if !input.common.want_files {
+            stdout.push_str(&content);
+        }
         emitted.files.push(OutputFile {
             name: format!("kubewarden/{base}.yaml"),
-            content: content.clone(),
+            content,
         });
-        stdout.push_str(&content);
     }
     for (namespaces, names) in &plan.any_of {
         let members: Vec<&Policy> = names
@@ -1074,16 +1077,22 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                     .join(", ")
             ),
         };
-        let header = fidelity_comment(&[scope_fid.clone(), fid].concat(), "# ");
+        let member_names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let header = fidelity_comment(&[scope_fid.for_policies(&member_names), fid].concat(), "# ");
         let content = render(&env, &source, &header, &notes, &[view])?;
+        if !input.common.want_files {
+            stdout.push_str(&content);
+        }
         emitted.files.push(OutputFile {
             name: format!("kubewarden/{name}.yaml"),
-            content: content.clone(),
+            content,
         });
-        stdout.push_str(&content);
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
-    emitted.stdout = stdout;
+    emitted.stdout = scope_fid.general_comment() + &stdout;
+    emitted
+        .files
+        .extend(scope_fid.notes_file(&env, "kubewarden")?);
     Ok(emitted)
 }
 

@@ -284,8 +284,8 @@ pub struct Common {
     pub pss_version: crate::pss::Version,
     /// `--format`, for targets with several (text, yaml, json, markdown, kubectl).
     pub format: Option<String>,
-    /// Whether [`Emitted::files`] is needed (`-o DIR/`, `--diff DIR`); backends may skip
-    /// splitting their output otherwise.
+    /// Whether [`Emitted::files`] is what is written (`-o DIR/`, `--diff DIR`): backends may
+    /// then leave [`Emitted::stdout`] empty, and may skip splitting their output otherwise.
     pub want_files: bool,
 }
 
@@ -353,31 +353,147 @@ pub struct Emitted {
 /// (`engine_rule`, e.g. "Gatekeeper requires every constraint"), the namespaces where several
 /// PSPs are usable and none admits all the others do. Field `rbac`, policy = the place.
 pub fn scope_fidelity(scope: &Scope, plan: &Plan, engine_rule: &str) -> Vec<FidelityEntry> {
-    let mut out: Vec<FidelityEntry> = scope
-        .notes
-        .iter()
-        .map(|n| FidelityEntry {
-            policy: n.place.clone(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Approximated,
-            note: n.text.clone(),
-        })
-        .collect();
-    for (namespaces, psps) in &plan.stricter {
-        out.push(FidelityEntry {
-            policy: namespaces.describe(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Approximated,
-            note: format!(
-                "PSPs {} are all usable here: PSP admitted a pod any of them admits, {engine_rule}, and none of them admits all the others do",
-                psps.iter()
-                    .map(|n| format!("`{}`", single_line(n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        });
+    ScopeFidelity::new(scope, plan, engine_rule).all()
+}
+
+/// [`scope_fidelity`] with the PSPs each entry is about. The whole output (stdout, `--explain`,
+/// `--strict`) reports every entry; the file of one PSP (`-o DIR/`) repeats only the entries
+/// about that PSP, and the entries about no single PSP (the namespaces where no PSP is usable)
+/// are listed once per target folder, in [`NOTES_FILE`] ([`ScopeFidelity::notes_file`]). On a
+/// cluster with many namespaces, every file repeating every namespace's note made the output
+/// grow with PSPs × namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeFidelity {
+    /// Each entry and the PSPs it is about (none: the output as a whole).
+    entries: Vec<(FidelityEntry, Vec<String>)>,
+}
+
+/// The file of a target folder listing the scope's notes about no single PSP.
+pub const NOTES_FILE: &str = "NOTES.md";
+
+impl ScopeFidelity {
+    pub fn new(scope: &Scope, plan: &Plan, engine_rule: &str) -> Self {
+        let mut entries: Vec<(FidelityEntry, Vec<String>)> = scope
+            .notes
+            .iter()
+            .map(|n| {
+                (
+                    FidelityEntry {
+                        policy: n.place.clone(),
+                        field: "rbac".into(),
+                        fidelity: Fidelity::Approximated,
+                        note: n.text.clone(),
+                    },
+                    n.psp.iter().cloned().collect(),
+                )
+            })
+            .collect();
+        for (namespaces, psps) in &plan.stricter {
+            entries.push((
+                FidelityEntry {
+                    policy: namespaces.describe(),
+                    field: "rbac".into(),
+                    fidelity: Fidelity::Approximated,
+                    note: format!(
+                        "PSPs {} are all usable here: PSP admitted a pod any of them admits, {engine_rule}, and none of them admits all the others do",
+                        psps.iter()
+                            .map(|n| format!("`{}`", single_line(n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+                psps.clone(),
+            ));
+        }
+        ScopeFidelity { entries }
     }
-    out
+
+    /// Every entry, for the whole output.
+    pub fn all(&self) -> Vec<FidelityEntry> {
+        self.entries.iter().map(|(e, _)| e.clone()).collect()
+    }
+
+    /// The entries about no single PSP.
+    pub fn general(&self) -> Vec<FidelityEntry> {
+        self.entries
+            .iter()
+            .filter(|(_, psps)| psps.is_empty())
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    /// What the file of policy `name` says about the scope: the entries about it, and, when
+    /// there are entries about no single PSP, one pointing at [`NOTES_FILE`].
+    pub fn for_policy(&self, name: &str) -> Vec<FidelityEntry> {
+        self.for_policies(&[name])
+    }
+
+    /// [`ScopeFidelity::for_policy`] for a file holding the policies `names`.
+    pub fn for_policies(&self, names: &[&str]) -> Vec<FidelityEntry> {
+        let mut out: Vec<FidelityEntry> = self
+            .entries
+            .iter()
+            .filter(|(_, psps)| psps.iter().any(|p| names.contains(&p.as_str())))
+            .map(|(e, _)| e.clone())
+            .collect();
+        let general = self.entries.iter().filter(|(_, p)| p.is_empty()).count();
+        if general > 0 {
+            out.push(FidelityEntry {
+                policy: "(output)".into(),
+                field: "rbac".into(),
+                fidelity: Fidelity::Approximated,
+                note: format!(
+                    "{general} note(s) on namespaces that no single PSP's policy covers: listed once, at the top of the whole output and in {NOTES_FILE} with -o DIR/"
+                ),
+            });
+        }
+        out
+    }
+
+    /// The entries about no single PSP as a comment (`# ` lines) for the top of the whole
+    /// output; empty when there are none.
+    pub fn general_comment(&self) -> String {
+        let general = self.general();
+        if general.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("# scope: not expressed exactly, for the whole output:\n");
+        for e in general {
+            out.push_str(&format!(
+                "#   - {} {}: {} ({})\n",
+                single_line(&e.policy),
+                single_line(&e.field),
+                e.fidelity.as_str(),
+                single_line(&e.note)
+            ));
+        }
+        out
+    }
+
+    /// `<target>/NOTES.md` listing [`ScopeFidelity::general`], when there is any.
+    pub fn notes_file(
+        &self,
+        env: &minijinja::Environment<'_>,
+        target: &str,
+    ) -> Result<Option<OutputFile>, crate::Error> {
+        let general = self.general();
+        if general.is_empty() {
+            return Ok(None);
+        }
+        let notes: Vec<String> = general
+            .iter()
+            .map(|e| format!("{}: {}", single_line(&e.policy), single_line(&e.note)))
+            .collect();
+        let content = crate::render::render(
+            env,
+            "bundle/notes.md.j2",
+            minijinja::context! { target => target, notes => notes },
+        )?;
+        Ok(Some(OutputFile {
+            name: format!("{target}/{NOTES_FILE}"),
+            content,
+        }))
+    }
 }
 
 /// A placement as a namespace selector: `(In values, NotIn values)` on
