@@ -415,6 +415,22 @@ fn emit_and_write(
     })
 }
 
+/// With `--strict`, what `e` could not express exactly.
+fn lossy_entries(
+    t: &'static backend::Target,
+    e: &backend::Emitted,
+    strict: bool,
+) -> Vec<(&'static backend::Target, backend::FidelityEntry)> {
+    if !strict {
+        return Vec::new();
+    }
+    e.fidelity
+        .iter()
+        .filter(|f| f.fidelity != backend::Fidelity::Exact)
+        .map(|f| (t, f.clone()))
+        .collect()
+}
+
 /// `--strict`: an error for each entry not expressed exactly.
 fn strict_errors(lossy: &[(&backend::Target, &backend::FidelityEntry)]) -> Vec<Diagnostic> {
     lossy
@@ -452,39 +468,65 @@ fn write_streaming(
     mut diags: Diagnostics,
 ) -> Result<Outcome, Error> {
     let env = render::environment(args.templates.as_deref());
-    let mut staged = output::Staged::default();
+    let staged = std::cell::RefCell::new(output::Staged::default());
     // What was planned, without the contents: for the stale files.
-    let mut planned = output::Plan::default();
+    let planned = std::cell::RefCell::new(output::Plan::default());
     let mut lossy: Vec<(&backend::Target, backend::FidelityEntry)> = Vec::new();
+    let bundle = targets.len() > 1;
     for &t in targets {
-        let mut e = pipeline::emit(t, emit.policies, emit.scope, emit.common, emit.options)?;
-        diags.extend(std::mem::take(&mut e.diagnostics));
-        if args.strict {
-            lossy.extend(
-                e.fidelity
-                    .iter()
-                    .filter(|f| f.fidelity != backend::Fidelity::Exact)
-                    .map(|f| (t, f.clone())),
-            );
-            if !lossy.is_empty() {
-                continue;
-            }
+        let manifests = backend::writes_manifests(t, args.format.as_deref(), emit.options);
+        if !emit.common.want_files {
+            // `-o FILE`: the whole output of the one target.
+            let mut e = pipeline::emit(t, emit.policies, emit.scope, emit.common, emit.options)?;
+            diags.extend(std::mem::take(&mut e.diagnostics));
+            lossy.extend(lossy_entries(t, &e, args.strict));
+            let o = output::TargetOutput {
+                target: t,
+                emitted: e,
+                manifests,
+            };
+            let part = output::plan_target(path, o, bundle, &env)?;
+            part.stage(&mut staged.borrow_mut())?;
+            continue;
         }
-        let o = output::TargetOutput {
-            target: t,
-            emitted: e,
-            manifests: backend::writes_manifests(t, args.format.as_deref(), emit.options),
+        // `-o DIR/`: each file is staged as soon as the backend renders it.
+        let folder = std::cell::RefCell::new(output::TargetFolder::new(path, t, bundle, manifests));
+        let stage = |f: backend::OutputFile| -> Result<(), Error> {
+            let planned_file = folder.borrow_mut().file(f);
+            staged.borrow_mut().stage(&planned_file.path, &planned_file.content)?;
+            planned.borrow_mut().files.push(output::PlannedFile {
+                content: String::new(),
+                ..planned_file
+            });
+            Ok(())
         };
-        let part = output::plan_target(path, o, targets.len() > 1, &env)?;
-        part.stage(&mut staged)?;
-        planned.owned.extend(part.owned);
+        let mut e = pipeline::emit_into(
+            t,
+            emit.policies,
+            emit.scope,
+            emit.common,
+            emit.options,
+            Some(&stage),
+        )?;
+        diags.extend(std::mem::take(&mut e.diagnostics));
+        lossy.extend(lossy_entries(t, &e, args.strict));
+        // What the backend kept rather than handing to the sink.
+        for f in std::mem::take(&mut e.files) {
+            stage(f)?;
+        }
+        let rest = folder.into_inner().finish(&e.resources, &env)?;
+        rest.stage(&mut staged.borrow_mut())?;
+        let mut planned = planned.borrow_mut();
+        planned.owned.extend(rest.owned);
         planned
             .files
-            .extend(part.files.into_iter().map(|f| output::PlannedFile {
+            .extend(rest.files.into_iter().map(|f| output::PlannedFile {
                 content: String::new(),
                 ..f
             }));
     }
+    let staged = staged.into_inner();
+    let planned = planned.into_inner();
     if !lossy.is_empty() {
         // Nothing is written (dropping `staged` removes what was staged).
         let refs: Vec<(&backend::Target, &backend::FidelityEntry)> =

@@ -769,10 +769,13 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         if !input.common.want_files {
             texts.push(content.clone());
         }
-        out.files.push(OutputFile {
-            name: format!("falco/{}.yaml", k8s_name(name)),
-            content,
-        });
+        out.push_file(
+            input,
+            OutputFile {
+                name: format!("falco/{}.yaml", k8s_name(name)),
+                content,
+            },
+        )?;
         out.fidelity.extend(fidelity);
     }
     out.stdout = texts.join("\n");

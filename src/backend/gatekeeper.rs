@@ -1314,11 +1314,18 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         let fid = [scope_fidelity.for_policy(&p.name), o.fidelity.clone()].concat();
         let views = std::slice::from_ref(&o.view);
         let content = render_file(&env, args, &[p], &templates, &fid, &notes, views, &[])?;
-        files.push(OutputFile {
-            name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
-            content,
-        });
-        all_views.push(o.view);
+        super::push_file(
+            input,
+            &mut files,
+            OutputFile {
+                name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
+                content,
+            },
+        )?;
+        // The whole output (stdout) needs every view; `-o DIR/` only the files.
+        if !input.common.want_files {
+            all_views.push(o.view);
+        }
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
         all_notes.extend(notes);
@@ -1357,13 +1364,19 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     let mut own_docs = Vec::new();
     for kind in &own {
         let text = own_template(&env, kind)?;
-        files.push(OutputFile {
-            name: format!("gatekeeper/templates/{}.yaml", kind.to_lowercase()),
-            content: text.clone(),
-        });
+        super::push_file(
+            input,
+            &mut files,
+            OutputFile {
+                name: format!("gatekeeper/templates/{}.yaml", kind.to_lowercase()),
+                content: text.clone(),
+            },
+        )?;
         own_docs.push(text);
     }
-    files.extend(scope_fidelity.notes_file(&env, "gatekeeper")?);
+    if let Some(f) = scope_fidelity.notes_file(&env, "gatekeeper")? {
+        super::push_file(input, &mut files, f)?;
+    }
     let refs: Vec<&Policy> = input.policies.iter().collect();
     // With `-o DIR/` only the files are written.
     let stdout = if input.common.want_files {

@@ -999,10 +999,13 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         if !input.common.want_files {
             stdout.push_str(&content);
         }
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{base}.yaml"),
-            content,
-        });
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("kubewarden/{base}.yaml"),
+                content,
+            },
+        )?;
     }
     for (namespaces, names) in &plan.any_of {
         let members: Vec<&Policy> = names
@@ -1083,16 +1086,19 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         if !input.common.want_files {
             stdout.push_str(&content);
         }
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{name}.yaml"),
-            content,
-        });
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("kubewarden/{name}.yaml"),
+                content,
+            },
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = scope_fid.general_comment() + &stdout;
-    emitted
-        .files
-        .extend(scope_fid.notes_file(&env, "kubewarden")?);
+    if let Some(f) = scope_fid.notes_file(&env, "kubewarden")? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }
 

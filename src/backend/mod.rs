@@ -273,7 +273,14 @@ pub struct Input<'a> {
     pub scope: &'a Scope,
     /// Common options.
     pub common: &'a Common,
+    /// Where the files go as they are rendered ([`Emitted::push_file`]); without one they are
+    /// kept in [`Emitted::files`].
+    pub sink: Option<&'a FileSink<'a>>,
 }
+
+/// Receives each file of `-o DIR/` as soon as it is rendered (see [`Input::sink`]), so a run
+/// over thousands of PSPs never holds a whole target's output.
+pub type FileSink<'a> = dyn Fn(OutputFile) -> Result<(), crate::Error> + 'a;
 
 /// Options every backend honours.
 #[derive(Debug, Clone, Default)]
@@ -348,6 +355,29 @@ pub struct Emitted {
     pub diagnostics: Diagnostics,
 }
 
+impl Emitted {
+    /// Adds a file of the output: handed to the input's [`FileSink`] when there is one, else
+    /// kept in [`Emitted::files`].
+    pub fn push_file(&mut self, input: &Input<'_>, file: OutputFile) -> Result<(), crate::Error> {
+        push_file(input, &mut self.files, file)
+    }
+}
+
+/// [`Emitted::push_file`] for a backend that collects its files before building `Emitted`.
+pub fn push_file(
+    input: &Input<'_>,
+    files: &mut Vec<OutputFile>,
+    file: OutputFile,
+) -> Result<(), crate::Error> {
+    match input.sink {
+        Some(sink) => sink(file),
+        None => {
+            files.push(file);
+            Ok(())
+        }
+    }
+}
+
 /// The fidelity entries every backend reports for the scope: what namespaces cannot express
 /// ([`crate::scope::Note`]), and, for engines that require every matching policy
 /// (`engine_rule`, e.g. "Gatekeeper requires every constraint"), the namespaces where several
@@ -366,6 +396,10 @@ pub fn scope_fidelity(scope: &Scope, plan: &Plan, engine_rule: &str) -> Vec<Fide
 pub struct ScopeFidelity {
     /// Each entry and the PSPs it is about (none: the output as a whole).
     entries: Vec<(FidelityEntry, Vec<String>)>,
+    /// PSP → the indexes in `entries` of the entries about it (ascending).
+    by_psp: std::collections::HashMap<String, Vec<usize>>,
+    /// How many entries are about some PSP.
+    by_psp_entries: usize,
 }
 
 /// The file of a target folder listing the scope's notes about no single PSP.
@@ -405,7 +439,18 @@ impl ScopeFidelity {
                 psps.clone(),
             ));
         }
-        ScopeFidelity { entries }
+        let mut by_psp: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (i, (_, psps)) in entries.iter().enumerate() {
+            for p in psps {
+                by_psp.entry(p.clone()).or_default().push(i);
+            }
+        }
+        let by_psp_entries = entries.iter().filter(|(_, p)| !p.is_empty()).count();
+        ScopeFidelity {
+            entries,
+            by_psp,
+            by_psp_entries,
+        }
     }
 
     /// Every entry, for the whole output.
@@ -430,13 +475,16 @@ impl ScopeFidelity {
 
     /// [`ScopeFidelity::for_policy`] for a file holding the policies `names`.
     pub fn for_policies(&self, names: &[&str]) -> Vec<FidelityEntry> {
-        let mut out: Vec<FidelityEntry> = self
-            .entries
+        let mut at: Vec<usize> = names
             .iter()
-            .filter(|(_, psps)| psps.iter().any(|p| names.contains(&p.as_str())))
-            .map(|(e, _)| e.clone())
+            .filter_map(|n| self.by_psp.get(*n))
+            .flatten()
+            .copied()
             .collect();
-        let general = self.entries.iter().filter(|(_, p)| p.is_empty()).count();
+        at.sort_unstable();
+        at.dedup();
+        let mut out: Vec<FidelityEntry> = at.iter().map(|&i| self.entries[i].0.clone()).collect();
+        let general = self.entries.len() - self.by_psp_entries;
         if general > 0 {
             out.push(FidelityEntry {
                 policy: "(output)".into(),

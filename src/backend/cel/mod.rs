@@ -689,15 +689,18 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         if !input.common.want_files {
             stdout.push_str(&content);
         }
-        emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
-            content,
-        });
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
+                content,
+            },
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
-    emitted
-        .files
-        .extend(scope_fid.notes_file(&env, flavor.target())?);
+    if let Some(f) = scope_fid.notes_file(&env, flavor.target())? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }

@@ -249,14 +249,19 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         if !input.common.want_files {
             docs.push(text.clone());
         }
-        out.files.push(OutputFile {
-            name: format!("kyverno/{}.yaml", policy_name(p)),
-            content: text,
-        });
+        out.push_file(
+            input,
+            OutputFile {
+                name: format!("kyverno/{}.yaml", policy_name(p)),
+                content: text,
+            },
+        )?;
         out.fidelity.extend(fidelity);
     }
     out.stdout = scope_fidelity.general_comment() + &docs.join("---\n");
-    out.files.extend(scope_fidelity.notes_file(&env, "kyverno")?);
+    if let Some(f) = scope_fidelity.notes_file(&env, "kyverno")? {
+        out.push_file(input, f)?;
+    }
     Ok(out)
 }
 
