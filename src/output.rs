@@ -14,8 +14,8 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<(), Error> {
 
 /// Files written under temporary names (hidden, in their final folder) and renamed into place
 /// together by [`Staged::commit`]: a run that fails half way leaves no partial file and no new
-/// file at all, and what it renders can be written (and freed) target by target instead of held
-/// whole. Dropped without a commit, it removes its temporary files.
+/// file at all, and what it renders can be written (and freed) as it goes instead of held
+/// whole. Dropped without a commit, it removes its temporary files and the folders it created.
 ///
 /// No `fsync`: a rename is atomic for every reader and against the process failing; only a power
 /// loss right after the run could leave an empty file, which the next run rewrites.
@@ -23,6 +23,8 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<(), Error> {
 pub struct Staged {
     /// (temporary file, final path), in the order staged.
     files: Vec<(PathBuf, PathBuf)>,
+    /// The folders staging created, outermost first: removed again when nothing is committed.
+    created: Vec<PathBuf>,
 }
 
 impl Staged {
@@ -39,7 +41,16 @@ impl Staged {
                 std::io::Error::other(format!("`{}` is a file, not a folder", file.display())),
             ));
         }
-        std::fs::create_dir_all(dir).map_err(io)?;
+        if !dir.is_dir() {
+            let mut missing: Vec<PathBuf> = dir
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            std::fs::create_dir_all(dir).map_err(io)?;
+            missing.reverse();
+            self.created.extend(missing);
+        }
         let file_name = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -57,6 +68,7 @@ impl Staged {
     /// Renames every staged file into place; returns how many.
     pub fn commit(mut self) -> Result<usize, Error> {
         let files = std::mem::take(&mut self.files);
+        self.created.clear();
         let n = files.len();
         let mut pending = files.into_iter();
         while let Some((tmp, path)) = pending.next() {
@@ -76,6 +88,9 @@ impl Drop for Staged {
     fn drop(&mut self) {
         for (tmp, _) in &self.files {
             let _ = std::fs::remove_file(tmp);
+        }
+        for dir in self.created.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }
