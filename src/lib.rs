@@ -493,7 +493,9 @@ fn write_streaming(
         let folder = std::cell::RefCell::new(output::TargetFolder::new(path, t, bundle, manifests));
         let stage = |f: backend::OutputFile| -> Result<(), Error> {
             let planned_file = folder.borrow_mut().file(f);
-            staged.borrow_mut().stage(&planned_file.path, &planned_file.content)?;
+            staged
+                .borrow_mut()
+                .stage(&planned_file.path, &planned_file.content)?;
             planned.borrow_mut().files.push(output::PlannedFile {
                 content: String::new(),
                 ..planned_file
