@@ -26,7 +26,8 @@ use serde::Serialize;
 
 pub mod mutation;
 
-use super::cel_expr::*;
+use super::cel_expr::tree::{self, and, or, str_lit, sum};
+use super::cel_expr::{Expr, var, variable_exprs};
 pub use super::cel_expr::{
     Validation, Variable, cel_string, constraint_expression, rule_expression, variables,
     variables_for,
@@ -121,12 +122,12 @@ pub fn validations(policy: &Policy) -> Vec<Validation> {
                 d.provenance.field,
                 capabilities.join(", ")
             );
-            out.push(Validation {
-                kind: d.action.kind_name().to_string(),
-                field: d.provenance.field.clone(),
+            out.push(Validation::new(
+                d.action.kind_name(),
+                &d.provenance.field,
                 expression,
-                message_expression: cel_string(&message),
-            });
+                &str_lit(&message),
+            ));
         }
     }
     out
@@ -149,12 +150,12 @@ fn rule_validations(policy: &Policy) -> Vec<Validation> {
                 source_name(policy),
                 rule.constraint.kind_name()
             );
-            Some(Validation {
-                kind: rule.constraint.kind_name().to_string(),
-                field: rule.provenance.field.clone(),
+            Some(Validation::new(
+                rule.constraint.kind_name(),
+                &rule.provenance.field,
                 expression,
-                message_expression: cel_string(&message),
-            })
+                &str_lit(&message),
+            ))
         })
         .collect()
 }
@@ -418,7 +419,7 @@ fn any_of_name(psps: &[String]) -> String {
 fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validation) {
     let mut vars = variables_for(workloads, &[]);
     let mut alternatives = Vec::new();
-    let mut message = vec![cel_string(&format!(
+    let mut message = vec![str_lit(&format!(
         "no PodSecurityPolicy usable in this namespace admits the pod ({}):",
         members
             .iter()
@@ -428,99 +429,48 @@ fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validatio
     ))];
     for (i, p) in members.iter().enumerate() {
         let vs = validations(p);
-        let var = format!("psp{i}");
-        let conj = if vs.is_empty() {
-            "true".to_string()
-        } else {
-            vs.iter()
-                .map(|v| format!("({})", v.expression))
-                .collect::<Vec<_>>()
-                .join(" && ")
-        };
-        vars.push(Variable {
-            name: var.clone(),
-            expression: conj,
-        });
-        alternatives.push(format!("variables.{var}"));
-        let mut failing = vec![cel_string(&format!(" `{}` rejects", p.name))];
+        let name = format!("psp{i}");
+        vars.push(Variable::new(
+            &name,
+            &and(vs.iter().map(|v| v.tree.clone()).collect()),
+        ));
+        alternatives.push(var(&name));
+        let mut failing = vec![str_lit(&format!(" `{}` rejects", p.name))];
         for v in &vs {
-            failing.push(format!(
-                "(({}) ? '' : {})",
-                v.expression,
-                cel_string(&format!(" {}", v.field))
+            failing.push(tree::cond(
+                v.tree.clone(),
+                str_lit(""),
+                str_lit(&format!(" {}", v.field)),
             ));
         }
-        message.push(format!("(variables.{var} ? '' : {})", failing.join(" + ")));
+        message.push(tree::cond(var(&name), str_lit(""), sum(failing)));
     }
-    let validation = Validation {
-        kind: "any-of".into(),
-        field: "rbac".into(),
-        expression: alternatives.join(" || "),
-        message_expression: message.join(" + "),
-    };
+    let validation = Validation::new("any-of", "rbac", or(alternatives), &sum(message));
     (vars, validation)
-}
-
-/// `expr` with `from` replaced by `to` outside string literals.
-fn replace_code(expr: &str, from: &str, to: &str) -> String {
-    let mut out = String::new();
-    let mut quote: Option<char> = None;
-    let mut rest = expr;
-    while let Some(c) = rest.chars().next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                let n: String = rest.chars().take(2).collect();
-                out.push_str(&n);
-                rest = &rest[n.len()..];
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else if c == '\'' || c == '"' {
-            quote = Some(c);
-        } else if rest.starts_with(from) {
-            out.push_str(to);
-            rest = &rest[from.len()..];
-            continue;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 /// A validation expression with the variables written out over `object` (a pod), for a
 /// mutating policy's `matchConditions`, which cannot read `variables`.
-fn inline_variables(expr: &str) -> String {
-    let mut e = expr.to_string();
-    for v in variables_for(false, &[]) {
-        let name = format!("{}.{}", "variables", v.name);
-        let value = match v.name.as_str() {
-            "podSpec" => "object.spec".to_string(),
-            "podMeta" => "object.metadata".to_string(),
-            _ => format!("({})", v.expression),
-        };
-        e = replace_code(&e, &name, &value);
+fn inline_variables(expr: &Expr) -> Expr {
+    let mut e = expr.clone();
+    let vars = variable_exprs(false, &[]);
+    // `containers` and `volumes` read `podSpec`: they go first.
+    for (name, value) in vars.iter().rev() {
+        e = e.replace(&var(name), value);
     }
-    // `containers` and `volumes` read `podSpec`.
-    replace_code(&e, &format!("{}.podSpec", "variables"), "object.spec")
+    e
 }
 
 /// True when no member's validations admit the pod as written.
-fn not_any_admits_as_written(members: &[&Policy]) -> String {
-    let alts: Vec<String> = members
+fn not_any_admits_as_written(members: &[&Policy]) -> Expr {
+    let alts: Vec<Expr> = members
         .iter()
         .map(|p| {
             let vs = validations(p);
-            and_all(
-                vs.iter()
-                    .map(|v| format!("({})", inline_variables(&v.expression)))
-                    .collect(),
-            )
+            and(vs.iter().map(|v| inline_variables(&v.tree)).collect())
         })
         .collect();
-    not(&format!("({})", or_all(alts)))
+    or(alts).not()
 }
 
 pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
@@ -622,10 +572,10 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         if let (Defaulting::By(_), Some(first_policy)) = (defaulting, members.first()) {
             mutations = mutation::mutations(first_policy);
             if !mutations.is_empty() {
-                mutation_conditions.push(Variable {
-                    name: "no-psp-admits-as-written".into(),
-                    expression: not_any_admits_as_written(&members),
-                });
+                mutation_conditions.push(Variable::new(
+                    "no-psp-admits-as-written",
+                    &not_any_admits_as_written(&members),
+                ));
                 let entry = FidelityEntry {
                     policy: first.clone(),
                     field: "rbac (defaulting)".into(),

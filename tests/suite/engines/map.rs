@@ -197,7 +197,7 @@ fn strip_types(v: &Value) -> Value {
     }
 }
 
-fn context() -> Context<'static> {
+pub fn context() -> Context<'static> {
     let mut ctx = Context::default();
     ctx.add_function(
         "indexOf",
