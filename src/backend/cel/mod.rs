@@ -502,8 +502,8 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
     let mut emitted = Emitted::default();
     let mut stdout = String::new();
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, "");
-    emitted.fidelity.extend(scope_fid.clone());
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, "");
+    emitted.fidelity.extend(scope_fid.all());
     let note = if input.scope.from_rbac {
         Some(
             "note: bound by RBAC (see the polytrans.dev/scope annotation): where several PSPs are\n# usable, the one that admits all the others admit decides, or one policy admits a pod\n# any of them admits, as PSP admission did.",
@@ -544,7 +544,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             name: format!("psp-{}", k8s_name(&policy.name)),
             source: source_name(policy),
             scope: input.scope.from_rbac.then(|| place.why.clone()),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
+            header: fidelity_comment(&[scope_fid.for_policy(&policy.name), fid].concat(), "# "),
             variables: variables_for(workloads, &policy.exempt_images),
             validations: validations(policy),
             mutations,
@@ -606,7 +606,14 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
                 namespaces.describe(),
                 names.join(", ")
             )),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
+            header: fidelity_comment(
+                &[
+                    scope_fid.for_policies(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+                    fid,
+                ]
+                .concat(),
+                "# ",
+            ),
             variables,
             validations: vec![validation],
             mutations,
@@ -617,6 +624,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         });
     }
     let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
+    stdout.push_str(&scope_fid.general_comment());
     for p in ctxs {
         let ctx = Ctx {
             policies: vec![p],
@@ -627,13 +635,22 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
             mutating_api: &mutating_api,
         };
         let content = crate::render::render(&env, flavor.template(), &ctx)?;
-        emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        // With `-o DIR/` only the files are written.
+        if !input.common.want_files {
+            stdout.push_str(&content);
+        }
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
+                content,
+            },
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
+    if let Some(f) = scope_fid.notes_file(&env, flavor.target())? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }
