@@ -167,7 +167,7 @@ fn psp_command(
             pss::intersect_with_level(p, level, args.pss_version);
         }
     }
-    emit_and_write(&policies, &objects, args, args.pss_version, diags, out)
+    emit_and_write(&policies, objects, args, args.pss_version, diags, out)
 }
 
 /// Under `--strict`, unknown PSP fields (ignored with a warning otherwise) are errors: a typo such
@@ -236,12 +236,12 @@ fn pss_command(
     };
     diags.0.extend(pss::version_warning(version, flag));
     diags.0.extend(args.emit.habit_warnings());
-    emit_and_write(&[policy], &objects, &args.emit, version, diags, out)
+    emit_and_write(&[policy], objects, &args.emit, version, diags, out)
 }
 
 fn emit_and_write(
     policies: &[ir::Policy],
-    objects: &[load::Object],
+    objects: Vec<load::Object>,
     args: &cli::PspArgs,
     pss_version: pss::Version,
     mut diags: Diagnostics,
@@ -267,7 +267,9 @@ fn emit_and_write(
     };
     let options = args.backend_options();
     // Load, lower and scope once; emit every target.
-    let scope = pipeline::scope_of(policies, objects);
+    let scope = pipeline::scope_of(policies, &objects);
+    // What was read is in the IR and the scope now: free it before rendering.
+    drop(objects);
     if let Some(path) = args
         .output
         .as_ref()
