@@ -765,11 +765,17 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             }
             Flavor::Modern => modern(&env, p, name, args, &tags, &mut fidelity)?,
         };
-        out.files.push(OutputFile {
-            name: format!("falco/{}.yaml", k8s_name(name)),
-            content: content.clone(),
-        });
-        texts.push(content);
+        // With `-o DIR/` only the files are written.
+        if !input.common.want_files {
+            texts.push(content.clone());
+        }
+        out.push_file(
+            input,
+            OutputFile {
+                name: format!("falco/{}.yaml", k8s_name(name)),
+                content,
+            },
+        )?;
         out.fidelity.extend(fidelity);
     }
     out.stdout = texts.join("\n");

@@ -930,10 +930,10 @@ const ENGINE_RULE: &str = "";
 pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, ENGINE_RULE);
     let mode = mode_name(args.mode);
     let mut emitted = Emitted::default();
-    emitted.fidelity.extend(scope_fid.clone());
+    emitted.fidelity.extend(scope_fid.all());
     let mut notes: Vec<String> = Vec::new();
     if args.mode == super::Mode::Warn {
         notes.push("--mode warn: Kubewarden has no warn mode; `monitor` records each decision without rejecting or mutating".into());
@@ -978,13 +978,19 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 message: String::new(),
             })
             .collect();
-        let header = fidelity_comment(&[scope_fid.clone(), t.fidelity].concat(), "# ");
+        let header = fidelity_comment(&[scope_fid.for_policy(&p.name), t.fidelity].concat(), "# ");
         let content = render(&env, &source_name(p), &header, &notes, &views)?;
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{base}.yaml"),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        // With `-o DIR/` only the files are written.
+        if !input.common.want_files {
+            stdout.push_str(&content);
+        }
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("kubewarden/{base}.yaml"),
+                content,
+            },
+        )?;
     }
     for (namespaces, names) in &plan.any_of {
         let members: Vec<&Policy> = names
@@ -1055,16 +1061,25 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                     .join(", ")
             ),
         };
-        let header = fidelity_comment(&[scope_fid.clone(), fid].concat(), "# ");
+        let member_names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let header = fidelity_comment(&[scope_fid.for_policies(&member_names), fid].concat(), "# ");
         let content = render(&env, &source, &header, &notes, &[view])?;
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{name}.yaml"),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        if !input.common.want_files {
+            stdout.push_str(&content);
+        }
+        emitted.push_file(
+            input,
+            OutputFile {
+                name: format!("kubewarden/{name}.yaml"),
+                content,
+            },
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
-    emitted.stdout = stdout;
+    emitted.stdout = scope_fid.general_comment() + &stdout;
+    if let Some(f) = scope_fid.notes_file(&env, "kubewarden")? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }
 

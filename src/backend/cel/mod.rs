@@ -502,8 +502,8 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
     let mut emitted = Emitted::default();
     let mut stdout = String::new();
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, "");
-    emitted.fidelity.extend(scope_fid.clone());
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, "");
+    emitted.fidelity.extend(scope_fid.all());
     let note = if input.scope.from_rbac {
         Some(
             "note: bound by RBAC (see the polytrans.dev/scope annotation): where several PSPs are\n# usable, the one that admits all the others admit decides, or one policy admits a pod\n# any of them admits, as PSP admission did.",
@@ -524,7 +524,32 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         Defaulting::By(flavor.mutating_kind())
     };
     let kind = flavor.mutating_kind();
-    let mut ctxs = Vec::new();
+    let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
+    stdout.push_str(&scope_fid.general_comment());
+    // Each policy is rendered (and, with `-o DIR/`, handed to the sink) as soon as it is built.
+    let render_one =
+        |p: PolicyCtx, stdout: &mut String, emitted: &mut Emitted| -> Result<(), crate::Error> {
+            let ctx = Ctx {
+                policies: vec![p],
+                action: action(args.mode),
+                kyverno_api_version: args.kyverno_version.cel_api_version(),
+                workloads,
+                note,
+                mutating_api: &mutating_api,
+            };
+            let content = crate::render::render(&env, flavor.template(), &ctx)?;
+            // With `-o DIR/` only the files are written.
+            if !input.common.want_files {
+                stdout.push_str(&content);
+            }
+            emitted.push_file(
+                input,
+                OutputFile {
+                    name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
+                    content,
+                },
+            )
+        };
     for policy in input.policies {
         let fid = fidelity_with(policy, workloads, defaulting);
         emitted.fidelity.extend(fid.clone());
@@ -538,21 +563,25 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         } else {
             mutation::mutations(policy)
         };
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: format!("psp-{}", k8s_name(&policy.name)),
-            source: source_name(policy),
-            scope: input.scope.from_rbac.then(|| place.why.clone()),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables: variables_for(workloads, &policy.exempt_images),
-            validations: validations(policy),
-            mutations,
-            mutation_conditions: vec![],
-            mutation_header: format!(
-                "{kind}: PSP's defaulting, as PSP admission did before validating (it runs before the\n# validating policy)."
-            ),
-        });
+        render_one(
+            PolicyCtx {
+                namespaces_in,
+                namespaces_not_in,
+                name: format!("psp-{}", k8s_name(&policy.name)),
+                source: source_name(policy),
+                scope: input.scope.from_rbac.then(|| place.why.clone()),
+                header: fidelity_comment(&[scope_fid.for_policy(&policy.name), fid].concat(), "# "),
+                variables: variables_for(workloads, &policy.exempt_images),
+                validations: validations(policy),
+                mutations,
+                mutation_conditions: vec![],
+                mutation_header: format!(
+                    "{kind}: PSP's defaulting, as PSP admission did before validating (it runs before the\n# validating policy)."
+                ),
+            },
+            &mut stdout,
+            &mut emitted,
+        )?;
     }
     for (namespaces, names) in &plan.any_of {
         let mut members: Vec<&Policy> = names
@@ -589,51 +618,49 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
                 fid.push(entry);
             }
         }
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: any_of_name(names),
-            source: format!(
-                "PodSecurityPolicies {}",
-                members
-                    .iter()
-                    .map(|p| format!("`{}`", p.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            scope: Some(format!(
-                "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
-                namespaces.describe(),
-                names.join(", ")
-            )),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables,
-            validations: vec![validation],
-            mutations,
-            mutation_conditions,
-            mutation_header: format!(
-                "{kind}: when no PSP of the group admits the pod as written, the defaulting of `{first}`\n# (the first by name); see the rbac (defaulting) entry above."
-            ),
-        });
-    }
-    let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
-    for p in ctxs {
-        let ctx = Ctx {
-            policies: vec![p],
-            action: action(args.mode),
-            kyverno_api_version: args.kyverno_version.cel_api_version(),
-            workloads,
-            note,
-            mutating_api: &mutating_api,
-        };
-        let content = crate::render::render(&env, flavor.template(), &ctx)?;
-        emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        render_one(
+            PolicyCtx {
+                namespaces_in,
+                namespaces_not_in,
+                name: any_of_name(names),
+                source: format!(
+                    "PodSecurityPolicies {}",
+                    members
+                        .iter()
+                        .map(|p| format!("`{}`", p.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                scope: Some(format!(
+                    "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
+                    namespaces.describe(),
+                    names.join(", ")
+                )),
+                header: fidelity_comment(
+                    &[
+                        scope_fid
+                            .for_policies(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+                        fid,
+                    ]
+                    .concat(),
+                    "# ",
+                ),
+                variables,
+                validations: vec![validation],
+                mutations,
+                mutation_conditions,
+                mutation_header: format!(
+                    "{kind}: when no PSP of the group admits the pod as written, the defaulting of `{first}`\n# (the first by name); see the rbac (defaulting) entry above."
+                ),
+            },
+            &mut stdout,
+            &mut emitted,
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
+    if let Some(f) = scope_fid.notes_file(&env, flavor.target())? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }
