@@ -753,7 +753,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     let tags = check_options(args)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
-    let mut texts = Vec::new();
+    let mut whole = String::new();
     for p in input.policies {
         let name = rule_name(p);
         let name = name.as_str();
@@ -765,12 +765,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             }
             Flavor::Modern => modern(&env, p, name, args, &tags, &mut fidelity)?,
         };
-        // With `-o DIR/` only the files are written.
-        if !input.common.want_files {
-            texts.push(content.clone());
-        }
-        out.push_file(
+        out.push_document(
             input,
+            &mut whole,
+            "\n",
             OutputFile {
                 name: format!("falco/{}.yaml", k8s_name(name)),
                 content,
@@ -778,7 +776,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         )?;
         out.fidelity.extend(fidelity);
     }
-    out.stdout = texts.join("\n");
+    out.stdout = whole;
     Ok(out)
 }
 

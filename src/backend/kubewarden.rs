@@ -980,12 +980,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             .collect();
         let header = fidelity_comment(&[scope_fid.for_policy(&p.name), t.fidelity].concat(), "# ");
         let content = render(&env, &source_name(p), &header, &notes, &views)?;
-        // With `-o DIR/` only the files are written.
-        if !input.common.want_files {
-            stdout.push_str(&content);
-        }
-        emitted.push_file(
+        emitted.push_document(
             input,
+            &mut stdout,
+            "",
             OutputFile {
                 name: format!("kubewarden/{base}.yaml"),
                 content,
@@ -1064,11 +1062,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         let member_names: Vec<&str> = names.iter().map(String::as_str).collect();
         let header = fidelity_comment(&[scope_fid.for_policies(&member_names), fid].concat(), "# ");
         let content = render(&env, &source, &header, &notes, &[view])?;
-        if !input.common.want_files {
-            stdout.push_str(&content);
-        }
-        emitted.push_file(
+        emitted.push_document(
             input,
+            &mut stdout,
+            "",
             OutputFile {
                 name: format!("kubewarden/{name}.yaml"),
                 content,

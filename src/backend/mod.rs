@@ -356,11 +356,35 @@ pub struct Emitted {
 }
 
 impl Emitted {
+    /// Adds one policy's document: appended to `whole` (the text of the whole output, documents
+    /// separated by `sep`) unless only the files are written (`-o DIR/`), and as a file
+    /// ([`Emitted::push_file`]).
+    pub fn push_document(
+        &mut self,
+        input: &Input<'_>,
+        whole: &mut String,
+        sep: &str,
+        file: OutputFile,
+    ) -> Result<(), crate::Error> {
+        if !input.common.want_files {
+            append_document(whole, sep, &file.content);
+        }
+        self.push_file(input, file)
+    }
+
     /// Adds a file of the output: handed to the input's [`FileSink`] when there is one, else
     /// kept in [`Emitted::files`].
     pub fn push_file(&mut self, input: &Input<'_>, file: OutputFile) -> Result<(), crate::Error> {
         push_file(input, &mut self.files, file)
     }
+}
+
+/// Appends `text` to `whole`, after `sep` unless `whole` is empty.
+pub fn append_document(whole: &mut String, sep: &str, text: &str) {
+    if !whole.is_empty() {
+        whole.push_str(sep);
+    }
+    whole.push_str(text);
 }
 
 /// [`Emitted::push_file`] for a backend that collects its files before building `Emitted`.

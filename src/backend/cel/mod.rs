@@ -538,12 +538,10 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
                 mutating_api: &mutating_api,
             };
             let content = crate::render::render(&env, flavor.template(), &ctx)?;
-            // With `-o DIR/` only the files are written.
-            if !input.common.want_files {
-                stdout.push_str(&content);
-            }
-            emitted.push_file(
+            emitted.push_document(
                 input,
+                stdout,
+                "",
                 OutputFile {
                     name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
                     content,

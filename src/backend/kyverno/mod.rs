@@ -186,7 +186,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     check_version(args.version)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
-    let mut docs = Vec::new();
+    let mut docs = String::new();
     let plan = input
         .scope
         .plan(input.policies, crate::scope::Union::AllMustPass);
@@ -201,10 +201,14 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         };
         if let Some((_, reason)) = plan.skipped.iter().find(|(n, _)| n == &p.name) {
             let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
-            docs.push(format!(
-                "# PodSecurityPolicy {}: {note}\n",
-                super::single_line(&p.name)
-            ));
+            super::append_document(
+                &mut docs,
+                "---\n",
+                &format!(
+                    "# PodSecurityPolicy {}: {note}\n",
+                    super::single_line(&p.name)
+                ),
+            );
             out.fidelity.push(FidelityEntry {
                 policy: p.name.clone(),
                 field: "rbac".into(),
@@ -245,12 +249,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 policy => policy,
             },
         )?;
-        // With `-o DIR/` only the files are written.
-        if !input.common.want_files {
-            docs.push(text.clone());
-        }
-        out.push_file(
+        out.push_document(
             input,
+            &mut docs,
+            "---\n",
             OutputFile {
                 name: format!("kyverno/{}.yaml", policy_name(p)),
                 content: text,
@@ -258,7 +260,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         )?;
         out.fidelity.extend(fidelity);
     }
-    out.stdout = scope_fidelity.general_comment() + &docs.join("---\n");
+    out.stdout = scope_fidelity.general_comment() + &docs;
     if let Some(f) = scope_fidelity.notes_file(&env, "kyverno")? {
         out.push_file(input, f)?;
     }
