@@ -286,13 +286,30 @@ impl Expr {
         self.macro_(MacroKind::Map, var, body)
     }
 
-    /// `!self` (`true`/`false` literals folded); `self` is a `bool` expression.
+    /// `!self` (`true`/`false` literals folded); `self` is a `bool` expression (checked in
+    /// debug builds; see [`Expr::try_not`]).
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Expr {
-        debug_assert!(
-            self.check().is_ok_and(|t| t.is(Ty::Bool)),
-            "`!` over a non-bool expression: {self}"
-        );
+        if cfg!(debug_assertions) {
+            return self
+                .try_not()
+                .unwrap_or_else(|e| panic!("`!` over a non-bool expression: {e}"));
+        }
+        Expr::negate(self)
+    }
+
+    /// `!self`, or the type error when `self` is not a `bool` expression.
+    pub fn try_not(self) -> Result<Expr, TypeError> {
+        match self.check()? {
+            Ty::Bool | Ty::Dyn => Ok(Expr::negate(self)),
+            t => Err(TypeError {
+                message: format!("`!` needs a bool, not {t:?}"),
+                at: self.to_string(),
+            }),
+        }
+    }
+
+    fn negate(self) -> Expr {
         match self {
             Expr::Bool(b) => Expr::Bool(!b),
             e => Expr::Not(Box::new(e)),
@@ -783,11 +800,9 @@ mod tests {
         assert!(e.message.contains("`!` needs a bool"), "{e}");
         let bad = c().field("add").all("a", bad);
         assert!(bad.check().is_err());
-        // Built through the constructor, it does not get that far (debug builds).
-        if cfg!(debug_assertions) {
-            let caught = std::panic::catch_unwind(|| str_lit("ALL").not());
-            assert!(caught.is_err());
-        }
+        // Built through the constructor, it does not get that far.
+        let e = str_lit("ALL").try_not().unwrap_err();
+        assert!(e.message.contains("`!` needs a bool"), "{e}");
     }
 
     #[test]
