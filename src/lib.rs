@@ -167,7 +167,7 @@ fn psp_command(
             pss::intersect_with_level(p, level, args.pss_version);
         }
     }
-    emit_and_write(&policies, &objects, args, args.pss_version, diags, out)
+    emit_and_write(&policies, objects, args, args.pss_version, diags, out)
 }
 
 /// Under `--strict`, unknown PSP fields (ignored with a warning otherwise) are errors: a typo such
@@ -236,12 +236,12 @@ fn pss_command(
     };
     diags.0.extend(pss::version_warning(version, flag));
     diags.0.extend(args.emit.habit_warnings());
-    emit_and_write(&[policy], &objects, &args.emit, version, diags, out)
+    emit_and_write(&[policy], objects, &args.emit, version, diags, out)
 }
 
 fn emit_and_write(
     policies: &[ir::Policy],
-    objects: &[load::Object],
+    objects: Vec<load::Object>,
     args: &cli::PspArgs,
     pss_version: pss::Version,
     mut diags: Diagnostics,
@@ -267,7 +267,27 @@ fn emit_and_write(
     };
     let options = args.backend_options();
     // Load, lower and scope once; emit every target.
-    let scope = pipeline::scope_of(policies, objects);
+    let scope = pipeline::scope_of(policies, &objects);
+    // What was read is in the IR and the scope now: free it before rendering.
+    drop(objects);
+    if let Some(path) = args
+        .output
+        .as_ref()
+        .filter(|_| !args.explain && !args.check && args.diff.is_none())
+    {
+        return write_streaming(
+            path,
+            &targets,
+            &Emit {
+                policies,
+                scope: &scope,
+                common: &common,
+                options: &options,
+            },
+            args,
+            diags,
+        );
+    }
     let mut emitted = Vec::new();
     for &t in &targets {
         let e = pipeline::emit(t, policies, &scope, &common, &options)?;
@@ -294,27 +314,15 @@ fn emit_and_write(
         });
     }
     if args.strict && !lossy.is_empty() {
-        for (t, e) in &lossy {
-            diags.push(
-                Diagnostic::error(format!(
-                    "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
-                    t.name,
-                    e.field,
-                    e.policy,
-                    e.fidelity.as_str(),
-                    backend::single_line(&e.note)
-                ))
-                .with_help("drop `--strict` to accept the approximation, or use another target"),
-            );
-        }
+        diags.0.extend(strict_errors(&lossy));
         return Ok(Outcome {
             findings: true,
             diagnostics: diags,
             summary: None,
         });
     }
-    let outputs: Vec<output::TargetOutput<'_>> = emitted
-        .iter()
+    let outputs: Vec<output::TargetOutput> = emitted
+        .into_iter()
         .map(|(t, e)| output::TargetOutput {
             target: t,
             emitted: e,
@@ -328,7 +336,7 @@ fn emit_and_write(
         None
     });
     if let Some(existing) = existing {
-        let plan = output::plan(existing, &outputs, templates)?;
+        let plan = output::plan(existing, outputs, templates)?;
         let d = diff::drift(&plan, args.color.enabled());
         write_out(out, &d.diff)?;
         for f in &d.formatting_only {
@@ -397,20 +405,144 @@ fn emit_and_write(
             "`--check` needs `--diff EXISTING` or `-o PATH` to compare with".into(),
         ));
     }
-    let Some(path) = &args.output else {
-        // `check_usage` refused several targets without `-o`/`--diff`.
-        for (_, e) in &emitted {
-            write_out(out, &e.stdout)?;
+    // `-o` went to `write_streaming`; `check_usage` refused several targets without
+    // `-o`/`--diff`.
+    for o in &outputs {
+        write_out(out, &o.emitted.stdout)?;
+    }
+    Ok(Outcome {
+        findings: false,
+        diagnostics: diags,
+        summary: None,
+    })
+}
+
+/// With `--strict`, what `e` could not express exactly.
+fn lossy_entries(
+    t: &'static backend::Target,
+    e: &backend::Emitted,
+    strict: bool,
+) -> Vec<(&'static backend::Target, backend::FidelityEntry)> {
+    if !strict {
+        return Vec::new();
+    }
+    e.fidelity
+        .iter()
+        .filter(|f| f.fidelity != backend::Fidelity::Exact)
+        .map(|f| (t, f.clone()))
+        .collect()
+}
+
+/// `--strict`: an error for each entry not expressed exactly.
+fn strict_errors(lossy: &[(&backend::Target, &backend::FidelityEntry)]) -> Vec<Diagnostic> {
+    lossy
+        .iter()
+        .map(|(t, e)| {
+            Diagnostic::error(format!(
+                "`--to {}` cannot express `{}` of `{}` exactly: {} ({})",
+                t.name,
+                e.field,
+                e.policy,
+                e.fidelity.as_str(),
+                backend::single_line(&e.note)
+            ))
+            .with_help("drop `--strict` to accept the approximation, or use another target")
+        })
+        .collect()
+}
+
+/// What every target is emitted from.
+struct Emit<'a> {
+    policies: &'a [ir::Policy],
+    scope: &'a scope::Scope,
+    common: &'a backend::Common,
+    options: &'a backend::Options,
+}
+
+/// `-o PATH` (no `--diff`, `--check`, `--explain` or `--strict`): each target is emitted,
+/// planned and staged ([`output::Staged`]) before the next one is rendered, so a run holds one
+/// target's output at a time; every file is renamed into place once all are written.
+fn write_streaming(
+    path: &std::path::Path,
+    targets: &[&'static backend::Target],
+    emit: &Emit<'_>,
+    args: &cli::PspArgs,
+    mut diags: Diagnostics,
+) -> Result<Outcome, Error> {
+    let env = render::environment(args.templates.as_deref());
+    let staged = std::cell::RefCell::new(output::Staged::default());
+    // What was planned, without the contents: for the stale files.
+    let planned = std::cell::RefCell::new(output::Plan::default());
+    let mut lossy: Vec<(&backend::Target, backend::FidelityEntry)> = Vec::new();
+    let bundle = targets.len() > 1;
+    for &t in targets {
+        let manifests = backend::writes_manifests(t, args.format.as_deref(), emit.options);
+        if !emit.common.want_files {
+            // `-o FILE`: the whole output of the one target.
+            let mut e = pipeline::emit(t, emit.policies, emit.scope, emit.common, emit.options)?;
+            diags.extend(std::mem::take(&mut e.diagnostics));
+            lossy.extend(lossy_entries(t, &e, args.strict));
+            let o = output::TargetOutput {
+                target: t,
+                emitted: e,
+                manifests,
+            };
+            let part = output::plan_target(path, o, bundle, &env)?;
+            part.stage(&mut staged.borrow_mut())?;
+            continue;
         }
+        // `-o DIR/`: each file is staged as soon as the backend renders it.
+        let folder = std::cell::RefCell::new(output::TargetFolder::new(path, t, bundle, manifests));
+        let stage = |f: backend::OutputFile| -> Result<(), Error> {
+            let planned_file = folder.borrow_mut().file(f);
+            staged
+                .borrow_mut()
+                .stage(&planned_file.path, &planned_file.content)?;
+            planned.borrow_mut().files.push(output::PlannedFile {
+                content: String::new(),
+                ..planned_file
+            });
+            Ok(())
+        };
+        let mut e = pipeline::emit_into(
+            t,
+            emit.policies,
+            emit.scope,
+            emit.common,
+            emit.options,
+            Some(&stage),
+        )?;
+        diags.extend(std::mem::take(&mut e.diagnostics));
+        lossy.extend(lossy_entries(t, &e, args.strict));
+        // What the backend kept rather than handing to the sink.
+        for f in std::mem::take(&mut e.files) {
+            stage(f)?;
+        }
+        let rest = folder.into_inner().finish(&e.resources, &env)?;
+        rest.stage(&mut staged.borrow_mut())?;
+        let mut planned = planned.borrow_mut();
+        planned.owned.extend(rest.owned);
+        planned
+            .files
+            .extend(rest.files.into_iter().map(|f| output::PlannedFile {
+                content: String::new(),
+                ..f
+            }));
+    }
+    let staged = staged.into_inner();
+    let planned = planned.into_inner();
+    if !lossy.is_empty() {
+        // Nothing is written (dropping `staged` removes what was staged).
+        let refs: Vec<(&backend::Target, &backend::FidelityEntry)> =
+            lossy.iter().map(|(t, e)| (*t, e)).collect();
+        diags.0.extend(strict_errors(&refs));
         return Ok(Outcome {
-            findings: false,
+            findings: true,
             diagnostics: diags,
             summary: None,
         });
-    };
-    let plan = output::plan(path, &outputs, templates)?;
-    let stale = plan.stale();
-    for (_, name) in &stale {
+    }
+    for (_, name) in planned.stale() {
         diags.push(
             Diagnostic::warning(format!(
                 "`{name}` in `{}` is no longer generated (stale)",
@@ -422,11 +554,11 @@ fn emit_and_write(
             )),
         );
     }
-    let n = plan.write(&[])?;
+    let n = staged.commit()?;
     Ok(Outcome {
         findings: false,
         diagnostics: diags,
-        summary: dir_like(path).then(|| wrote(n, path, 0)),
+        summary: output::is_dir_like(path).then(|| wrote(n, path, 0)),
     })
 }
 

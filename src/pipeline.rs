@@ -78,10 +78,23 @@ pub fn emit(
     common: &backend::Common,
     options: &backend::Options,
 ) -> Result<backend::Emitted, Error> {
+    emit_into(target, policies, scope, common, options, None)
+}
+
+/// [`emit`], handing each file to `sink` as it is rendered (see [`backend::Input::sink`]).
+pub fn emit_into(
+    target: &backend::Target,
+    policies: &[ir::Policy],
+    scope: &scope::Scope,
+    common: &backend::Common,
+    options: &backend::Options,
+    sink: Option<&backend::FileSink<'_>>,
+) -> Result<backend::Emitted, Error> {
     let input = backend::Input {
         policies,
         scope,
         common,
+        sink,
     };
     target.run(&input, options)
 }

@@ -89,6 +89,8 @@ pub struct Note {
     /// Where: `namespace kube-system`, `every namespace`.
     pub place: String,
     pub text: String,
+    /// The PSP the note is about, if it is about one (a file of that PSP's output repeats it).
+    pub psp: Option<String>,
 }
 
 /// Who decides in one group of namespaces.
@@ -249,6 +251,7 @@ impl Scope {
                             "PSP `{psp}` is usable there only by pods running as {}; a namespace selector cannot express that, so it applies to every pod there",
                             accounts.join(", ")
                         ),
+                        psp: Some(psp.clone()),
                     });
                 }
                 if !all_pods && accounts.is_empty() {
@@ -258,6 +261,7 @@ impl Scope {
                             "PSP `{psp}` is usable there only by pods that {} create(s) directly; a namespace selector cannot express that, so it is not applied (exempt that creator in the engine if it creates pods directly)",
                             creators.join(", ")
                         ),
+                        psp: Some(psp.clone()),
                     });
                     continue;
                 }
@@ -338,6 +342,7 @@ impl Scope {
                 notes.insert(Note {
                     place: g.namespaces.describe(),
                     text: "no PSP is usable there, so PSP admission rejected every pod; no policy is generated for that (restrict pod creation there another way, e.g. PSA `restricted`)".into(),
+                    psp: None,
                 });
             }
         }

@@ -7,6 +7,9 @@
 //! ephemeral containers, [`Scope`], [`Exemption`]s, absent fields guarded with `has()`), over
 //! the [`variables`] every expression relies on.
 //!
+//! Expressions are built as typed trees ([`tree::Expr`]), parenthesised by construction and
+//! type-checked in debug builds, and only rendered to text where they are written out.
+//!
 //! Expressions only use core CEL that Kubernetes and the `cel-interpreter` crate agree on: no
 //! optional syntax (`?.`), no string extension functions, `has()` on every optional field before
 //! reading it, and integer literals only (pod JSON numbers are `int` in Kubernetes).
@@ -17,11 +20,26 @@ use crate::ir::{
 };
 use serde::Serialize;
 
+pub mod tree;
+
+pub use tree::{Expr, Ty, TypeError};
+use tree::{and, cond, ident, or, str_list, str_lit, sum};
+
 /// A named CEL variable (`variables.<name>`), evaluated in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Variable {
     pub name: String,
     pub expression: String,
+}
+
+impl Variable {
+    /// A variable holding `e`.
+    pub fn new(name: &str, e: &Expr) -> Variable {
+        Variable {
+            name: name.to_string(),
+            expression: e.render(),
+        }
+    }
 }
 
 /// One CEL validation from one rule.
@@ -35,16 +53,46 @@ pub struct Validation {
     pub expression: String,
     /// A CEL string expression naming the policy and field.
     pub message_expression: String,
+    /// [`Validation::expression`] as a tree.
+    #[serde(skip)]
+    pub tree: Expr,
+}
+
+impl Validation {
+    pub fn new(kind: &str, field: &str, tree: Expr, message: &Expr) -> Validation {
+        Validation {
+            kind: kind.to_string(),
+            field: field.to_string(),
+            expression: tree.render_bool(),
+            message_expression: message.render(),
+            tree,
+        }
+    }
 }
 
 pub(crate) const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
 pub(crate) const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
 pub(crate) const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
 
-pub(crate) const SPEC: &str = "variables.podSpec";
-pub(crate) const META: &str = "variables.podMeta";
-pub(crate) const CONTAINERS: &str = "variables.containers";
-pub(crate) const VOLUMES: &str = "variables.volumes";
+/// `variables.<name>`.
+pub(crate) fn var(name: &str) -> Expr {
+    ident("variables").field(name)
+}
+
+/// `variables.podSpec`.
+pub(crate) fn spec() -> Expr {
+    var("podSpec")
+}
+
+/// `variables.podMeta`.
+pub(crate) fn meta() -> Expr {
+    var("podMeta")
+}
+
+/// `c`, the container of `variables.containers.all(c, …)`.
+fn c() -> Expr {
+    ident("c")
+}
 
 /// The variables every expression relies on: `podMeta`, `podSpec` (the pod's, or with
 /// `workloads` the pod template's), `containers` (init, regular, ephemeral) and `volumes`.
@@ -52,55 +100,72 @@ pub fn variables(workloads: bool) -> Vec<Variable> {
     variables_for(workloads, &[])
 }
 
-/// Whether a container's image matches one of `patterns` (`*` suffix: prefix), as CEL over `c`.
-pub(crate) fn image_matches(patterns: &[String]) -> String {
-    let alts: Vec<String> = patterns
+/// Whether a container's image matches one of `patterns` (`*` suffix: prefix), over `c`.
+pub(crate) fn image_matches(patterns: &[String]) -> Expr {
+    let image = || c().field("image");
+    let alts = patterns
         .iter()
         .map(|p| match p.strip_suffix('*') {
-            Some(prefix) => format!("c.image.startsWith({})", cel_string(prefix)),
-            None => format!("c.image == {}", cel_string(p)),
+            Some(prefix) => image().starts_with(str_lit(prefix)),
+            None => image().eq(str_lit(p)),
         })
         .collect();
-    format!("has(c.image) && ({})", alts.join(" || "))
+    and(vec![image().has(), or(alts)])
+}
+
+/// `has(list) ? list : []`.
+pub(crate) fn or_empty(list: Expr) -> Expr {
+    cond(list.clone().has(), list, Expr::List(vec![]))
+}
+
+/// The pod's metadata and spec: of the object, or with `workloads` of the pod template of
+/// a workload (`object.kind` decides).
+pub(crate) fn pod_meta_spec(workloads: bool) -> (Expr, Expr) {
+    let o = || ident("object");
+    if !workloads {
+        return (o().field("metadata"), o().field("spec"));
+    }
+    let pick = |leaf: &str| {
+        cond(
+            o().field("kind").eq(str_lit("Pod")),
+            o().field(leaf),
+            cond(
+                o().field("kind").eq(str_lit("CronJob")),
+                o().path(&["spec", "jobTemplate", "spec", "template", leaf]),
+                o().path(&["spec", "template", leaf]),
+            ),
+        )
+    };
+    (pick("metadata"), pick("spec"))
+}
+
+/// The variables as trees: `(name, expression)`.
+pub(crate) fn variable_exprs(workloads: bool, exempt_images: &[String]) -> Vec<(String, Expr)> {
+    let (meta, spec_e) = pod_meta_spec(workloads);
+    let all = sum(["initContainers", "containers", "ephemeralContainers"]
+        .iter()
+        .map(|k| or_empty(spec().field(k)))
+        .collect());
+    let containers = if exempt_images.is_empty() {
+        all
+    } else {
+        all.filter("c", image_matches(exempt_images).not())
+    };
+    vec![
+        ("podMeta".into(), meta),
+        ("podSpec".into(), spec_e),
+        ("containers".into(), containers),
+        ("volumes".into(), or_empty(spec().field("volumes"))),
+    ]
 }
 
 /// The variables, with containers running an image in `exempt_images` left out of
 /// `variables.containers` (they are not judged; pod-level checks still apply).
 pub fn variables_for(workloads: bool, exempt_images: &[String]) -> Vec<Variable> {
-    let (meta, spec) = if workloads {
-        (
-            "object.kind == 'Pod' ? object.metadata : object.kind == 'CronJob' ? \
-             object.spec.jobTemplate.spec.template.metadata : object.spec.template.metadata",
-            "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? \
-             object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
-        )
-    } else {
-        ("object.metadata", "object.spec")
-    };
-    let v = |n: &str, e: &str| Variable {
-        name: n.into(),
-        expression: e.into(),
-    };
-    vec![
-        v("podMeta", meta),
-        v("podSpec", spec),
-        v("containers", &{
-            let all = format!(
-                "(has({SPEC}.initContainers) ? {SPEC}.initContainers : []) + \
-                 (has({SPEC}.containers) ? {SPEC}.containers : []) + \
-                 (has({SPEC}.ephemeralContainers) ? {SPEC}.ephemeralContainers : [])"
-            );
-            if exempt_images.is_empty() {
-                all
-            } else {
-                format!("({all}).filter(c, !({}))", image_matches(exempt_images))
-            }
-        }),
-        v(
-            "volumes",
-            &format!("has({SPEC}.volumes) ? {SPEC}.volumes : []"),
-        ),
-    ]
+    variable_exprs(workloads, exempt_images)
+        .iter()
+        .map(|(n, e)| Variable::new(n, e))
+        .collect()
 }
 
 /// A CEL string literal (single-quoted; quotes, backslashes and control characters escaped).
@@ -123,232 +188,129 @@ pub fn cel_string(s: &str) -> String {
     out
 }
 
-pub(crate) fn cel_list<S: AsRef<str>>(items: &[S]) -> String {
-    let v: Vec<String> = items.iter().map(|s| cel_string(s.as_ref())).collect();
-    format!("[{}]", v.join(", "))
-}
-
 /// `has(root.a) && has(root.a.b) && …` for the path below `root`.
-pub(crate) fn has_path(root: &str, path: &[&str]) -> String {
+pub(crate) fn has_path(root: &Expr, path: &[&str]) -> Expr {
     let mut parts = Vec::new();
-    let mut cur = root.to_string();
+    let mut cur = root.clone();
     for p in path {
-        cur = format!("{cur}.{p}");
-        parts.push(format!("has({cur})"));
+        cur = cur.field(p);
+        parts.push(cur.clone().has());
     }
-    parts.join(" && ")
-}
-
-pub(crate) fn path(root: &str, path: &[&str]) -> String {
-    let mut cur = root.to_string();
-    for p in path {
-        cur = format!("{cur}.{p}");
-    }
-    cur
+    and(parts)
 }
 
 /// True when the optional field is set and `pred` holds for its value.
-pub(crate) fn set_and(root: &str, p: &[&str], pred: impl Fn(&str) -> String) -> String {
-    format!("({} && {})", has_path(root, p), pred(&path(root, p)))
+pub(crate) fn set_and(root: &Expr, p: &[&str], pred: impl Fn(Expr) -> Expr) -> Expr {
+    and(vec![has_path(root, p), pred(root.clone().path(p))])
 }
 
 /// The value's truth: `pred(value)` if set, else `unset`.
-pub(crate) fn if_set(root: &str, p: &[&str], pred: impl Fn(&str) -> String, unset: &str) -> String {
-    format!(
-        "({} ? {} : {unset})",
-        has_path(root, p),
-        pred(&path(root, p))
-    )
+pub(crate) fn if_set(root: &Expr, p: &[&str], pred: impl Fn(Expr) -> Expr, unset: Expr) -> Expr {
+    cond(has_path(root, p), pred(root.clone().path(p)), unset)
 }
 
-/// The first set value among `candidates` decides (`pred`), else `unset`.
+/// The first set value among `candidates` (`(presence, value)`) decides (`pred`), else
+/// `unset`.
 pub(crate) fn first_set(
-    candidates: &[(String, String)],
-    pred: &dyn Fn(&str) -> String,
-    unset: &str,
-) -> String {
-    if unset == "true" && candidates.iter().all(|(_, v)| pred(v) == "true") {
-        return "true".into();
+    candidates: &[(Expr, Expr)],
+    pred: &dyn Fn(Expr) -> Expr,
+    unset: Expr,
+) -> Expr {
+    let t = Expr::Bool(true);
+    if unset == t && candidates.iter().all(|(_, v)| pred(v.clone()) == t) {
+        return t;
     }
-    let mut out = unset.to_string();
-    for (cond, value) in candidates.iter().rev() {
-        out = format!("({cond} ? {} : {out})", pred(value));
+    let mut out = unset;
+    for (presence, value) in candidates.iter().rev() {
+        out = cond(presence.clone(), pred(value.clone()), out);
     }
     out
 }
 
-/// How loosely a CEL expression binds: the operator of lowest precedence at its top level
-/// (outside parentheses, brackets and string literals). Composition helpers ([`not`],
-/// [`and_all`], [`or_all`]) parenthesise an operand that binds more loosely than the operator
-/// they apply, so every composed expression parses as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Binding {
-    /// `a ? b : c`.
-    Conditional,
-    /// `a || b`.
-    Or,
-    /// `a && b`.
-    And,
-    /// Relations and arithmetic: `==`, `!=`, `<`, `in`, `+`, ….
-    Relation,
-    /// A literal, identifier, selection, call, index or parenthesised group, possibly negated.
-    Primary,
-}
-
-pub(crate) fn binding(e: &str) -> Binding {
-    let b = e.as_bytes();
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    let mut loosest = Binding::Primary;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 1;
-            } else if c == q {
-                quote = None;
+pub(crate) fn in_ranges(v: &Expr, ranges: &[IdRange]) -> Expr {
+    or(ranges
+        .iter()
+        .map(|r| {
+            if r.min == r.max {
+                v.clone().eq(r.min)
+            } else {
+                and(vec![v.clone().ge(r.min), v.clone().le(r.max)])
             }
-            i += 1;
-            continue;
-        }
-        let next = b.get(i + 1).copied();
-        let found = match c {
-            b'\'' | b'"' => {
-                quote = Some(c);
-                None
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                None
-            }
-            b')' | b']' | b'}' => {
-                depth -= 1;
-                None
-            }
-            _ if depth > 0 => None,
-            b'?' | b':' => Some(Binding::Conditional),
-            b'|' if next == Some(b'|') => Some(Binding::Or),
-            b'&' if next == Some(b'&') => Some(Binding::And),
-            b'=' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' => Some(Binding::Relation),
-            b'!' if next == Some(b'=') => Some(Binding::Relation),
-            b' ' if e[i..].starts_with(" in ") => Some(Binding::Relation),
-            _ => None,
-        };
-        if let Some(f) = found {
-            loosest = loosest.min(f);
-        }
-        i += 1;
-    }
-    loosest
-}
-
-/// `e` as an operand of an operator that binds as tightly as `at`: parenthesised if looser.
-pub(crate) fn operand(e: String, at: Binding) -> String {
-    if binding(&e) < at {
-        format!("({e})")
-    } else {
-        e
-    }
-}
-
-/// The negation of `e`, parenthesised unless `e` is a primary (`!has(x)`, `!(a == b)`).
-pub(crate) fn not(e: &str) -> String {
-    match e {
-        "true" => "false".into(),
-        "false" => "true".into(),
-        _ => format!("!{}", operand(e.to_string(), Binding::Primary)),
-    }
-}
-
-pub(crate) fn or_all(parts: Vec<String>) -> String {
-    match parts.len() {
-        0 => "false".into(),
-        1 => parts.into_iter().next().unwrap_or_default(),
-        _ => {
-            let parts: Vec<String> = parts.into_iter().map(|p| operand(p, Binding::Or)).collect();
-            format!("({})", parts.join(" || "))
-        }
-    }
-}
-
-pub(crate) fn and_all(parts: Vec<String>) -> String {
-    let parts: Vec<String> = parts.into_iter().filter(|p| p != "true").collect();
-    match parts.len() {
-        0 => "true".into(),
-        1 => parts.into_iter().next().unwrap_or_default(),
-        _ => parts
-            .into_iter()
-            .map(|p| operand(p, Binding::And))
-            .collect::<Vec<_>>()
-            .join(" && "),
-    }
-}
-
-pub(crate) fn in_ranges(v: &str, ranges: &[IdRange]) -> String {
-    or_all(
-        ranges
-            .iter()
-            .map(|r| {
-                if r.min == r.max {
-                    format!("{v} == {}", r.min)
-                } else {
-                    format!("({v} >= {} && {v} <= {})", r.min, r.max)
-                }
-            })
-            .collect(),
-    )
+        })
+        .collect())
 }
 
 /// Whether the string expression `v` is in the set (`prefix*` entries by prefix).
-pub(crate) fn in_set(v: &str, set: &NameSet) -> String {
+pub(crate) fn in_set(v: &Expr, set: &NameSet) -> Expr {
     let matches = |names: &[String]| {
         let literal: Vec<&String> = names.iter().filter(|n| !n.ends_with('*')).collect();
         let mut parts = Vec::new();
         match literal.len() {
             0 => {}
-            1 => parts.push(format!("{v} == {}", cel_string(literal[0]))),
-            _ => parts.push(format!("{v} in {}", cel_list(&literal))),
+            1 => parts.push(v.clone().eq(str_lit(literal[0]))),
+            _ => parts.push(v.clone().in_(str_list(&literal))),
         }
         for n in names {
             if let Some(prefix) = n.strip_suffix('*') {
-                parts.push(format!("{v}.startsWith({})", cel_string(prefix)));
+                parts.push(v.clone().starts_with(str_lit(prefix)));
             }
         }
-        or_all(parts)
+        or(parts)
     };
     match set {
-        NameSet::Any => "true".into(),
+        NameSet::Any => true.into(),
         NameSet::Only(names) => matches(names),
-        NameSet::AnyExcept(names) => not(&matches(names)),
+        NameSet::AnyExcept(names) => matches(names).not(),
     }
 }
 
-pub(crate) fn all_containers(pred: String) -> String {
-    if pred == "true" {
+/// `variables.containers.all(c, pred)` (`true` when `pred` is).
+pub(crate) fn all_containers(pred: Expr) -> Expr {
+    if pred == Expr::Bool(true) {
         return pred;
     }
-    format!("{CONTAINERS}.all(c, {pred})")
+    var("containers").all("c", pred)
 }
 
 /// A seccomp/AppArmor profile object's PSP annotation form.
-pub(crate) fn profile_form(p: &str) -> String {
-    let ty = format!("(has({p}.type) ? {p}.type : '')");
-    format!(
-        "({ty} == 'RuntimeDefault' ? 'runtime/default' : {ty} == 'Unconfined' ? 'unconfined' : \
-         {ty} == 'Localhost' ? 'localhost/' + (has({p}.localhostProfile) ? {p}.localhostProfile : '') : {ty})"
+pub(crate) fn profile_form(p: &Expr) -> Expr {
+    let ty = cond(
+        p.clone().field("type").has(),
+        p.clone().field("type"),
+        str_lit(""),
+    );
+    cond(
+        ty.clone().eq(str_lit("RuntimeDefault")),
+        str_lit("runtime/default"),
+        cond(
+            ty.clone().eq(str_lit("Unconfined")),
+            str_lit("unconfined"),
+            cond(
+                ty.clone().eq(str_lit("Localhost")),
+                str_lit("localhost/")
+                    .add(or_default(p.clone().field("localhostProfile"), str_lit(""))),
+                ty,
+            ),
+        ),
     )
 }
 
-pub(crate) fn annotation_set(key: &str) -> String {
-    format!("(has({META}.annotations) && {key} in {META}.annotations)")
+/// `has(f) ? f : default`.
+pub(crate) fn or_default(f: Expr, default: Expr) -> Expr {
+    cond(f.clone().has(), f, default)
 }
 
-pub(crate) fn annotation(key: &str) -> String {
-    format!("{META}.annotations[{key}]")
+pub(crate) fn annotation_set(key: &Expr) -> Expr {
+    and(vec![
+        meta().field("annotations").has(),
+        key.clone().in_(meta().field("annotations")),
+    ])
 }
 
-/// PSP's host path prefix match by whole components (see `eval::path_has_prefix`).
+pub(crate) fn annotation(key: &Expr) -> Expr {
+    meta().field("annotations").index(key.clone())
+}
+
 /// Every spelling of the allowed SELinux levels PSP accepts: selinux/mustrunas.go
 /// `equalLevels` compares the categories after the sensitivity as a set (`s0:c1,c2` equals
 /// `s0:c2,c1`), which core CEL cannot do without splitting strings, so each level is listed in
@@ -392,32 +354,77 @@ pub(crate) fn level_spellings(levels: &[String]) -> Vec<String> {
 /// plugin injects (Kubernetes `IsOnlyServiceAccountTokenSources`; see
 /// [`crate::pod::Volume::is_service_account_token_projection`]): a token at path `token`
 /// without audience, the `kube-root-ca.crt` config map, the namespace through the downward API.
-pub(crate) fn service_account_token_projection(v: &str) -> String {
-    let token = "(!has(s.serviceAccountToken) || (has(s.serviceAccountToken.path) && s.serviceAccountToken.path == 'token' && (!has(s.serviceAccountToken.audience) || s.serviceAccountToken.audience == '')))";
-    let config_map =
-        "(!has(s.configMap) || (has(s.configMap.name) && s.configMap.name == 'kube-root-ca.crt'))";
-    let item = "has(i.path) && i.path == 'namespace' && has(i.fieldRef) && (!has(i.fieldRef.apiVersion) || i.fieldRef.apiVersion == 'v1') && has(i.fieldRef.fieldPath) && i.fieldRef.fieldPath == 'metadata.namespace'";
-    let downward = format!(
-        "(!has(s.downwardAPI) || !has(s.downwardAPI.items) || s.downwardAPI.items.all(i, {item}))"
-    );
-    format!(
-        "(has({v}.projected) && (!has({v}.projected.sources) || {v}.projected.sources.all(s, (has(s.serviceAccountToken) || has(s.configMap) || has(s.downwardAPI)) && {token} && {config_map} && {downward})))"
-    )
+pub(crate) fn service_account_token_projection(v: &Expr) -> Expr {
+    let s = || ident("s");
+    let i = || ident("i");
+    let sat = || s().field("serviceAccountToken");
+    let token = or(vec![
+        sat().has().not(),
+        and(vec![
+            sat().field("path").has(),
+            sat().field("path").eq(str_lit("token")),
+            or(vec![
+                sat().field("audience").has().not(),
+                sat().field("audience").eq(str_lit("")),
+            ]),
+        ]),
+    ]);
+    let cm = || s().field("configMap");
+    let config_map = or(vec![
+        cm().has().not(),
+        and(vec![
+            cm().field("name").has(),
+            cm().field("name").eq(str_lit("kube-root-ca.crt")),
+        ]),
+    ]);
+    let fr = || i().field("fieldRef");
+    let item = and(vec![
+        i().field("path").has(),
+        i().field("path").eq(str_lit("namespace")),
+        fr().has(),
+        or(vec![
+            fr().field("apiVersion").has().not(),
+            fr().field("apiVersion").eq(str_lit("v1")),
+        ]),
+        fr().field("fieldPath").has(),
+        fr().field("fieldPath").eq(str_lit("metadata.namespace")),
+    ]);
+    let d = || s().field("downwardAPI");
+    let downward = or(vec![
+        d().has().not(),
+        d().field("items").has().not(),
+        d().field("items").all("i", item),
+    ]);
+    let projected = || v.clone().field("projected");
+    and(vec![
+        projected().has(),
+        or(vec![
+            projected().field("sources").has().not(),
+            projected().field("sources").all(
+                "s",
+                and(vec![
+                    or(vec![sat().has(), cm().has(), d().has()]),
+                    token,
+                    config_map,
+                    downward,
+                ]),
+            ),
+        ]),
+    ])
 }
 
-pub(crate) fn host_path_match(v: &str, rule: &HostPathRule) -> String {
+pub(crate) fn host_path_match(v: &Expr, rule: &HostPathRule) -> Expr {
     let pre = rule.path_prefix.trim_end_matches('/');
     if pre.is_empty() {
         if rule.path_prefix.is_empty() {
-            return "true".into();
+            return true.into();
         }
-        return format!("{v}.startsWith('/')");
+        return v.clone().starts_with(str_lit("/"));
     }
-    format!(
-        "({v} == {} || {v}.startsWith({}))",
-        cel_string(pre),
-        cel_string(&format!("{pre}/"))
-    )
+    or(vec![
+        v.clone().eq(str_lit(pre)),
+        v.clone().starts_with(str_lit(&format!("{pre}/"))),
+    ])
 }
 
 /// Every volume source key the core/v1 API knows, with PSP's `volumes` spelling.
@@ -429,49 +436,54 @@ pub(crate) fn volume_key(psp_name: &str) -> Option<&'static str> {
         .find(|k| *k == key)
 }
 
+fn pod_sc(p: &[&'static str]) -> Vec<&'static str> {
+    let mut v = vec!["securityContext"];
+    v.extend_from_slice(p);
+    v
+}
+
 /// The expression for one constraint: true when the pod satisfies it. `None` when the
 /// constraint admits every pod (nothing to check).
-pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
-    fn pod_sc(p: &[&'static str]) -> Vec<&'static str> {
-        let mut v = vec!["securityContext"];
-        v.extend_from_slice(p);
-        v
-    }
+pub fn constraint_expression(constraint: &Constraint) -> Option<Expr> {
+    let t = || Expr::Bool(true);
+    let is_true = |v: Expr| v.eq(true);
     let expr = match constraint {
         Constraint::Privileged { allowed: true }
         | Constraint::HostNamespace { allowed: true, .. }
         | Constraint::HostProcess { allowed: true }
         | Constraint::ProbeHost { allowed: true } => return None,
-        Constraint::Privileged { allowed: false } => all_containers(not(&set_and(
-            "c",
-            &["securityContext", "privileged"],
-            |v| format!("{v} == true"),
-        ))),
+        Constraint::Privileged { allowed: false } => {
+            all_containers(set_and(&c(), &["securityContext", "privileged"], is_true).not())
+        }
         Constraint::HostNamespace { namespace, .. } => {
             let f = match namespace {
                 HostNamespace::Network => "hostNetwork",
                 HostNamespace::Pid => "hostPID",
                 HostNamespace::Ipc => "hostIPC",
             };
-            not(&set_and(SPEC, &[f], |v| format!("{v} == true")))
+            set_and(&spec(), &[f], is_true).not()
         }
         Constraint::HostPorts { allowed } => {
-            let ok = or_all(vec![
-                format!("!has(p.hostPort)"),
-                "p.hostPort == 0".into(),
-                in_ranges("p.hostPort", allowed),
+            let p = || ident("p");
+            let ok = or(vec![
+                p().field("hostPort").has().not(),
+                p().field("hostPort").eq(0),
+                in_ranges(&p().field("hostPort"), allowed),
             ]);
-            all_containers(format!("!has(c.ports) || c.ports.all(p, {ok})"))
+            all_containers(or(vec![
+                c().field("ports").has().not(),
+                c().field("ports").all("p", ok),
+            ]))
         }
         Constraint::HostProcess { allowed: false } => {
-            let hp = |root: &str| {
+            let hp = |root: &Expr| {
                 set_and(
                     root,
                     &["securityContext", "windowsOptions", "hostProcess"],
-                    |v| format!("{v} == true"),
+                    is_true,
                 )
             };
-            and_all(vec![not(&hp(SPEC)), all_containers(not(&hp("c")))])
+            and(vec![hp(&spec()).not(), all_containers(hp(&c()).not())])
         }
         Constraint::ProbeHost { allowed: false } => {
             let handler = |h: &[&str]| {
@@ -480,9 +492,9 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     let mut p = h.to_vec();
                     p.push(kind);
                     p.push("host");
-                    checks.push(not(&set_and("c", &p, |v| format!("{v} != ''"))));
+                    checks.push(set_and(&c(), &p, |v| v.ne(str_lit(""))).not());
                 }
-                and_all(checks)
+                and(checks)
             };
             let mut parts = Vec::new();
             for h in [
@@ -494,18 +506,14 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             ] {
                 parts.push(handler(h));
             }
-            all_containers(format!("({})", and_all(parts)))
+            all_containers(and(parts))
         }
         Constraint::Volumes { allowed } => {
-            let keys = |names: &[String]| -> Vec<String> {
-                let mut k: Vec<String> = names
-                    .iter()
-                    .filter_map(|n| volume_key(n))
-                    .map(|k| format!("has(v.{k})"))
-                    .collect();
+            let keys = |names: &[String]| -> Vec<Expr> {
+                let mut k: Vec<&str> = names.iter().filter_map(|n| volume_key(n)).collect();
                 k.sort();
                 k.dedup();
-                k
+                k.into_iter().map(|k| ident("v").field(k).has()).collect()
             };
             let ok = match allowed {
                 NameSet::Any => return None,
@@ -515,81 +523,88 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                     if names.iter().any(|n| n == "secret")
                         && !names.iter().any(|n| n == "projected") =>
                 {
-                    or_all([keys(names), vec![service_account_token_projection("v")]].concat())
+                    or([
+                        keys(names),
+                        vec![service_account_token_projection(&ident("v"))],
+                    ]
+                    .concat())
                 }
-                NameSet::Only(names) => or_all(keys(names)),
-                NameSet::AnyExcept(names) => not(&or_all(keys(names))),
+                NameSet::Only(names) => or(keys(names)),
+                NameSet::AnyExcept(names) => or(keys(names)).not(),
             };
-            format!("{VOLUMES}.all(v, {ok})")
+            var("volumes").all("v", ok)
         }
         Constraint::HostPaths { allowed } => {
-            let p = "v.hostPath.path";
-            let any = or_all(allowed.iter().map(|a| host_path_match(p, a)).collect());
-            let writable = or_all(
-                allowed
-                    .iter()
-                    .filter(|a| !a.read_only)
-                    .map(|a| host_path_match(p, a))
-                    .collect(),
-            );
-            let mounts_ro = all_containers(
-                "!has(c.volumeMounts) || c.volumeMounts.all(m, m.name != v.name || \
-                 (has(m.readOnly) && m.readOnly == true))"
-                    .into(),
-            );
-            let under = format!("(has(v.hostPath.path) ? {any} : false)");
-            let rw = format!("(has(v.hostPath.path) && {writable})");
-            format!("{VOLUMES}.all(v, !has(v.hostPath) || ({under} && ({rw} || {mounts_ro})))")
+            let v = || ident("v");
+            let p = v().path(&["hostPath", "path"]);
+            let any = or(allowed.iter().map(|a| host_path_match(&p, a)).collect());
+            let writable = or(allowed
+                .iter()
+                .filter(|a| !a.read_only)
+                .map(|a| host_path_match(&p, a))
+                .collect());
+            let m = || ident("m");
+            let mounts_ro = all_containers(or(vec![
+                c().field("volumeMounts").has().not(),
+                c().field("volumeMounts").all(
+                    "m",
+                    or(vec![
+                        m().field("name").ne(v().field("name")),
+                        and(vec![
+                            m().field("readOnly").has(),
+                            m().field("readOnly").eq(true),
+                        ]),
+                    ]),
+                ),
+            ]));
+            let under = cond(p.clone().has(), any, false.into());
+            let rw = and(vec![p.clone().has(), writable]);
+            var("volumes").all(
+                "v",
+                or(vec![
+                    v().field("hostPath").has().not(),
+                    and(vec![under, or(vec![rw, mounts_ro])]),
+                ]),
+            )
         }
-        Constraint::FlexVolumeDrivers { allowed } => format!(
-            "{VOLUMES}.all(v, !has(v.flexVolume) || (has(v.flexVolume.driver) && v.flexVolume.driver in {}))",
-            cel_list(allowed)
-        ),
-        Constraint::CsiDrivers { allowed } => format!(
-            "{VOLUMES}.all(v, !has(v.csi) || (has(v.csi.driver) && v.csi.driver in {}))",
-            cel_list(allowed)
-        ),
+        Constraint::FlexVolumeDrivers { allowed } => driver_in("flexVolume", allowed),
+        Constraint::CsiDrivers { allowed } => driver_in("csi", allowed),
         Constraint::AddCapabilities { allowed } => {
-            let ok = in_set("a", allowed);
-            if ok == "true" {
+            let ok = in_set(&ident("a"), allowed);
+            if ok == t() {
                 return None;
             }
-            all_containers(format!(
-                "(!({}) || c.securityContext.capabilities.add.all(a, {ok}))",
-                has_path("c", &["securityContext", "capabilities", "add"])
-            ))
+            let caps = &["securityContext", "capabilities", "add"];
+            all_containers(or(vec![
+                has_path(&c(), caps).not(),
+                c().path(caps).all("a", ok),
+            ]))
         }
         Constraint::DropCapabilities { required } => {
             if required.is_empty() {
                 return None;
             }
-            let d = "c.securityContext.capabilities.drop";
-            let all: Vec<String> = required
+            let caps = &["securityContext", "capabilities", "drop"];
+            let all: Vec<Expr> = required
                 .iter()
-                .map(|r| format!("{} in {d}", cel_string(r)))
+                .map(|r| str_lit(r).in_(c().path(caps)))
                 .collect();
-            all_containers(format!(
-                "({} && {})",
-                has_path("c", &["securityContext", "capabilities", "drop"]),
-                and_all(all)
-            ))
+            all_containers(and(vec![has_path(&c(), caps), and(all)]))
         }
         Constraint::RunAsUser {
             ranges,
             required,
             scope,
         } => {
-            let ok = |v: &str| in_ranges(v, ranges);
+            let ok = |v: Expr| in_ranges(&v, ranges);
             match scope {
-                Scope::EveryValue => and_all(vec![
-                    if_set(SPEC, &pod_sc(&["runAsUser"]), ok, "true"),
-                    all_containers(if_set("c", &["securityContext", "runAsUser"], ok, "true")),
+                Scope::EveryValue => and(vec![
+                    if_set(&spec(), &pod_sc(&["runAsUser"]), ok, t()),
+                    all_containers(if_set(&c(), &["securityContext", "runAsUser"], ok, t())),
                 ]),
-                Scope::Effective => all_containers(first_set(
-                    &effective("runAsUser"),
-                    &ok,
-                    if *required { "false" } else { "true" },
-                )),
+                Scope::Effective => {
+                    all_containers(first_set(&effective("runAsUser"), &ok, (!*required).into()))
+                }
             }
         }
         Constraint::RunAsNonRoot {
@@ -597,40 +612,37 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             scope,
         } => match scope {
             Scope::EveryValue => {
-                let pod_nr = has_path(SPEC, &pod_sc(&["runAsNonRoot"]));
-                let pod_true = format!("({pod_nr} && {SPEC}.securityContext.runAsNonRoot == true)");
-                let pod_false =
-                    format!("({pod_nr} && {SPEC}.securityContext.runAsNonRoot == false)");
+                let pod_nr = has_path(&spec(), &pod_sc(&["runAsNonRoot"]));
+                let value = || spec().path(&pod_sc(&["runAsNonRoot"]));
+                let pod_true = and(vec![pod_nr.clone(), value().eq(true)]);
+                let pod_false = and(vec![pod_nr, value().eq(false)]);
                 let uid_ok = if *nonzero_uid_suffices {
-                    first_set(&effective("runAsUser"), &|v| format!("{v} != 0"), "false")
+                    first_set(&effective("runAsUser"), &|v| v.ne(0), false.into())
                 } else {
-                    "false".into()
+                    false.into()
                 };
-                and_all(vec![
-                    not(&pod_false),
+                and(vec![
+                    pod_false.not(),
                     all_containers(if_set(
-                        "c",
+                        &c(),
                         &["securityContext", "runAsNonRoot"],
-                        |v| format!("{v} == true"),
-                        &format!("({pod_true} || {uid_ok})"),
+                        is_true,
+                        or(vec![pod_true, uid_ok]),
                     )),
                 ])
             }
             Scope::Effective => {
                 let nr = effective("runAsNonRoot");
                 let uid = effective("runAsUser");
-                let not_false = first_set(&nr, &|v| format!("{v} != false"), "true");
-                let not_root = first_set(&uid, &|v| format!("{v} != 0"), "true");
-                let is_true = first_set(&nr, &|v| format!("{v} == true"), "false");
+                let not_false = first_set(&nr, &|v| v.ne(false), t());
+                let not_root = first_set(&uid, &|v| v.ne(0), t());
+                let is_true = first_set(&nr, &|v| v.eq(true), false.into());
                 let third = if *nonzero_uid_suffices {
-                    format!(
-                        "({is_true} || {})",
-                        first_set(&uid, &|v| format!("{v} != 0"), "false")
-                    )
+                    or(vec![is_true, first_set(&uid, &|v| v.ne(0), false.into())])
                 } else {
                     is_true
                 };
-                all_containers(format!("({not_false} && {not_root} && {third})"))
+                all_containers(and(vec![not_false, not_root, third]))
             }
         },
         Constraint::GroupIds {
@@ -638,49 +650,49 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             ranges,
             required,
         } => {
-            let ok = |v: &str| in_ranges(v, ranges);
-            let unset = if *required { "false" } else { "true" };
+            let ok = |v: Expr| in_ranges(&v, ranges);
+            let unset = Expr::Bool(!*required);
             match field {
                 // PSP judges each container's effective runAsGroup (its own, else the pod's);
                 // a pod-level value every container overrides is not judged.
                 GroupField::RunAsGroup => all_containers(if_set(
-                    "c",
+                    &c(),
                     &["securityContext", "runAsGroup"],
                     ok,
-                    &if_set(SPEC, &pod_sc(&["runAsGroup"]), ok, unset),
+                    if_set(&spec(), &pod_sc(&["runAsGroup"]), ok, unset),
                 )),
-                GroupField::FsGroup => if_set(SPEC, &pod_sc(&["fsGroup"]), ok, unset),
+                GroupField::FsGroup => if_set(&spec(), &pod_sc(&["fsGroup"]), ok, unset),
                 GroupField::SupplementalGroups => {
-                    let g = format!("{SPEC}.securityContext.supplementalGroups");
-                    let has = has_path(SPEC, &pod_sc(&["supplementalGroups"]));
+                    let g = spec().path(&pod_sc(&["supplementalGroups"]));
+                    let has = has_path(&spec(), &pod_sc(&["supplementalGroups"]));
                     let req = if *required {
-                        format!("({has} && size({g}) > 0)")
+                        and(vec![has.clone(), tree::call("size", vec![g.clone()]).gt(0)])
                     } else {
-                        "true".into()
+                        t()
                     };
-                    and_all(vec![req, format!("(!({has}) || {g}.all(x, {}))", ok("x"))])
+                    and(vec![req, or(vec![has.not(), g.all("x", ok(ident("x")))])])
                 }
             }
         }
         Constraint::ReadOnlyRootFilesystem => all_containers(set_and(
-            "c",
+            &c(),
             &["securityContext", "readOnlyRootFilesystem"],
-            |v| format!("{v} == true"),
+            is_true,
         )),
         Constraint::NoPrivilegeEscalation => all_containers(set_and(
-            "c",
+            &c(),
             &["securityContext", "allowPrivilegeEscalation"],
-            |v| format!("{v} == false"),
+            |v| v.eq(false),
         )),
         Constraint::ProcMount { allowed } => {
             if matches!(allowed, NameSet::Any) {
                 return None;
             }
             all_containers(if_set(
-                "c",
+                &c(),
                 &["securityContext", "procMount"],
-                |v| in_set(v, allowed),
-                "true",
+                |v| in_set(&v, allowed),
+                t(),
             ))
         }
         Constraint::SeLinux {
@@ -696,45 +708,46 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
                 ("type", type_),
                 ("level", level),
             ];
-            let judge = |o: &str| {
-                and_all(
-                    parts
-                        .iter()
-                        .filter_map(|(n, l)| {
-                            l.as_ref().map(|l| {
-                                let l = if *n == "level" {
-                                    level_spellings(l)
-                                } else {
-                                    l.clone()
-                                };
-                                format!("(has({o}.{n}) ? {o}.{n} : '') in {}", cel_list(&l))
-                            })
+            let judge = |o: Expr| {
+                and(parts
+                    .iter()
+                    .filter_map(|(n, l)| {
+                        l.as_ref().map(|l| {
+                            let l = if *n == "level" {
+                                level_spellings(l)
+                            } else {
+                                l.clone()
+                            };
+                            or_default(o.clone().field(n), str_lit("")).in_(str_list(&l))
                         })
-                        .collect(),
-                )
+                    })
+                    .collect())
             };
             let empty_ok = parts
                 .iter()
                 .all(|(_, l)| l.as_ref().is_none_or(|l| l.iter().any(String::is_empty)));
-            let empty_ok = if empty_ok { "true" } else { "false" };
-            if judge("o") == "true" {
+            if judge(ident("o")) == t() {
                 return None;
             }
             match scope {
-                Scope::EveryValue => and_all(vec![
-                    if_set(SPEC, &pod_sc(&["seLinuxOptions"]), judge, "true"),
+                Scope::EveryValue => and(vec![
+                    if_set(&spec(), &pod_sc(&["seLinuxOptions"]), judge, t()),
                     all_containers(if_set(
-                        "c",
+                        &c(),
                         &["securityContext", "seLinuxOptions"],
                         judge,
-                        "true",
+                        t(),
                     )),
                 ]),
                 // selinux/mustrunas.go: PSP also validated the pod's own options when set
                 // (`ValidatePod`), even where every container overrides them.
-                Scope::Effective => and_all(vec![
-                    if_set(SPEC, &pod_sc(&["seLinuxOptions"]), judge, "true"),
-                    all_containers(first_set(&effective("seLinuxOptions"), &judge, empty_ok)),
+                Scope::Effective => and(vec![
+                    if_set(&spec(), &pod_sc(&["seLinuxOptions"]), judge, t()),
+                    all_containers(first_set(
+                        &effective("seLinuxOptions"),
+                        &judge,
+                        empty_ok.into(),
+                    )),
                 ]),
             }
         }
@@ -760,43 +773,53 @@ pub fn constraint_expression(constraint: &Constraint) -> Option<String> {
             apparmor(allowed, *unset_allowed, *scope)
         }
         Constraint::Sysctls { allowed, forbidden } => {
-            let mut ok = vec![in_set("s.name", allowed)];
+            let name = ident("s").field("name");
+            let mut ok = vec![in_set(&name, allowed)];
             if !forbidden.is_empty() {
-                ok.push(not(&in_set("s.name", &NameSet::Only(forbidden.clone()))));
+                ok.push(in_set(&name, &NameSet::Only(forbidden.clone())).not());
             }
-            let ok = and_all(ok);
-            if ok == "true" {
+            let ok = and(ok);
+            if ok == t() {
                 return None;
             }
-            format!(
-                "!({}) || {SPEC}.securityContext.sysctls.all(s, {ok})",
-                has_path(SPEC, &pod_sc(&["sysctls"]))
-            )
+            let sysctls = pod_sc(&["sysctls"]);
+            or(vec![
+                has_path(&spec(), &sysctls).not(),
+                spec().path(&sysctls).all("s", ok),
+            ])
         }
         Constraint::RuntimeClass { allowed } => {
             if matches!(allowed, NameSet::Any) {
                 return None;
             }
-            format!(
-                "!has({SPEC}.runtimeClassName) || {}",
-                in_set(&format!("{SPEC}.runtimeClassName"), allowed)
-            )
+            let class = spec().field("runtimeClassName");
+            or(vec![class.clone().has().not(), in_set(&class, allowed)])
         }
     };
     Some(expr)
 }
 
+/// Every volume with the source `key` names a driver in `allowed`.
+fn driver_in(key: &str, allowed: &[String]) -> Expr {
+    let src = || ident("v").field(key);
+    var("volumes").all(
+        "v",
+        or(vec![
+            src().has().not(),
+            and(vec![
+                src().field("driver").has(),
+                src().field("driver").in_(str_list(allowed)),
+            ]),
+        ]),
+    )
+}
+
 /// The container's value, else the pod's: `(presence, value)` candidates for [`first_set`].
-pub(crate) fn effective(field: &str) -> Vec<(String, String)> {
+pub(crate) fn effective(field: &str) -> Vec<(Expr, Expr)> {
+    let sc = ["securityContext", field];
     vec![
-        (
-            has_path("c", &["securityContext", field]),
-            format!("c.securityContext.{field}"),
-        ),
-        (
-            has_path(SPEC, &["securityContext", field]),
-            format!("{SPEC}.securityContext.{field}"),
-        ),
+        (has_path(&c(), &sc), c().path(&sc)),
+        (has_path(&spec(), &sc), spec().path(&sc)),
     ]
 }
 
@@ -805,35 +828,31 @@ pub(crate) fn seccomp(
     unset_allowed: bool,
     source: ProfileSource,
     scope: Scope,
-) -> String {
-    let ok = |v: &str| in_set(v, allowed);
-    let unset = if unset_allowed { "true" } else { "false" };
-    let pod_key = cel_string(SECCOMP_POD);
-    let c_key = format!("{} + c.name", cel_string(SECCOMP_CONTAINER));
-    let c_field = has_path("c", &["securityContext", "seccompProfile"]);
-    let pod_field = has_path(SPEC, &["securityContext", "seccompProfile"]);
-    let c_form = profile_form("c.securityContext.seccompProfile");
-    let pod_form = profile_form(&format!("{SPEC}.securityContext.seccompProfile"));
+) -> Expr {
+    let ok = |v: Expr| in_set(&v, allowed);
+    let unset = Expr::Bool(unset_allowed);
+    let pod_key = str_lit(SECCOMP_POD);
+    let c_key = str_lit(SECCOMP_CONTAINER).add(c().field("name"));
+    let profile = ["securityContext", "seccompProfile"];
+    let c_field = has_path(&c(), &profile);
+    let pod_field = has_path(&spec(), &profile);
+    let c_form = profile_form(&c().path(&profile));
+    let pod_form = profile_form(&spec().path(&profile));
     match (source, scope) {
-        (ProfileSource::Annotations, Scope::EveryValue) => and_all(vec![
-            format!(
-                "(!{} || {})",
-                annotation_set(&pod_key),
-                ok(&annotation(&pod_key))
-            ),
-            all_containers(format!(
-                "({} ? {} : ({unset} || {}))",
+        (ProfileSource::Annotations, Scope::EveryValue) => and(vec![
+            or(vec![
+                annotation_set(&pod_key).not(),
+                ok(annotation(&pod_key)),
+            ]),
+            all_containers(cond(
                 annotation_set(&c_key),
-                ok(&annotation(&c_key)),
-                annotation_set(&pod_key)
+                ok(annotation(&c_key)),
+                or(vec![unset, annotation_set(&pod_key)]),
             )),
         ]),
-        (_, Scope::EveryValue) => and_all(vec![
-            format!("(!({pod_field}) || {})", ok(&pod_form)),
-            all_containers(format!(
-                "(({c_field}) ? {} : ({unset} || ({pod_field})))",
-                ok(&c_form)
-            )),
+        (_, Scope::EveryValue) => and(vec![
+            or(vec![pod_field.clone().not(), ok(pod_form)]),
+            all_containers(cond(c_field, ok(c_form), or(vec![unset, pod_field]))),
         ]),
         (source, Scope::Effective) => {
             let fields = source != ProfileSource::Annotations;
@@ -854,34 +873,44 @@ pub(crate) fn seccomp(
                 c.push((annotation_set(&pod_key), annotation(&pod_key)));
                 pod.push((annotation_set(&pod_key), annotation(&pod_key)));
             }
-            and_all(vec![
-                first_set(&pod, &ok, unset),
+            and(vec![
+                first_set(&pod, &ok, unset.clone()),
                 all_containers(first_set(&c, &ok, unset)),
             ])
         }
     }
 }
 
-pub(crate) fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> String {
-    let ok = |v: &str| in_set(v, allowed);
-    let unset = if unset_allowed { "true" } else { "false" };
-    let c_field = has_path("c", &["securityContext", "appArmorProfile"]);
-    let pod_field = has_path(SPEC, &["securityContext", "appArmorProfile"]);
-    let c_form = profile_form("c.securityContext.appArmorProfile");
-    let pod_form = profile_form(&format!("{SPEC}.securityContext.appArmorProfile"));
+pub(crate) fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> Expr {
+    let ok = |v: Expr| in_set(&v, allowed);
+    let unset = Expr::Bool(unset_allowed);
+    let profile = ["securityContext", "appArmorProfile"];
+    let c_field = has_path(&c(), &profile);
+    let pod_field = has_path(&spec(), &profile);
+    let c_form = profile_form(&c().path(&profile));
+    let pod_form = profile_form(&spec().path(&profile));
     match scope {
-        Scope::EveryValue => and_all(vec![
-            format!("(!({pod_field}) || {})", ok(&pod_form)),
-            all_containers(format!("(!({c_field}) || {})", ok(&c_form))),
-            format!(
-                "(!has({META}.annotations) || {META}.annotations.all(k, !k.startsWith({}) || {}))",
-                cel_string(APPARMOR_CONTAINER),
-                ok(&format!("{META}.annotations[k]"))
-            ),
-        ]),
+        Scope::EveryValue => {
+            let anns = || meta().field("annotations");
+            let k = || ident("k");
+            and(vec![
+                or(vec![pod_field.not(), ok(pod_form)]),
+                all_containers(or(vec![c_field.not(), ok(c_form)])),
+                or(vec![
+                    anns().has().not(),
+                    anns().all(
+                        "k",
+                        or(vec![
+                            k().starts_with(str_lit(APPARMOR_CONTAINER)).not(),
+                            ok(anns().index(k())),
+                        ]),
+                    ),
+                ]),
+            ])
+        }
         Scope::Effective => {
-            let c_key = format!("{} + c.name", cel_string(APPARMOR_CONTAINER));
-            let judge = |v: &str| format!("({v} == '' ? {unset} : {})", ok(v));
+            let c_key = str_lit(APPARMOR_CONTAINER).add(c().field("name"));
+            let judge = |v: Expr| cond(v.clone().eq(str_lit("")), unset.clone(), ok(v));
             all_containers(first_set(
                 &[
                     (c_field, c_form),
@@ -889,35 +918,31 @@ pub(crate) fn apparmor(allowed: &NameSet, unset_allowed: bool, scope: Scope) -> 
                     (annotation_set(&c_key), annotation(&c_key)),
                 ],
                 &judge,
-                unset,
+                unset.clone(),
             ))
         }
     }
 }
 
 /// The expression for a rule, with its exemptions.
-pub fn rule_expression(rule: &Rule) -> Option<String> {
-    let expr = constraint_expression(&rule.constraint).filter(|e| e != "true")?;
+pub fn rule_expression(rule: &Rule) -> Option<Expr> {
+    let expr = constraint_expression(&rule.constraint).filter(|e| *e != Expr::Bool(true))?;
     let mut exempt = Vec::new();
     for e in &rule.unless {
         exempt.push(match e {
             Exemption::WindowsPod => {
-                format!(
-                    "({} && {SPEC}.os.name == 'windows')",
-                    has_path(SPEC, &["os", "name"])
-                )
+                let name = spec().path(&["os", "name"]);
+                and(vec![
+                    has_path(&spec(), &["os", "name"]),
+                    name.eq(str_lit("windows")),
+                ])
             }
-            Exemption::UserNamespacePod => {
-                format!(
-                    "({} && {SPEC}.hostUsers == false)",
-                    has_path(SPEC, &["hostUsers"])
-                )
-            }
+            Exemption::UserNamespacePod => and(vec![
+                has_path(&spec(), &["hostUsers"]),
+                spec().field("hostUsers").eq(false),
+            ]),
         });
     }
-    Some(if exempt.is_empty() {
-        expr
-    } else {
-        format!("{} || ({expr})", exempt.join(" || "))
-    })
+    exempt.push(expr);
+    Some(or(exempt))
 }

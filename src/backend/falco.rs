@@ -753,7 +753,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     let tags = check_options(args)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
-    let mut texts = Vec::new();
+    let mut whole = String::new();
     for p in input.policies {
         let name = rule_name(p);
         let name = name.as_str();
@@ -765,14 +765,18 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             }
             Flavor::Modern => modern(&env, p, name, args, &tags, &mut fidelity)?,
         };
-        out.files.push(OutputFile {
-            name: format!("falco/{}.yaml", k8s_name(name)),
-            content: content.clone(),
-        });
-        texts.push(content);
+        out.push_document(
+            input,
+            &mut whole,
+            "\n",
+            OutputFile {
+                name: format!("falco/{}.yaml", k8s_name(name)),
+                content,
+            },
+        )?;
         out.fidelity.extend(fidelity);
     }
-    out.stdout = texts.join("\n");
+    out.stdout = whole;
     Ok(out)
 }
 

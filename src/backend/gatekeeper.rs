@@ -1282,8 +1282,8 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     let env = crate::render::environment(input.common.templates.as_deref());
     let plan = input.scope.plan(input.policies, Union::AllMustPass);
     let mut all_views = Vec::new();
-    let scope_fidelity = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
-    let mut all_fid = scope_fidelity.clone();
+    let scope_fidelity = super::ScopeFidelity::new(input.scope, &plan, ENGINE_RULE);
+    let mut all_fid = scope_fidelity.all();
     let mut all_templates: Vec<&str> = Vec::new();
     let mut all_notes = Vec::new();
     let mut files = Vec::new();
@@ -1311,14 +1311,21 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         let mut templates = o.templates.clone();
         templates.sort();
         templates.dedup();
-        let fid = [scope_fidelity.clone(), o.fidelity.clone()].concat();
+        let fid = [scope_fidelity.for_policy(&p.name), o.fidelity.clone()].concat();
         let views = std::slice::from_ref(&o.view);
         let content = render_file(&env, args, &[p], &templates, &fid, &notes, views, &[])?;
-        files.push(OutputFile {
-            name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
-            content,
-        });
-        all_views.push(o.view);
+        super::push_file(
+            input,
+            &mut files,
+            OutputFile {
+                name: format!("gatekeeper/{}.yaml", k8s_name(&p.name)),
+                content,
+            },
+        )?;
+        // The whole output (stdout) needs every view; `-o DIR/` only the files.
+        if !input.common.want_files {
+            all_views.push(o.view);
+        }
         all_fid.extend(o.fidelity);
         all_templates.extend(templates);
         all_notes.extend(notes);
@@ -1357,23 +1364,35 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     let mut own_docs = Vec::new();
     for kind in &own {
         let text = own_template(&env, kind)?;
-        files.push(OutputFile {
-            name: format!("gatekeeper/templates/{}.yaml", kind.to_lowercase()),
-            content: text.clone(),
-        });
+        super::push_file(
+            input,
+            &mut files,
+            OutputFile {
+                name: format!("gatekeeper/templates/{}.yaml", kind.to_lowercase()),
+                content: text.clone(),
+            },
+        )?;
         own_docs.push(text);
     }
+    if let Some(f) = scope_fidelity.notes_file(&env, "gatekeeper")? {
+        super::push_file(input, &mut files, f)?;
+    }
     let refs: Vec<&Policy> = input.policies.iter().collect();
-    let stdout = render_file(
-        &env,
-        args,
-        &refs,
-        &all_templates,
-        &all_fid,
-        &all_notes,
-        &all_views,
-        &own_docs,
-    )?;
+    // With `-o DIR/` only the files are written.
+    let stdout = if input.common.want_files {
+        String::new()
+    } else {
+        render_file(
+            &env,
+            args,
+            &refs,
+            &all_templates,
+            &all_fid,
+            &all_notes,
+            &all_views,
+            &own_docs,
+        )?
+    };
     Ok(Emitted {
         stdout,
         files,

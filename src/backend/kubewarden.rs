@@ -29,6 +29,8 @@
 //!   with `||`, which is PSP's own rule. Group members cannot mutate, so the PSPs' defaulting is
 //!   not written there and reported as approximated.
 
+use super::cel_expr::tree::{Expr, and, call, ident, or, str_list};
+use super::cel_expr::{has_path, set_and};
 use super::{Emitted, Fidelity, FidelityEntry, Input, OutputFile, fidelity_comment, k8s_name};
 use crate::ir::{
     Constraint, DefaultAction, GroupField, HostNamespace, IdRange, NameSet, Origin, Policy, Rule,
@@ -347,8 +349,10 @@ pub fn translate(p: &Policy, in_group: bool) -> Translation {
                 required: capabilities.clone(),
             };
             if let Some(e) = super::cel_expr::constraint_expression(&c) {
-                plan.cel
-                    .push((e, cel_message(p, &d.provenance.field, c.kind_name())));
+                plan.cel.push((
+                    e.render_bool(),
+                    cel_message(p, &d.provenance.field, c.kind_name()),
+                ));
             }
         }
     }
@@ -424,56 +428,38 @@ fn cel_message(p: &Policy, field: &str, kind: &str) -> String {
     format!("{} {field}: pod violates {kind}", source_name(p))
 }
 
-/// The pod spec of the reviewed object, as CEL (Pods and workload resources).
-const CEL_SPEC: &str = "(object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
-
-/// The pod spec as the module reads it, as CEL.
-fn spec_of(m: &Module) -> &'static str {
-    if m.workloads { CEL_SPEC } else { "object.spec" }
-}
-
-/// `has(root.a) && has(root.a.b) && …`.
-fn has_path(root: &str, path: &[&str]) -> String {
-    let mut cur = root.to_string();
-    let mut parts = Vec::new();
-    for p in path {
-        cur = format!("{cur}.{p}");
-        parts.push(format!("has({cur})"));
-    }
-    parts.join(" && ")
+/// The pod spec as the module reads it, as CEL: of the object, or of the pod template of a
+/// workload when the module judges workload resources.
+fn spec_of(m: &Module) -> Expr {
+    super::cel_expr::pod_meta_spec(m.workloads).1
 }
 
 /// True when some container or init container (`c`) satisfies `pred` (ephemeral containers
 /// are read by none of the mutating modules).
-fn some_container(spec: &str, pred: &str) -> String {
-    format!(
-        "({spec}.containers.exists(c, {pred}) || (has({spec}.initContainers) && {spec}.initContainers.exists(c, {pred})))"
-    )
+fn some_container(spec: &Expr, pred: Expr) -> Expr {
+    let init = spec.clone().field("initContainers");
+    or(vec![
+        spec.clone().field("containers").exists("c", pred.clone()),
+        and(vec![init.clone().has(), init.exists("c", pred)]),
+    ])
 }
 
 /// True when every container and init container (`c`) satisfies `pred`.
-fn every_container(spec: &str, pred: &str) -> String {
-    format!(
-        "({spec}.containers.all(c, {pred}) && (!has({spec}.initContainers) || {spec}.initContainers.all(c, {pred})))"
-    )
+fn every_container(spec: &Expr, pred: Expr) -> Expr {
+    let init = spec.clone().field("initContainers");
+    and(vec![
+        spec.clone().field("containers").all("c", pred.clone()),
+        or(vec![init.clone().has().not(), init.all("c", pred)]),
+    ])
 }
 
 /// True when the container `c` has no effective value of the securityContext field (neither
 /// its own nor the pod's).
-fn unset_effective(spec: &str, field: &str) -> String {
-    format!(
-        "!({}) && !({})",
-        has_path("c", &["securityContext", field]),
-        has_path(spec, &["securityContext", field])
-    )
-}
-
-fn cel_list(items: &[String]) -> String {
-    let v: Vec<String> = items
-        .iter()
-        .map(|s| super::cel_expr::cel_string(s))
-        .collect();
-    format!("[{}]", v.join(", "))
+fn unset_effective(spec: &Expr, field: &str) -> Expr {
+    and(vec![
+        has_path(&ident("c"), &["securityContext", field]).not(),
+        has_path(spec, &["securityContext", field]).not(),
+    ])
 }
 
 /// Maps one defaulting action onto a mutating module; returns its fidelity.
@@ -506,18 +492,18 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
                 .collect();
             let m = module("capabilities-psp");
             let spec = spec_of(m);
-            let holds: Vec<String> = [("add", &add), ("drop", &drop)]
+            let holds: Vec<Expr> = [("add", &add), ("drop", &drop)]
                 .iter()
                 .filter(|(_, caps)| !caps.is_empty())
                 .map(|(key, caps)| {
-                    format!(
-                        "{} && {}.all(x, x in c.securityContext.capabilities.{key})",
-                        has_path("c", &["securityContext", "capabilities", key]),
-                        cel_list(caps)
-                    )
+                    let path = ["securityContext", "capabilities", key];
+                    and(vec![
+                        has_path(&ident("c"), &path),
+                        str_list(caps).all("x", ident("x").in_(ident("c").path(&path))),
+                    ])
                 })
                 .collect();
-            let needs = format!("!({})", holds.join(" && "));
+            let needs = and(holds).not();
             let b = plan.get("capabilities-psp");
             // Validation stays with cel-policy: every capability passes here.
             b.set("allowed_capabilities", strs(["*"]));
@@ -526,7 +512,7 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
             b.mutating = true;
             b.match_conditions.push((
                 "every-container-needs-the-default".into(),
-                every_container(spec, &needs),
+                every_container(&spec, needs).render_bool(),
             ));
             (
                 Fidelity::Approximated,
@@ -552,13 +538,14 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
                 );
             }
             // The module rejects `true`, which this PSP allows: it is not called on such pods.
-            let escalates = format!(
-                "({} && c.securityContext.allowPrivilegeEscalation == true)",
-                has_path("c", &["securityContext", "allowPrivilegeEscalation"])
+            let escalates = set_and(
+                &ident("c"),
+                &["securityContext", "allowPrivilegeEscalation"],
+                |v| v.eq(true),
             );
             b.match_conditions.push((
                 "no-container-allows-escalation".into(),
-                format!("!{}", some_container(spec_of(m), &escalates)),
+                some_container(&spec_of(m), escalates).not().render_bool(),
             ));
             (
                 Fidelity::Approximated,
@@ -581,13 +568,13 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
             b.match_conditions.push((
                 "a-container-has-no-user".into(),
                 some_container(
-                    spec,
-                    &format!(
-                        "{} && {}",
-                        unset_effective(spec, "runAsNonRoot"),
-                        unset_effective(spec, "runAsUser")
-                    ),
-                ),
+                    &spec,
+                    and(vec![
+                        unset_effective(&spec, "runAsNonRoot"),
+                        unset_effective(&spec, "runAsUser"),
+                    ]),
+                )
+                .render_bool(),
             ));
             (
                 Fidelity::Approximated,
@@ -633,12 +620,9 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
             let m = module("user-group-psp");
             let spec = spec_of(m);
             let condition = if field == "supplementalGroups" {
-                format!(
-                    "!({})",
-                    has_path(spec, &["securityContext", "supplementalGroups"])
-                )
+                has_path(&spec, &["securityContext", "supplementalGroups"]).not()
             } else {
-                some_container(spec, &unset_effective(spec, field))
+                some_container(&spec, unset_effective(&spec, field))
             };
             let b = plan.part("user-group-psp", Some(part));
             b.set(
@@ -650,7 +634,7 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
             );
             b.mutating = true;
             b.match_conditions
-                .push((format!("{part}-unset"), condition));
+                .push((format!("{part}-unset"), condition.render_bool()));
             if field == "supplementalGroups" {
                 return (Fidelity::Exact, format!(
                     "user-group-psp `{key}: MustRunAs` (mutating) sets `[min]` of the first range; it is only called on pods without `supplementalGroups` (`matchConditions`)"
@@ -720,7 +704,7 @@ fn default_action(plan: &mut Plan, p: &Policy, a: &DefaultAction) -> (Fidelity, 
             b.mutating = true;
             b.match_conditions.push((
                 "runtime-class-unset".into(),
-                format!("!has({spec}.runtimeClassName)"),
+                spec.field("runtimeClassName").has().not().render_bool(),
             ));
             (
                 Fidelity::Exact,
@@ -746,10 +730,11 @@ fn fs_group_default(plan: &mut Plan, p: &Policy) -> (Fidelity, String) {
     b.set("rule", Value::Str("MustRunAs".into()));
     b.set("ranges", ranges(&r));
     b.mutating = true;
-    b.match_conditions.push((
-        "pod-security-context-empty".into(),
-        "!has(object.spec.securityContext) || size(object.spec.securityContext) == 0".into(),
-    ));
+    b.match_conditions
+        .push(("pod-security-context-empty".into(), {
+            let sc = ident("object").path(&["spec", "securityContext"]);
+            or(vec![sc.clone().has().not(), call("size", vec![sc]).eq(0)]).render_bool()
+        }));
     (
         Fidelity::Approximated,
         "allowed-fsgroups-psp defaults `fsGroup` by replacing the pod's whole `securityContext` with `{fsGroup: min}` (src/lib.rs `do_validate`), so it is only called on pods without pod-level security settings (`matchConditions`); other pods must set `fsGroup` themselves".into(),
@@ -819,7 +804,7 @@ fn rule(plan: &mut Plan, p: &Policy, r: &Rule) -> (Fidelity, String) {
         None => exact("every pod satisfies it: no policy"),
         Some(e) => {
             plan.cel.push((
-                e,
+                e.render_bool(),
                 cel_message(p, &r.provenance.field, r.constraint.kind_name()),
             ));
             exact("cel-policy validation (the same CEL expression as `--to vap`); Pods only")
@@ -945,10 +930,10 @@ const ENGINE_RULE: &str = "";
 pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> {
     let env = crate::render::environment(input.common.templates.as_deref());
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, ENGINE_RULE);
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, ENGINE_RULE);
     let mode = mode_name(args.mode);
     let mut emitted = Emitted::default();
-    emitted.fidelity.extend(scope_fid.clone());
+    emitted.fidelity.extend(scope_fid.all());
     let mut notes: Vec<String> = Vec::new();
     if args.mode == super::Mode::Warn {
         notes.push("--mode warn: Kubewarden has no warn mode; `monitor` records each decision without rejecting or mutating".into());
@@ -993,13 +978,17 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 message: String::new(),
             })
             .collect();
-        let header = fidelity_comment(&[scope_fid.clone(), t.fidelity].concat(), "# ");
+        let header = fidelity_comment(&[scope_fid.for_policy(&p.name), t.fidelity].concat(), "# ");
         let content = render(&env, &source_name(p), &header, &notes, &views)?;
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{base}.yaml"),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        emitted.push_document(
+            input,
+            &mut stdout,
+            "",
+            OutputFile {
+                name: format!("kubewarden/{base}.yaml"),
+                content,
+            },
+        )?;
     }
     for (namespaces, names) in &plan.any_of {
         let members: Vec<&Policy> = names
@@ -1012,7 +1001,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         for (i, p) in members.iter().enumerate() {
             let t = translate(p, true);
             fid.extend(t.fidelity);
-            let calls: Vec<String> = t
+            let calls: Vec<Expr> = t
                 .modules
                 .iter()
                 .map(|m| {
@@ -1022,14 +1011,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                         module: m.module.reference(),
                         settings: m.settings.clone(),
                     });
-                    format!("{name}()")
+                    call(&name, vec![])
                 })
                 .collect();
-            alternatives.push(if calls.is_empty() {
-                "true".to_string()
-            } else {
-                format!("({})", calls.join(" && "))
-            });
+            alternatives.push(and(calls));
         }
         emitted.fidelity.extend(fid.clone());
         let (namespaces_in, namespaces_not_in) = selector(namespaces, &[]);
@@ -1064,7 +1049,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
             namespaces_in,
             namespaces_not_in,
             members: member_views,
-            expression: alternatives.join(" || "),
+            expression: or(alternatives).render(),
             message: format!(
                 "no PodSecurityPolicy usable in this namespace admits the pod ({})",
                 names
@@ -1074,16 +1059,24 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                     .join(", ")
             ),
         };
-        let header = fidelity_comment(&[scope_fid.clone(), fid].concat(), "# ");
+        let member_names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let header = fidelity_comment(&[scope_fid.for_policies(&member_names), fid].concat(), "# ");
         let content = render(&env, &source, &header, &notes, &[view])?;
-        emitted.files.push(OutputFile {
-            name: format!("kubewarden/{name}.yaml"),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        emitted.push_document(
+            input,
+            &mut stdout,
+            "",
+            OutputFile {
+                name: format!("kubewarden/{name}.yaml"),
+                content,
+            },
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
-    emitted.stdout = stdout;
+    emitted.stdout = scope_fid.general_comment() + &stdout;
+    if let Some(f) = scope_fid.notes_file(&env, "kubewarden")? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }
 

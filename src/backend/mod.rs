@@ -273,7 +273,14 @@ pub struct Input<'a> {
     pub scope: &'a Scope,
     /// Common options.
     pub common: &'a Common,
+    /// Where the files go as they are rendered ([`Emitted::push_file`]); without one they are
+    /// kept in [`Emitted::files`].
+    pub sink: Option<&'a FileSink<'a>>,
 }
+
+/// Receives each file of `-o DIR/` as soon as it is rendered (see [`Input::sink`]), so a run
+/// over thousands of PSPs never holds a whole target's output.
+pub type FileSink<'a> = dyn Fn(OutputFile) -> Result<(), crate::Error> + 'a;
 
 /// Options every backend honours.
 #[derive(Debug, Clone, Default)]
@@ -284,8 +291,8 @@ pub struct Common {
     pub pss_version: crate::pss::Version,
     /// `--format`, for targets with several (text, yaml, json, markdown, kubectl).
     pub format: Option<String>,
-    /// Whether [`Emitted::files`] is needed (`-o DIR/`, `--diff DIR`); backends may skip
-    /// splitting their output otherwise.
+    /// Whether [`Emitted::files`] is what is written (`-o DIR/`, `--diff DIR`): backends may
+    /// then leave [`Emitted::stdout`] empty, and may skip splitting their output otherwise.
     pub want_files: bool,
 }
 
@@ -348,36 +355,217 @@ pub struct Emitted {
     pub diagnostics: Diagnostics,
 }
 
+impl Emitted {
+    /// Adds one policy's document: appended to `whole` (the text of the whole output, documents
+    /// separated by `sep`) unless only the files are written (`-o DIR/`), and as a file
+    /// ([`Emitted::push_file`]).
+    pub fn push_document(
+        &mut self,
+        input: &Input<'_>,
+        whole: &mut String,
+        sep: &str,
+        file: OutputFile,
+    ) -> Result<(), crate::Error> {
+        if !input.common.want_files {
+            append_document(whole, sep, &file.content);
+        }
+        self.push_file(input, file)
+    }
+
+    /// Adds a file of the output: handed to the input's [`FileSink`] when there is one, else
+    /// kept in [`Emitted::files`].
+    pub fn push_file(&mut self, input: &Input<'_>, file: OutputFile) -> Result<(), crate::Error> {
+        push_file(input, &mut self.files, file)
+    }
+}
+
+/// Appends `text` to `whole`, after `sep` unless `whole` is empty.
+pub fn append_document(whole: &mut String, sep: &str, text: &str) {
+    if !whole.is_empty() {
+        whole.push_str(sep);
+    }
+    whole.push_str(text);
+}
+
+/// [`Emitted::push_file`] for a backend that collects its files before building `Emitted`.
+pub fn push_file(
+    input: &Input<'_>,
+    files: &mut Vec<OutputFile>,
+    file: OutputFile,
+) -> Result<(), crate::Error> {
+    match input.sink {
+        Some(sink) => sink(file),
+        None => {
+            files.push(file);
+            Ok(())
+        }
+    }
+}
+
 /// The fidelity entries every backend reports for the scope: what namespaces cannot express
 /// ([`crate::scope::Note`]), and, for engines that require every matching policy
 /// (`engine_rule`, e.g. "Gatekeeper requires every constraint"), the namespaces where several
 /// PSPs are usable and none admits all the others do. Field `rbac`, policy = the place.
 pub fn scope_fidelity(scope: &Scope, plan: &Plan, engine_rule: &str) -> Vec<FidelityEntry> {
-    let mut out: Vec<FidelityEntry> = scope
-        .notes
-        .iter()
-        .map(|n| FidelityEntry {
-            policy: n.place.clone(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Approximated,
-            note: n.text.clone(),
-        })
-        .collect();
-    for (namespaces, psps) in &plan.stricter {
-        out.push(FidelityEntry {
-            policy: namespaces.describe(),
-            field: "rbac".into(),
-            fidelity: Fidelity::Approximated,
-            note: format!(
-                "PSPs {} are all usable here: PSP admitted a pod any of them admits, {engine_rule}, and none of them admits all the others do",
-                psps.iter()
-                    .map(|n| format!("`{}`", single_line(n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        });
+    ScopeFidelity::new(scope, plan, engine_rule).all()
+}
+
+/// [`scope_fidelity`] with the PSPs each entry is about. The whole output (stdout, `--explain`,
+/// `--strict`) reports every entry; the file of one PSP (`-o DIR/`) repeats only the entries
+/// about that PSP, and the entries about no single PSP (the namespaces where no PSP is usable)
+/// are listed once per target folder, in [`NOTES_FILE`] ([`ScopeFidelity::notes_file`]). On a
+/// cluster with many namespaces, every file repeating every namespace's note made the output
+/// grow with PSPs × namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeFidelity {
+    /// Each entry and the PSPs it is about (none: the output as a whole).
+    entries: Vec<(FidelityEntry, Vec<String>)>,
+    /// PSP → the indexes in `entries` of the entries about it (ascending).
+    by_psp: std::collections::HashMap<String, Vec<usize>>,
+    /// How many entries are about some PSP.
+    by_psp_entries: usize,
+}
+
+/// The file of a target folder listing the scope's notes about no single PSP.
+pub const NOTES_FILE: &str = "NOTES.md";
+
+impl ScopeFidelity {
+    pub fn new(scope: &Scope, plan: &Plan, engine_rule: &str) -> Self {
+        let mut entries: Vec<(FidelityEntry, Vec<String>)> = scope
+            .notes
+            .iter()
+            .map(|n| {
+                (
+                    FidelityEntry {
+                        policy: n.place.clone(),
+                        field: "rbac".into(),
+                        fidelity: Fidelity::Approximated,
+                        note: n.text.clone(),
+                    },
+                    n.psp.iter().cloned().collect(),
+                )
+            })
+            .collect();
+        for (namespaces, psps) in &plan.stricter {
+            entries.push((
+                FidelityEntry {
+                    policy: namespaces.describe(),
+                    field: "rbac".into(),
+                    fidelity: Fidelity::Approximated,
+                    note: format!(
+                        "PSPs {} are all usable here: PSP admitted a pod any of them admits, {engine_rule}, and none of them admits all the others do",
+                        psps.iter()
+                            .map(|n| format!("`{}`", single_line(n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+                psps.clone(),
+            ));
+        }
+        let mut by_psp: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (i, (_, psps)) in entries.iter().enumerate() {
+            for p in psps {
+                by_psp.entry(p.clone()).or_default().push(i);
+            }
+        }
+        let by_psp_entries = entries.iter().filter(|(_, p)| !p.is_empty()).count();
+        ScopeFidelity {
+            entries,
+            by_psp,
+            by_psp_entries,
+        }
     }
-    out
+
+    /// Every entry, for the whole output.
+    pub fn all(&self) -> Vec<FidelityEntry> {
+        self.entries.iter().map(|(e, _)| e.clone()).collect()
+    }
+
+    /// The entries about no single PSP.
+    pub fn general(&self) -> Vec<FidelityEntry> {
+        self.entries
+            .iter()
+            .filter(|(_, psps)| psps.is_empty())
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    /// What the file of policy `name` says about the scope: the entries about it, and, when
+    /// there are entries about no single PSP, one pointing at [`NOTES_FILE`].
+    pub fn for_policy(&self, name: &str) -> Vec<FidelityEntry> {
+        self.for_policies(&[name])
+    }
+
+    /// [`ScopeFidelity::for_policy`] for a file holding the policies `names`.
+    pub fn for_policies(&self, names: &[&str]) -> Vec<FidelityEntry> {
+        let mut at: Vec<usize> = names
+            .iter()
+            .filter_map(|n| self.by_psp.get(*n))
+            .flatten()
+            .copied()
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        let mut out: Vec<FidelityEntry> = at.iter().map(|&i| self.entries[i].0.clone()).collect();
+        let general = self.entries.len() - self.by_psp_entries;
+        if general > 0 {
+            out.push(FidelityEntry {
+                policy: "(output)".into(),
+                field: "rbac".into(),
+                fidelity: Fidelity::Approximated,
+                note: format!(
+                    "{general} note(s) on namespaces that no single PSP's policy covers: listed once, at the top of the whole output and in {NOTES_FILE} with -o DIR/"
+                ),
+            });
+        }
+        out
+    }
+
+    /// The entries about no single PSP as a comment (`# ` lines) for the top of the whole
+    /// output; empty when there are none.
+    pub fn general_comment(&self) -> String {
+        let general = self.general();
+        if general.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("# scope: not expressed exactly, for the whole output:\n");
+        for e in general {
+            out.push_str(&format!(
+                "#   - {} {}: {} ({})\n",
+                single_line(&e.policy),
+                single_line(&e.field),
+                e.fidelity.as_str(),
+                single_line(&e.note)
+            ));
+        }
+        out
+    }
+
+    /// `<target>/NOTES.md` listing [`ScopeFidelity::general`], when there is any.
+    pub fn notes_file(
+        &self,
+        env: &minijinja::Environment<'_>,
+        target: &str,
+    ) -> Result<Option<OutputFile>, crate::Error> {
+        let general = self.general();
+        if general.is_empty() {
+            return Ok(None);
+        }
+        let notes: Vec<String> = general
+            .iter()
+            .map(|e| format!("{}: {}", single_line(&e.policy), single_line(&e.note)))
+            .collect();
+        let content = crate::render::render(
+            env,
+            "bundle/notes.md.j2",
+            minijinja::context! { target => target, notes => notes },
+        )?;
+        Ok(Some(OutputFile {
+            name: format!("{target}/{NOTES_FILE}"),
+            content,
+        }))
+    }
 }
 
 /// A placement as a namespace selector: `(In values, NotIn values)` on

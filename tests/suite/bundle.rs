@@ -408,3 +408,53 @@ fn non_yaml_formats_get_no_kustomization() {
         "{written:?}"
     );
 }
+
+/// A file of one PSP repeats only the scope notes about that PSP; the notes about no single
+/// PSP (namespaces where no PSP is usable) are listed once per target folder, in `NOTES.md`,
+/// which no kustomization lists, and once at the top of the whole output.
+#[test]
+fn scope_notes_once_per_folder() {
+    let d = tempdir("scope-notes");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/cel-rbac");
+    let input = |f: &str| case.join(f).to_string_lossy().into_owned();
+    let (psp_file, rbac) = (input("psp.yaml"), input("rbac.input.yaml"));
+    let (code, _, stderr) = polytrans(&d, &["psp", &psp_file, &rbac, "--to", "all", "-o", "out/"]);
+    assert_eq!(code, 0, "{stderr}");
+    let general = "every namespace except apps, monitoring, team-a rbac";
+    let about_restricted = "PSP `restricted-apps` is usable there only by pods running as";
+    for target in ["kyverno", "gatekeeper", "vap", "kyverno-cel", "kubewarden"] {
+        let dir = d.join("out").join(target);
+        let notes = std::fs::read_to_string(dir.join("NOTES.md"))
+            .unwrap_or_else(|e| panic!("{target}/NOTES.md: {e}"));
+        assert!(
+            notes.contains(
+                "every namespace except apps, monitoring, team-a: no PSP is usable there"
+            ),
+            "{target}: {notes}"
+        );
+        assert!(!notes.contains(about_restricted), "{target}: {notes}");
+        assert!(
+            !kustomization(&dir.join("kustomization.yaml")).contains(&"NOTES.md".to_string()),
+            "{target}"
+        );
+        for f in files(&dir).iter().filter(|f| f.ends_with(".yaml")) {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            assert!(
+                !text.contains(general),
+                "{target}/{f} repeats a general note"
+            );
+            if f.contains("host-agent") {
+                assert!(!text.contains(about_restricted), "{target}/{f}: {text}");
+            }
+            if f.contains("restricted-apps") && !f.contains("any-of") {
+                assert!(text.contains(about_restricted), "{target}/{f}: {text}");
+            }
+        }
+    }
+    // The whole output names the general note once, before the policies.
+    for target in ["kyverno", "vap", "kubewarden"] {
+        let (code, stdout, _) = polytrans(&d, &["psp", &psp_file, &rbac, "--to", target]);
+        assert_eq!(code, 0);
+        assert_eq!(stdout.matches(general).count(), 1, "{target}: {stdout}");
+    }
+}

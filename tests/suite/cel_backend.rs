@@ -679,3 +679,34 @@ subjects: [{kind: Group, name: 'system:serviceaccounts:mixed', apiGroup: rbac.au
         }
     }
 }
+
+/// The CEL engine refuses what Kubernetes' type checker refuses and `cel-interpreter` would
+/// read as a truth value: a non-`bool` operand of `!`, `&&`, `||` or a ternary condition is an
+/// evaluation error, never a verdict (issue 17 §2.3).
+#[test]
+fn engine_refuses_non_bool_truth_values() {
+    let pod =
+        serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}});
+    let vars = [("s".to_string(), "'ALL'".to_string())];
+    for bad in [
+        "!'ALL' == 'ALL'",
+        "object.spec.containers.all(a, !a.name == 'ALL')",
+        "variables.s && true",
+        "true || variables.s",
+        "false || variables.s",
+        "variables.s ? true : false",
+        "object.spec.containers.exists(c, c.name)",
+        "object.spec.containers.filter(c, c.name).size() == 0",
+    ] {
+        let c = Compiled::new(&[], &vars, &[("bad".into(), bad.into(), None)]);
+        match c.try_run(&pod) {
+            Err(_) => {}
+            // `true || x` never evaluates `x`, as in Kubernetes (where the type checker refuses it).
+            Ok(v) if bad == "true || variables.s" => assert!(v.is_empty()),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let good = "!(object.spec.containers[0].name == 'ALL') && (has(object.spec.x) ? false : true)";
+    let c = Compiled::new(&[], &vars, &[("good".into(), good.into(), None)]);
+    assert_eq!(c.try_run(&pod), Ok(vec![]));
+}

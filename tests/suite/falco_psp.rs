@@ -48,6 +48,7 @@ fn emit(policies: &[Policy], flavor: Flavor) -> Emitted {
         policies,
         scope: &scope,
         common: &common,
+        sink: None,
     };
     polytrans::backend::falco::emit(&input, &falco_args(flavor)).unwrap_or_else(|e| panic!("{e:?}"))
 }

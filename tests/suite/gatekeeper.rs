@@ -36,6 +36,7 @@ fn emit(
         policies,
         scope: &scope,
         common: &common,
+        sink: None,
     };
     polytrans::backend::gatekeeper::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
 }

@@ -34,6 +34,7 @@ fn emit(policies: &[Policy], objects: &[polytrans::load::Object], args: &KwOptio
         policies,
         scope: &scope,
         common: &common,
+        sink: None,
     };
     polytrans::backend::kubewarden::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
 }

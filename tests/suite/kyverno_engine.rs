@@ -274,6 +274,7 @@ fn emit(policies: &[polytrans::ir::Policy], args: &KyvernoArgs) -> Emitted {
         policies,
         scope: &scope,
         common: &common,
+        sink: None,
     };
     polytrans::backend::kyverno::emit(&input, args).unwrap_or_else(|e| panic!("{e:?}"))
 }

@@ -11,6 +11,7 @@ mod bad_input;
 mod bundle;
 mod catalogue;
 mod cel_backend;
+mod cel_branches;
 mod check;
 mod cli;
 mod differential;

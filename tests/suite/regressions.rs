@@ -1250,3 +1250,23 @@ fn cel_selinux_level_categories_in_any_order() {
         ],
     );
 }
+
+/// Item 3: CEL is a typed tree: `!` over a string literal is a type error the tree's check
+/// reports (`Expr::try_not` refuses to build it; `Expr::not` panics in debug builds), and the
+/// negation the old string builder got wrong renders as `!(a == 'ALL')`.
+#[test]
+fn cel_tree_refuses_not_over_a_string() {
+    use polytrans::backend::cel_expr::tree::{ident, str_lit};
+    use polytrans::backend::cel_expr::{Expr, Ty};
+    let bad = Expr::Not(Box::new(str_lit("ALL"))).eq(str_lit("ALL"));
+    let err = bad.check().unwrap_err();
+    assert!(err.message.contains("`!` needs a bool"), "{err}");
+    // The issue's expression: `!a` is a bool, compared with a string.
+    let issue = ident("add").all("a", Expr::Not(Box::new(ident("a"))).eq(str_lit("ALL")));
+    let err = issue.check().unwrap_err();
+    assert!(err.message.contains("no overload Bool == String"), "{err}");
+    assert!(str_lit("ALL").try_not().is_err());
+    let good = ident("add").all("a", ident("a").eq(str_lit("ALL")).not());
+    assert_eq!(good.to_string(), "add.all(a, !(a == 'ALL'))");
+    assert_eq!(good.check(), Ok(Ty::Bool));
+}

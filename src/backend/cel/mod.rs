@@ -26,7 +26,8 @@ use serde::Serialize;
 
 pub mod mutation;
 
-use super::cel_expr::*;
+use super::cel_expr::tree::{self, and, or, str_lit, sum};
+use super::cel_expr::{Expr, var, variable_exprs};
 pub use super::cel_expr::{
     Validation, Variable, cel_string, constraint_expression, rule_expression, variables,
     variables_for,
@@ -121,12 +122,12 @@ pub fn validations(policy: &Policy) -> Vec<Validation> {
                 d.provenance.field,
                 capabilities.join(", ")
             );
-            out.push(Validation {
-                kind: d.action.kind_name().to_string(),
-                field: d.provenance.field.clone(),
+            out.push(Validation::new(
+                d.action.kind_name(),
+                &d.provenance.field,
                 expression,
-                message_expression: cel_string(&message),
-            });
+                &str_lit(&message),
+            ));
         }
     }
     out
@@ -149,12 +150,12 @@ fn rule_validations(policy: &Policy) -> Vec<Validation> {
                 source_name(policy),
                 rule.constraint.kind_name()
             );
-            Some(Validation {
-                kind: rule.constraint.kind_name().to_string(),
-                field: rule.provenance.field.clone(),
+            Some(Validation::new(
+                rule.constraint.kind_name(),
+                &rule.provenance.field,
                 expression,
-                message_expression: cel_string(&message),
-            })
+                &str_lit(&message),
+            ))
         })
         .collect()
 }
@@ -418,7 +419,7 @@ fn any_of_name(psps: &[String]) -> String {
 fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validation) {
     let mut vars = variables_for(workloads, &[]);
     let mut alternatives = Vec::new();
-    let mut message = vec![cel_string(&format!(
+    let mut message = vec![str_lit(&format!(
         "no PodSecurityPolicy usable in this namespace admits the pod ({}):",
         members
             .iter()
@@ -428,99 +429,48 @@ fn any_of_ctx(members: &[&Policy], workloads: bool) -> (Vec<Variable>, Validatio
     ))];
     for (i, p) in members.iter().enumerate() {
         let vs = validations(p);
-        let var = format!("psp{i}");
-        let conj = if vs.is_empty() {
-            "true".to_string()
-        } else {
-            vs.iter()
-                .map(|v| format!("({})", v.expression))
-                .collect::<Vec<_>>()
-                .join(" && ")
-        };
-        vars.push(Variable {
-            name: var.clone(),
-            expression: conj,
-        });
-        alternatives.push(format!("variables.{var}"));
-        let mut failing = vec![cel_string(&format!(" `{}` rejects", p.name))];
+        let name = format!("psp{i}");
+        vars.push(Variable::new(
+            &name,
+            &and(vs.iter().map(|v| v.tree.clone()).collect()),
+        ));
+        alternatives.push(var(&name));
+        let mut failing = vec![str_lit(&format!(" `{}` rejects", p.name))];
         for v in &vs {
-            failing.push(format!(
-                "(({}) ? '' : {})",
-                v.expression,
-                cel_string(&format!(" {}", v.field))
+            failing.push(tree::cond(
+                v.tree.clone(),
+                str_lit(""),
+                str_lit(&format!(" {}", v.field)),
             ));
         }
-        message.push(format!("(variables.{var} ? '' : {})", failing.join(" + ")));
+        message.push(tree::cond(var(&name), str_lit(""), sum(failing)));
     }
-    let validation = Validation {
-        kind: "any-of".into(),
-        field: "rbac".into(),
-        expression: alternatives.join(" || "),
-        message_expression: message.join(" + "),
-    };
+    let validation = Validation::new("any-of", "rbac", or(alternatives), &sum(message));
     (vars, validation)
-}
-
-/// `expr` with `from` replaced by `to` outside string literals.
-fn replace_code(expr: &str, from: &str, to: &str) -> String {
-    let mut out = String::new();
-    let mut quote: Option<char> = None;
-    let mut rest = expr;
-    while let Some(c) = rest.chars().next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                let n: String = rest.chars().take(2).collect();
-                out.push_str(&n);
-                rest = &rest[n.len()..];
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else if c == '\'' || c == '"' {
-            quote = Some(c);
-        } else if rest.starts_with(from) {
-            out.push_str(to);
-            rest = &rest[from.len()..];
-            continue;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 /// A validation expression with the variables written out over `object` (a pod), for a
 /// mutating policy's `matchConditions`, which cannot read `variables`.
-fn inline_variables(expr: &str) -> String {
-    let mut e = expr.to_string();
-    for v in variables_for(false, &[]) {
-        let name = format!("{}.{}", "variables", v.name);
-        let value = match v.name.as_str() {
-            "podSpec" => "object.spec".to_string(),
-            "podMeta" => "object.metadata".to_string(),
-            _ => format!("({})", v.expression),
-        };
-        e = replace_code(&e, &name, &value);
+fn inline_variables(expr: &Expr) -> Expr {
+    let mut e = expr.clone();
+    let vars = variable_exprs(false, &[]);
+    // `containers` and `volumes` read `podSpec`: they go first.
+    for (name, value) in vars.iter().rev() {
+        e = e.replace(&var(name), value);
     }
-    // `containers` and `volumes` read `podSpec`.
-    replace_code(&e, &format!("{}.podSpec", "variables"), "object.spec")
+    e
 }
 
 /// True when no member's validations admit the pod as written.
-fn not_any_admits_as_written(members: &[&Policy]) -> String {
-    let alts: Vec<String> = members
+fn not_any_admits_as_written(members: &[&Policy]) -> Expr {
+    let alts: Vec<Expr> = members
         .iter()
         .map(|p| {
             let vs = validations(p);
-            and_all(
-                vs.iter()
-                    .map(|v| format!("({})", inline_variables(&v.expression)))
-                    .collect(),
-            )
+            and(vs.iter().map(|v| inline_variables(&v.tree)).collect())
         })
         .collect();
-    not(&format!("({})", or_all(alts)))
+    or(alts).not()
 }
 
 pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted, crate::Error> {
@@ -552,8 +502,8 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
     let mut emitted = Emitted::default();
     let mut stdout = String::new();
     let plan = input.scope.plan(input.policies, Union::AnyOf);
-    let scope_fid = super::scope_fidelity(input.scope, &plan, "");
-    emitted.fidelity.extend(scope_fid.clone());
+    let scope_fid = super::ScopeFidelity::new(input.scope, &plan, "");
+    emitted.fidelity.extend(scope_fid.all());
     let note = if input.scope.from_rbac {
         Some(
             "note: bound by RBAC (see the polytrans.dev/scope annotation): where several PSPs are\n# usable, the one that admits all the others admit decides, or one policy admits a pod\n# any of them admits, as PSP admission did.",
@@ -574,7 +524,30 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         Defaulting::By(flavor.mutating_kind())
     };
     let kind = flavor.mutating_kind();
-    let mut ctxs = Vec::new();
+    let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
+    stdout.push_str(&scope_fid.general_comment());
+    // Each policy is rendered (and, with `-o DIR/`, handed to the sink) as soon as it is built.
+    let render_one =
+        |p: PolicyCtx, stdout: &mut String, emitted: &mut Emitted| -> Result<(), crate::Error> {
+            let ctx = Ctx {
+                policies: vec![p],
+                action: action(args.mode),
+                kyverno_api_version: args.kyverno_version.cel_api_version(),
+                workloads,
+                note,
+                mutating_api: &mutating_api,
+            };
+            let content = crate::render::render(&env, flavor.template(), &ctx)?;
+            emitted.push_document(
+                input,
+                stdout,
+                "",
+                OutputFile {
+                    name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
+                    content,
+                },
+            )
+        };
     for policy in input.policies {
         let fid = fidelity_with(policy, workloads, defaulting);
         emitted.fidelity.extend(fid.clone());
@@ -588,21 +561,25 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         } else {
             mutation::mutations(policy)
         };
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: format!("psp-{}", k8s_name(&policy.name)),
-            source: source_name(policy),
-            scope: input.scope.from_rbac.then(|| place.why.clone()),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables: variables_for(workloads, &policy.exempt_images),
-            validations: validations(policy),
-            mutations,
-            mutation_conditions: vec![],
-            mutation_header: format!(
-                "{kind}: PSP's defaulting, as PSP admission did before validating (it runs before the\n# validating policy)."
-            ),
-        });
+        render_one(
+            PolicyCtx {
+                namespaces_in,
+                namespaces_not_in,
+                name: format!("psp-{}", k8s_name(&policy.name)),
+                source: source_name(policy),
+                scope: input.scope.from_rbac.then(|| place.why.clone()),
+                header: fidelity_comment(&[scope_fid.for_policy(&policy.name), fid].concat(), "# "),
+                variables: variables_for(workloads, &policy.exempt_images),
+                validations: validations(policy),
+                mutations,
+                mutation_conditions: vec![],
+                mutation_header: format!(
+                    "{kind}: PSP's defaulting, as PSP admission did before validating (it runs before the\n# validating policy)."
+                ),
+            },
+            &mut stdout,
+            &mut emitted,
+        )?;
     }
     for (namespaces, names) in &plan.any_of {
         let mut members: Vec<&Policy> = names
@@ -622,10 +599,10 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
         if let (Defaulting::By(_), Some(first_policy)) = (defaulting, members.first()) {
             mutations = mutation::mutations(first_policy);
             if !mutations.is_empty() {
-                mutation_conditions.push(Variable {
-                    name: "no-psp-admits-as-written".into(),
-                    expression: not_any_admits_as_written(&members),
-                });
+                mutation_conditions.push(Variable::new(
+                    "no-psp-admits-as-written",
+                    &not_any_admits_as_written(&members),
+                ));
                 let entry = FidelityEntry {
                     policy: first.clone(),
                     field: "rbac (defaulting)".into(),
@@ -639,51 +616,49 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
                 fid.push(entry);
             }
         }
-        ctxs.push(PolicyCtx {
-            namespaces_in,
-            namespaces_not_in,
-            name: any_of_name(names),
-            source: format!(
-                "PodSecurityPolicies {}",
-                members
-                    .iter()
-                    .map(|p| format!("`{}`", p.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            scope: Some(format!(
-                "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
-                namespaces.describe(),
-                names.join(", ")
-            )),
-            header: fidelity_comment(&[scope_fid.clone(), fid].concat(), "# "),
-            variables,
-            validations: vec![validation],
-            mutations,
-            mutation_conditions,
-            mutation_header: format!(
-                "{kind}: when no PSP of the group admits the pod as written, the defaulting of `{first}`\n# (the first by name); see the rbac (defaulting) entry above."
-            ),
-        });
-    }
-    let mutating_api = format!("admissionregistration.k8s.io/{}", args.cel_api.as_str());
-    for p in ctxs {
-        let ctx = Ctx {
-            policies: vec![p],
-            action: action(args.mode),
-            kyverno_api_version: args.kyverno_version.cel_api_version(),
-            workloads,
-            note,
-            mutating_api: &mutating_api,
-        };
-        let content = crate::render::render(&env, flavor.template(), &ctx)?;
-        emitted.files.push(OutputFile {
-            name: format!("{}/{}.yaml", flavor.target(), ctx.policies[0].name),
-            content: content.clone(),
-        });
-        stdout.push_str(&content);
+        render_one(
+            PolicyCtx {
+                namespaces_in,
+                namespaces_not_in,
+                name: any_of_name(names),
+                source: format!(
+                    "PodSecurityPolicies {}",
+                    members
+                        .iter()
+                        .map(|p| format!("`{}`", p.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                scope: Some(format!(
+                    "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
+                    namespaces.describe(),
+                    names.join(", ")
+                )),
+                header: fidelity_comment(
+                    &[
+                        scope_fid
+                            .for_policies(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+                        fid,
+                    ]
+                    .concat(),
+                    "# ",
+                ),
+                variables,
+                validations: vec![validation],
+                mutations,
+                mutation_conditions,
+                mutation_header: format!(
+                    "{kind}: when no PSP of the group admits the pod as written, the defaulting of `{first}`\n# (the first by name); see the rbac (defaulting) entry above."
+                ),
+            },
+            &mut stdout,
+            &mut emitted,
+        )?;
     }
     super::skipped_notes(&plan, &mut stdout, &mut emitted.fidelity);
     emitted.stdout = stdout;
+    if let Some(f) = scope_fid.notes_file(&env, flavor.target())? {
+        emitted.push_file(input, f)?;
+    }
     Ok(emitted)
 }

@@ -15,7 +15,10 @@
 //! Every expression reads `object` (the object as the previous mutations left it), never
 //! `variables` (evaluated once per policy invocation).
 
-use super::super::cel_expr::{SECCOMP_POD, cel_list, cel_string, has_path, image_matches};
+use super::super::cel_expr::tree::{
+    Expr, and, call, cond, ident, object, or, str_list, str_lit, sum,
+};
+use super::super::cel_expr::{APPARMOR_CONTAINER, SECCOMP_POD, has_path, image_matches, or_empty};
 use crate::ir::{DefaultAction, GroupField, Policy};
 use serde::Serialize;
 
@@ -31,165 +34,248 @@ pub struct Mutation {
     pub expression: String,
 }
 
-const APPARMOR_CONTAINER: &str = "container.apparmor.security.beta.kubernetes.io/";
-
 /// The container lists PSP visited, in its order (`podutil.VisitContainers`).
 const KINDS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
-const NOTHING: &str = "Object{}";
+fn obj() -> Expr {
+    ident("object")
+}
+
+fn c() -> Expr {
+    ident("c")
+}
+
+/// `Object{}`: an apply configuration that changes nothing.
+fn nothing() -> Expr {
+    object("Object", vec![])
+}
 
 /// `has(c.securityContext) && has(c.securityContext.<field>)`.
-fn c_has(field: &str) -> String {
-    has_path("c", &["securityContext", field])
+fn c_has(field: &str) -> Expr {
+    has_path(&c(), &["securityContext", field])
 }
 
 /// `has(object.spec.securityContext) && has(object.spec.securityContext.<field>)`.
-fn pod_has(field: &str) -> String {
-    has_path("object.spec", &["securityContext", field])
+fn pod_has(field: &str) -> Expr {
+    has_path(&obj().field("spec"), &["securityContext", field])
 }
 
 /// The container's own value or the pod's is set (PSP's effective value, `accessors.go`).
-fn effective_has(field: &str) -> String {
-    format!("({} || {})", c_has(field), pod_has(field))
+fn effective_has(field: &str) -> Expr {
+    or(vec![c_has(field), pod_has(field)])
 }
 
 /// `cond` for containers PSP judged: those running an exempt image are left alone.
-fn judged(cond: String, exempt_images: &[String]) -> String {
+fn judged(cond: Expr, exempt_images: &[String]) -> Expr {
     if exempt_images.is_empty() {
         cond
     } else {
-        format!("{cond} && !({})", image_matches(exempt_images))
+        and(vec![cond, image_matches(exempt_images).not()])
     }
 }
 
+/// A JSON patch operation `add`.
+fn json_add(path: Expr, value: Expr) -> Expr {
+    object(
+        "JSONPatch",
+        vec![("op", str_lit("add")), ("path", path), ("value", value)],
+    )
+}
+
 /// An apply configuration setting `securityContext.<field>: <value>` on every container of
-/// every list for which `cond` (over `c`) holds.
-fn per_container(field: &str, value: &str, cond: &str) -> Vec<String> {
+/// every list for which `when` (over `c`) holds.
+fn per_container(field: &str, value: Expr, when: &Expr) -> Vec<Expr> {
     KINDS
         .iter()
         .map(|k| {
-            let list = format!("object.spec.{k}");
-            format!(
-                "has({list}) && {list}.exists(c, {cond}) ? Object{{spec: Object.spec{{{k}: \
-                 {list}.filter(c, {cond}).map(c, Object.spec.{k}{{name: c.name, securityContext: \
-                 Object.spec.{k}.securityContext{{{field}: {value}}}}})}}}} : {NOTHING}"
+            let list = obj().path(&["spec", k]);
+            let ty = format!("Object.spec.{k}");
+            let container = object(
+                &ty,
+                vec![
+                    ("name", c().field("name")),
+                    (
+                        "securityContext",
+                        object(
+                            &format!("{ty}.securityContext"),
+                            vec![(field, value.clone())],
+                        ),
+                    ),
+                ],
+            );
+            cond(
+                and(vec![
+                    list.clone().has(),
+                    list.clone().exists("c", when.clone()),
+                ]),
+                object(
+                    "Object",
+                    vec![(
+                        "spec",
+                        object(
+                            "Object.spec",
+                            vec![(k, list.filter("c", when.clone()).map("c", container))],
+                        ),
+                    )],
+                ),
+                nothing(),
             )
         })
         .collect()
 }
 
 /// An apply configuration setting the pod's `securityContext.<field>` when unset.
-fn pod_security_context(field: &str, value: &str) -> String {
-    format!(
-        "{} ? {NOTHING} : Object{{spec: Object.spec{{securityContext: \
-         Object.spec.securityContext{{{field}: {value}}}}}}}",
-        pod_has(field)
+fn pod_security_context(field: &str, value: Expr) -> Expr {
+    cond(
+        pod_has(field),
+        nothing(),
+        object(
+            "Object",
+            vec![(
+                "spec",
+                object(
+                    "Object.spec",
+                    vec![(
+                        "securityContext",
+                        object("Object.spec.securityContext", vec![(field, value)]),
+                    )],
+                ),
+            )],
+        ),
     )
 }
 
 /// Whether the capability list `which` (`add`/`drop`) of container `c` holds `x`.
-fn cap_listed(which: &str, x: &str) -> String {
-    format!(
-        "({} && {x} in c.securityContext.capabilities.{which})",
-        has_path("c", &["securityContext", "capabilities", which])
-    )
+fn cap_listed(which: &str, x: Expr) -> Expr {
+    let path = ["securityContext", "capabilities", which];
+    and(vec![has_path(&c(), &path), x.in_(c().path(&path))])
 }
 
 /// JSON patches adding `missing` (a list expression over `c`) to each container's capability
 /// list `which`, creating `securityContext` and `capabilities` as needed
 /// (capabilities/mustrunas.go `Generate`).
-fn capabilities(which: &str, missing: &str, exempt_images: &[String]) -> String {
-    let lists: Vec<String> = KINDS
+fn capabilities(which: &str, missing: &Expr, exempt_images: &[String]) -> Expr {
+    let lists: Vec<Expr> = KINDS
         .iter()
         .map(|k| {
-            let list = format!("object.spec.{k}");
-            let at = format!("'/spec/{k}/' + string({list}.indexOf(c)) + '/securityContext'");
+            let list = obj().path(&["spec", k]);
+            let at = || {
+                str_lit(&format!("/spec/{k}/"))
+                    .add(call(
+                        "string",
+                        vec![list.clone().method("indexOf", vec![c()])],
+                    ))
+                    .add(str_lit("/securityContext"))
+            };
             let caps_ty = format!("Object.spec.{k}.securityContext.capabilities");
-            let current = format!(
-                "({} ? c.securityContext.capabilities.{which} : [])",
-                has_path("c", &["securityContext", "capabilities", which])
+            let caps = || object(&caps_ty, vec![(which, missing.clone())]);
+            let path = ["securityContext", "capabilities", which];
+            let current = cond(has_path(&c(), &path), c().path(&path), Expr::List(vec![]));
+            let patch = cond(
+                c().field("securityContext").has().not(),
+                json_add(
+                    at(),
+                    object(
+                        &format!("Object.spec.{k}.securityContext"),
+                        vec![("capabilities", caps())],
+                    ),
+                ),
+                cond(
+                    c().path(&["securityContext", "capabilities"]).has().not(),
+                    json_add(at().add(str_lit("/capabilities")), caps()),
+                    json_add(
+                        at().add(str_lit(&format!("/capabilities/{which}"))),
+                        current.add(missing.clone()),
+                    ),
+                ),
             );
-            let patch = format!(
-                "!has(c.securityContext) ? JSONPatch{{op: 'add', path: {at}, value: \
-                 Object.spec.{k}.securityContext{{capabilities: {caps_ty}{{{which}: {missing}}}}}}} : \
-                 !has(c.securityContext.capabilities) ? JSONPatch{{op: 'add', path: {at} + \
-                 '/capabilities', value: {caps_ty}{{{which}: {missing}}}}} : JSONPatch{{op: 'add', \
-                 path: {at} + '/capabilities/{which}', value: {current} + {missing}}}"
-            );
-            let cond = judged(format!("size({missing}) > 0"), exempt_images);
-            format!("(has({list}) ? {list}.filter(c, {cond}).map(c, {patch}) : [])")
+            let when = judged(call("size", vec![missing.clone()]).gt(0), exempt_images);
+            cond(
+                list.clone().has(),
+                list.filter("c", when).map("c", patch),
+                Expr::List(vec![]),
+            )
         })
         .collect();
-    lists.join(" + ")
+    sum(lists)
 }
 
 /// Every container (init, regular, ephemeral), for expressions that do not patch by index.
-fn all_containers() -> String {
-    KINDS
+fn all_containers() -> Expr {
+    sum(KINDS
         .iter()
-        .map(|k| format!("(has(object.spec.{k}) ? object.spec.{k} : [])"))
-        .collect::<Vec<_>>()
-        .join(" + ")
+        .map(|k| or_empty(obj().path(&["spec", k])))
+        .collect())
 }
 
 /// `podutil.SeccompAnnotationForField`: a `seccompProfile` object's annotation form (`''` when
 /// it has none).
-fn seccomp_form(p: &str) -> String {
-    format!(
-        "(has({p}.type) && {p}.type == 'RuntimeDefault' ? 'runtime/default' : \
-         has({p}.type) && {p}.type == 'Unconfined' ? 'unconfined' : \
-         has({p}.type) && {p}.type == 'Localhost' && has({p}.localhostProfile) ? \
-         'localhost/' + {p}.localhostProfile : '')"
+fn seccomp_form(p: &Expr) -> Expr {
+    let ty = || p.clone().field("type");
+    let is = |t: &str| and(vec![ty().has(), ty().eq(str_lit(t))]);
+    cond(
+        is("RuntimeDefault"),
+        str_lit("runtime/default"),
+        cond(
+            is("Unconfined"),
+            str_lit("unconfined"),
+            cond(
+                and(vec![
+                    is("Localhost"),
+                    p.clone().field("localhostProfile").has(),
+                ]),
+                str_lit("localhost/").add(p.clone().field("localhostProfile")),
+                str_lit(""),
+            ),
+        ),
     )
 }
 
 /// The mutations for one defaulting action (several for per-container-list actions).
-fn action_mutations(
-    action: &DefaultAction,
-    exempt_images: &[String],
-) -> Vec<(String, &'static str)> {
-    let apply = |v: Vec<String>| -> Vec<(String, &'static str)> {
+fn action_mutations(action: &DefaultAction, exempt_images: &[String]) -> Vec<(Expr, &'static str)> {
+    let apply = |v: Vec<Expr>| -> Vec<(Expr, &'static str)> {
         v.into_iter().map(|e| (e, "ApplyConfiguration")).collect()
     };
-    let j = |c: String| judged(c, exempt_images);
+    let j = |c: Expr| judged(c, exempt_images);
+    let x = || ident("x");
     match action {
         DefaultAction::AddCapabilities { capabilities: caps } => {
             // Default adds the container neither adds nor drops.
-            let missing = format!(
-                "{}.filter(x, !{} && !{})",
-                cel_list(caps),
-                cap_listed("add", "x"),
-                cap_listed("drop", "x")
+            let missing = str_list(caps).filter(
+                "x",
+                and(vec![
+                    cap_listed("add", x()).not(),
+                    cap_listed("drop", x()).not(),
+                ]),
             );
             vec![(capabilities("add", &missing, exempt_images), "JSONPatch")]
         }
         DefaultAction::DropCapabilities { capabilities: caps } => {
-            let missing = format!("{}.filter(x, !{})", cel_list(caps), cap_listed("drop", "x"));
+            let missing = str_list(caps).filter("x", cap_listed("drop", x()).not());
             vec![(capabilities("drop", &missing, exempt_images), "JSONPatch")]
         }
         DefaultAction::AllowPrivilegeEscalation { value } => apply(per_container(
             "allowPrivilegeEscalation",
-            &value.to_string(),
-            &j(format!("!({})", c_has("allowPrivilegeEscalation"))),
+            (*value).into(),
+            &j(c_has("allowPrivilegeEscalation").not()),
         )),
         DefaultAction::ReadOnlyRootFilesystem => apply(per_container(
             "readOnlyRootFilesystem",
-            "true",
-            &j(format!("!({})", c_has("readOnlyRootFilesystem"))),
+            true.into(),
+            &j(c_has("readOnlyRootFilesystem").not()),
         )),
         DefaultAction::RunAsNonRoot => apply(per_container(
             "runAsNonRoot",
-            "true",
-            &j(format!(
-                "!{} && !{}",
-                effective_has("runAsNonRoot"),
-                effective_has("runAsUser")
-            )),
+            true.into(),
+            &j(and(vec![
+                effective_has("runAsNonRoot").not(),
+                effective_has("runAsUser").not(),
+            ])),
         )),
         DefaultAction::RunAsUser { value } => apply(per_container(
             "runAsUser",
-            &value.to_string(),
-            &j(format!("!{}", effective_has("runAsUser"))),
+            (*value).into(),
+            &j(effective_has("runAsUser").not()),
         )),
         // group/mustrunas.go: runAsGroup is generated per container (when neither the container
         // nor the pod sets one); fsGroup and supplementalGroups on the pod.
@@ -198,24 +284,37 @@ fn action_mutations(
             value,
         } => apply(per_container(
             "runAsGroup",
-            &value.to_string(),
-            &j(format!("!{}", effective_has("runAsGroup"))),
+            (*value).into(),
+            &j(effective_has("runAsGroup").not()),
         )),
         DefaultAction::GroupId {
             field: GroupField::FsGroup,
             value,
-        } => apply(vec![pod_security_context("fsGroup", &value.to_string())]),
+        } => apply(vec![pod_security_context("fsGroup", (*value).into())]),
         DefaultAction::GroupId {
             field: GroupField::SupplementalGroups,
             value,
         } => {
             // An explicit empty list is not nil in Go: PSP generated nothing for it.
-            let e = format!(
-                "!has(object.spec.securityContext) ? [JSONPatch{{op: 'add', path: \
-                 '/spec/securityContext', value: Object.spec.securityContext{{supplementalGroups: \
-                 [{value}]}}}}] : has(object.spec.securityContext.supplementalGroups) ? [] : \
-                 [JSONPatch{{op: 'add', path: '/spec/securityContext/supplementalGroups', value: \
-                 [{value}]}}]"
+            let groups = || Expr::List(vec![(*value).into()]);
+            let sc = || obj().path(&["spec", "securityContext"]);
+            let e = cond(
+                sc().has().not(),
+                Expr::List(vec![json_add(
+                    str_lit("/spec/securityContext"),
+                    object(
+                        "Object.spec.securityContext",
+                        vec![("supplementalGroups", groups())],
+                    ),
+                )]),
+                cond(
+                    sc().field("supplementalGroups").has(),
+                    Expr::List(vec![]),
+                    Expr::List(vec![json_add(
+                        str_lit("/spec/securityContext/supplementalGroups"),
+                        groups(),
+                    )]),
+                ),
             );
             vec![(e, "JSONPatch")]
         }
@@ -227,7 +326,7 @@ fn action_mutations(
         } => {
             // selinux/mustrunas.go: the pod's options when the pod sets none; containers then
             // inherit them, so PSP never set a container's.
-            let fields: Vec<String> = [
+            let fields: Vec<(&str, Expr)> = [
                 ("user", user),
                 ("role", role),
                 ("type", type_),
@@ -235,59 +334,93 @@ fn action_mutations(
             ]
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}: {}", cel_string(v)))
+            .map(|(k, v)| (*k, str_lit(v)))
             .collect();
             apply(vec![pod_security_context(
                 "seLinuxOptions",
-                &format!(
-                    "Object.spec.securityContext.seLinuxOptions{{{}}}",
-                    fields.join(", ")
-                ),
+                object("Object.spec.securityContext.seLinuxOptions", fields),
             )])
         }
         DefaultAction::SeccompProfile { profile } => {
             // seccomp/strategy.go `Generate`: the pod annotation when set, else the pod field's
             // annotation form, else the default; written as the pod annotation when not empty.
-            let key = cel_string(SECCOMP_POD);
-            let set = format!(
-                "has(object.metadata.annotations) && {key} in object.metadata.annotations && \
-                 object.metadata.annotations[{key}] != ''"
-            );
-            let field = "object.spec.securityContext.seccompProfile";
-            let form = seccomp_form(field);
-            let write = |v: &str| {
-                format!("Object{{metadata: Object.metadata{{annotations: {{{key}: {v}}}}}}}")
+            let key = || str_lit(SECCOMP_POD);
+            let anns = || obj().path(&["metadata", "annotations"]);
+            let set = and(vec![
+                anns().has(),
+                key().in_(anns()),
+                anns().index(key()).ne(str_lit("")),
+            ]);
+            let form = seccomp_form(&obj().path(&["spec", "securityContext", "seccompProfile"]));
+            let write = |v: Expr| {
+                object(
+                    "Object",
+                    vec![(
+                        "metadata",
+                        object(
+                            "Object.metadata",
+                            vec![("annotations", Expr::Map(vec![(key(), v)]))],
+                        ),
+                    )],
+                )
             };
-            let e = format!(
-                "{set} ? {NOTHING} : {} ? ({form} == '' ? {NOTHING} : {}) : {}",
-                pod_has("seccompProfile"),
-                write(&form),
-                write(&cel_string(profile))
+            let e = cond(
+                set,
+                nothing(),
+                cond(
+                    pod_has("seccompProfile"),
+                    cond(form.clone().eq(str_lit("")), nothing(), write(form)),
+                    write(str_lit(profile)),
+                ),
             );
             apply(vec![e])
         }
         DefaultAction::AppArmorProfile { profile } => {
             // apparmor/strategy.go `Generate`: each container without a profile annotation (or
             // with an empty one) gets the default.
-            let key = format!("{} + c.name", cel_string(APPARMOR_CONTAINER));
-            let needs = j(format!(
-                "!(has(object.metadata.annotations) && {key} in object.metadata.annotations && \
-                 object.metadata.annotations[{key}] != '')"
-            ));
+            let key = || str_lit(APPARMOR_CONTAINER).add(c().field("name"));
+            let anns = || obj().path(&["metadata", "annotations"]);
+            let needs = j(and(vec![
+                anns().has(),
+                key().in_(anns()),
+                anns().index(key()).ne(str_lit("")),
+            ])
+            .not());
             let all = all_containers();
-            let e = format!(
-                "({all}).exists(c, {needs}) ? (has(object.metadata.annotations) ? [] : \
-                 [JSONPatch{{op: 'add', path: '/metadata/annotations', value: {{}}}}]) + \
-                 ({all}).filter(c, {needs}).map(c, JSONPatch{{op: 'add', path: \
-                 '/metadata/annotations/' + jsonpatch.escapeKey({key}), value: {}}}) : []",
-                cel_string(profile)
+            let e = cond(
+                all.clone().exists("c", needs.clone()),
+                cond(
+                    anns().has(),
+                    Expr::List(vec![]),
+                    Expr::List(vec![json_add(
+                        str_lit("/metadata/annotations"),
+                        Expr::Map(vec![]),
+                    )]),
+                )
+                .add(
+                    all.filter("c", needs).map(
+                        "c",
+                        json_add(
+                            str_lit("/metadata/annotations/")
+                                .add(call("jsonpatch.escapeKey", vec![key()])),
+                            str_lit(profile),
+                        ),
+                    ),
+                ),
+                Expr::List(vec![]),
             );
             vec![(e, "JSONPatch")]
         }
-        DefaultAction::RuntimeClass { name } => apply(vec![format!(
-            "has(object.spec.runtimeClassName) ? {NOTHING} : \
-             Object{{spec: Object.spec{{runtimeClassName: {}}}}}",
-            cel_string(name)
+        DefaultAction::RuntimeClass { name } => apply(vec![cond(
+            obj().path(&["spec", "runtimeClassName"]).has(),
+            nothing(),
+            object(
+                "Object",
+                vec![(
+                    "spec",
+                    object("Object.spec", vec![("runtimeClassName", str_lit(name))]),
+                )],
+            ),
         )]),
     }
 }
@@ -335,7 +468,7 @@ pub fn mutations(policy: &Policy) -> Vec<Mutation> {
                     field: d.provenance.field.clone(),
                     what: super::super::single_line(&describe(&d.action)),
                     patch_type,
-                    expression,
+                    expression: expression.render(),
                 })
         })
         .collect()

@@ -186,12 +186,13 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
     check_version(args.version)?;
     let env = crate::render::environment(input.common.templates.as_deref());
     let mut out = Emitted::default();
-    let mut docs = Vec::new();
+    let mut docs = String::new();
     let plan = input
         .scope
         .plan(input.policies, crate::scope::Union::AllMustPass);
-    out.fidelity = super::scope_fidelity(input.scope, &plan, "Kyverno requires every policy");
-    let scope_fidelity = out.fidelity.clone();
+    let scope_fidelity =
+        super::ScopeFidelity::new(input.scope, &plan, "Kyverno requires every policy");
+    out.fidelity = scope_fidelity.all();
     for p in input.policies {
         let is_psp = matches!(p.origin, Origin::Psp { .. });
         let mut place = Where {
@@ -200,10 +201,14 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         };
         if let Some((_, reason)) = plan.skipped.iter().find(|(n, _)| n == &p.name) {
             let note = format!("no ClusterPolicy generated: {}", super::single_line(reason));
-            docs.push(format!(
-                "# PodSecurityPolicy {}: {note}\n",
-                super::single_line(&p.name)
-            ));
+            super::append_document(
+                &mut docs,
+                "---\n",
+                &format!(
+                    "# PodSecurityPolicy {}: {note}\n",
+                    super::single_line(&p.name)
+                ),
+            );
             out.fidelity.push(FidelityEntry {
                 policy: p.name.clone(),
                 field: "rbac".into(),
@@ -226,7 +231,10 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         place.excluded.sort();
         place.excluded.dedup();
         let (policy, fidelity) = policy_for(p, input, args, &place);
-        let comment = fidelity_comment(&[scope_fidelity.clone(), fidelity.clone()].concat(), "# ");
+        let comment = fidelity_comment(
+            &[scope_fidelity.for_policy(&p.name), fidelity.clone()].concat(),
+            "# ",
+        );
         let fid_lines: Vec<&str> = comment.lines().collect();
         // The template receives `source` (for the header), `notes` (header comment lines on
         // the targeted Kyverno release), `fidelity` (header comment lines) and `policy` (a
@@ -241,14 +249,21 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
                 policy => policy,
             },
         )?;
-        out.files.push(OutputFile {
-            name: format!("kyverno/{}.yaml", policy_name(p)),
-            content: text.clone(),
-        });
-        docs.push(text);
+        out.push_document(
+            input,
+            &mut docs,
+            "---\n",
+            OutputFile {
+                name: format!("kyverno/{}.yaml", policy_name(p)),
+                content: text,
+            },
+        )?;
         out.fidelity.extend(fidelity);
     }
-    out.stdout = docs.join("---\n");
+    out.stdout = scope_fidelity.general_comment() + &docs;
+    if let Some(f) = scope_fidelity.notes_file(&env, "kyverno")? {
+        out.push_file(input, f)?;
+    }
     Ok(out)
 }
 

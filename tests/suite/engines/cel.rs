@@ -6,10 +6,162 @@
 //! Differences between `cel-interpreter` and Kubernetes CEL that this engine bridges:
 //! - JSON numbers: Kubernetes types pod integers as `int`; [`to_cel`] converts them so.
 //! - Absent versus `null`: Kubernetes drops absent fields; [`to_cel`] removes nulls.
+//! - Truth values: `cel-interpreter` reads any value as a `bool` where CEL wants one (`!'x'`,
+//!   `'x' && …`, `'x' ? … : …`), which Kubernetes' type checker refuses; [`Program`] checks each
+//!   such operand when it is evaluated, so a type error is an evaluation error (a bug in the
+//!   output), never a verdict. Every CEL-running engine of the suite compiles with it.
 
-use cel_interpreter::{Context, Program, Value, objects::Key, objects::Map};
+use cel_interpreter::{
+    Context, ExecutionError, FunctionContext, Value, objects::Key, objects::Map,
+};
+use cel_parser::ast::{CallExpr, Expr, IdedExpr, operators};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The function that checks a truth value (a name no expression can spell).
+const BOOL_CHECK: &str = "@polytrans_bool";
+
+/// A compiled CEL expression whose truth values are checked (see the module documentation).
+/// Run it with a [`context`].
+#[derive(Debug)]
+pub struct Program {
+    expr: IdedExpr,
+}
+
+impl Program {
+    pub fn compile(source: &str) -> Result<Program, String> {
+        let parsed = cel_parser::Parser::default()
+            .parse(source)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(Program {
+            expr: strict(&parsed),
+        })
+    }
+
+    /// Evaluates the expression; `ctx` comes from [`context`].
+    pub fn execute(&self, ctx: &Context) -> cel_interpreter::ResolveResult {
+        Value::resolve(&self.expr, ctx)
+    }
+}
+
+/// A context for [`Program`]s: with the truth-value check.
+pub fn context() -> Context<'static> {
+    let mut ctx = Context::default();
+    ctx.add_function(
+        BOOL_CHECK,
+        |ftx: &FunctionContext, v: Value| -> Result<Value, ExecutionError> {
+            match v {
+                Value::Bool(_) => Ok(v),
+                other => Err(ftx.error(format!("a bool is needed, got {other:?}"))),
+            }
+        },
+    );
+    ctx
+}
+
+/// Whether `e` is a `bool` whatever it reads: literals, `has()`, relations, logic, `all` /
+/// `exists`, and ternaries whose arms are. Only the other operands are checked at run time.
+fn is_bool(e: &IdedExpr) -> bool {
+    match &e.expr {
+        Expr::Literal(cel_parser::reference::Val::Boolean(_)) => true,
+        Expr::Select(s) => s.test,
+        // A macro's accumulator (`@result`): a `bool` in `all` / `exists`, where it is an operand.
+        Expr::Ident(i) => i.starts_with('@'),
+        Expr::Comprehension(c) => matches!(
+            c.accu_init.expr,
+            Expr::Literal(cel_parser::reference::Val::Boolean(_))
+        ),
+        Expr::Call(c) => match c.func_name.as_str() {
+            operators::CONDITIONAL => {
+                c.args.len() == 3 && is_bool(&c.args[1]) && is_bool(&c.args[2])
+            }
+            operators::LOGICAL_NOT
+            | operators::LOGICAL_AND
+            | operators::LOGICAL_OR
+            | operators::EQUALS
+            | operators::NOT_EQUALS
+            | operators::LESS
+            | operators::LESS_EQUALS
+            | operators::GREATER
+            | operators::GREATER_EQUALS
+            | operators::IN
+            | operators::NOT_STRICTLY_FALSE
+            | "startsWith"
+            | "endsWith"
+            | "contains"
+            | "matches" => true,
+            f => f == BOOL_CHECK,
+        },
+        _ => false,
+    }
+}
+
+fn checked(e: IdedExpr) -> IdedExpr {
+    if is_bool(&e) {
+        return e;
+    }
+    IdedExpr {
+        id: 0,
+        expr: Expr::Call(CallExpr {
+            func_name: BOOL_CHECK.to_string(),
+            target: None,
+            args: vec![e],
+        }),
+    }
+}
+
+/// `e` with each operand of `!`, `&&`, `||` and each ternary condition checked.
+pub fn strict(e: &IdedExpr) -> IdedExpr {
+    let expr = match &e.expr {
+        Expr::Call(c) => {
+            let mut args: Vec<IdedExpr> = c.args.iter().map(strict).collect();
+            match c.func_name.as_str() {
+                operators::LOGICAL_NOT | operators::LOGICAL_AND | operators::LOGICAL_OR => {
+                    args = args.into_iter().map(checked).collect();
+                }
+                operators::CONDITIONAL if args.len() == 3 => {
+                    let cond = args.remove(0);
+                    args.insert(0, checked(cond));
+                }
+                _ => {}
+            }
+            Expr::Call(CallExpr {
+                func_name: c.func_name.clone(),
+                target: c.target.as_ref().map(|t| Box::new(strict(t))),
+                args,
+            })
+        }
+        Expr::Comprehension(c) => {
+            let mut c = c.clone();
+            c.iter_range = Box::new(strict(&c.iter_range));
+            c.loop_step = Box::new(strict(&c.loop_step));
+            c.result = Box::new(strict(&c.result));
+            Expr::Comprehension(c)
+        }
+        Expr::Select(s) => {
+            let mut s = s.clone();
+            s.operand = Box::new(strict(&s.operand));
+            Expr::Select(s)
+        }
+        Expr::List(l) => {
+            let mut l = l.clone();
+            l.elements = l.elements.iter().map(strict).collect();
+            Expr::List(l)
+        }
+        Expr::Map(m) => {
+            let mut m = m.clone();
+            for entry in &mut m.entries {
+                if let cel_parser::ast::EntryExpr::MapEntry(me) = &mut entry.expr {
+                    me.key = strict(&me.key);
+                    me.value = strict(&me.value);
+                }
+            }
+            Expr::Map(m)
+        }
+        other => other.clone(),
+    };
+    IdedExpr { id: e.id, expr }
+}
 
 /// Kubernetes-shaped CEL value of a JSON document: nulls dropped, numbers as `int`.
 pub fn to_cel(v: &serde_json::Value) -> Value {
@@ -213,7 +365,7 @@ impl Compiled {
         if !self.namespace_selector.iter().all(|t| t.matches(&labels)) {
             return Ok(vec![]);
         }
-        let mut ctx = Context::default();
+        let mut ctx = context();
         ctx.add_variable_from_value("object", to_cel(object));
         for (name, prog) in &self.match_conditions {
             match prog.execute(&ctx) {

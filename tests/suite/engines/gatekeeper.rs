@@ -33,8 +33,8 @@ pub struct Template {
 
 /// A template's `K8sNativeValidation` source, compiled: variables (in order) and validations.
 pub struct CelCode {
-    variables: Vec<(String, cel_interpreter::Program)>,
-    validations: Vec<(String, cel_interpreter::Program)>,
+    variables: Vec<(String, super::cel::Program)>,
+    validations: Vec<(String, super::cel::Program)>,
 }
 
 fn yaml_docs(text: &str) -> Vec<Value> {
@@ -105,9 +105,8 @@ pub fn template_of(t: &Value) -> Result<Template, String> {
         .as_array()
         .and_then(|a| a.iter().find(|c| c["engine"] == "K8sNativeValidation"))
         .map(|c| -> Result<CelCode, String> {
-            let compile = |e: &str| {
-                cel_interpreter::Program::compile(e).map_err(|err| format!("{e}: {err:?}"))
-            };
+            let compile =
+                |e: &str| super::cel::Program::compile(e).map_err(|err| format!("{e}: {err:?}"));
             let src = &c["source"];
             let mut variables = Vec::new();
             for v in src["variables"].as_array().into_iter().flatten() {
@@ -145,11 +144,11 @@ impl CelCode {
     /// order. Kubernetes' string extensions `replace` and `split` are provided. `Err` on an
     /// evaluation error.
     pub fn violations(&self, review: &Value, parameters: &Value) -> Result<Vec<String>, String> {
+        use cel_interpreter::Value as Cel;
         use cel_interpreter::objects::{Key, Map};
-        use cel_interpreter::{Context, Value as Cel};
         use std::collections::HashMap;
         use std::sync::Arc;
-        let mut ctx = Context::default();
+        let mut ctx = super::cel::context();
         ctx.add_function(
             "replace",
             |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<

@@ -40,7 +40,7 @@ pub struct AdmissionPolicy {
     pub resources: BTreeSet<String>,
     pub selector: Value,
     /// `spec.matchConditions` expressions (CEL, run with `cel-interpreter`), compiled.
-    pub match_conditions: Vec<std::rc::Rc<cel_interpreter::Program>>,
+    pub match_conditions: Vec<std::rc::Rc<crate::engines::cel::Program>>,
     /// cel-policy settings, compiled once.
     pub cel: Option<std::rc::Rc<crate::engines::cel::Compiled>>,
 }
@@ -223,8 +223,8 @@ impl Output {
 
 /// A `matchConditions` expression on the object (the API server evaluates them before calling
 /// the webhook; Kubewarden passes them on to the webhook configuration).
-fn match_condition(program: &cel_interpreter::Program, obj: &Value) -> bool {
-    let mut ctx = cel_interpreter::Context::default();
+fn match_condition(program: &crate::engines::cel::Program, obj: &Value) -> bool {
+    let mut ctx = crate::engines::cel::context();
     ctx.add_variable_from_value("object", crate::engines::cel::to_cel(obj));
     match program.execute(&ctx) {
         Ok(cel_interpreter::Value::Bool(b)) => b,
@@ -232,9 +232,9 @@ fn match_condition(program: &cel_interpreter::Program, obj: &Value) -> bool {
     }
 }
 
-fn program(expr: &str) -> std::rc::Rc<cel_interpreter::Program> {
+fn program(expr: &str) -> std::rc::Rc<crate::engines::cel::Program> {
     std::rc::Rc::new(
-        cel_interpreter::Program::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e:?}")),
+        crate::engines::cel::Program::compile(expr).unwrap_or_else(|e| panic!("{expr}: {e:?}")),
     )
 }
 

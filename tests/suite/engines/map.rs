@@ -16,8 +16,9 @@
 //! `Object.spec{containers: […]}`); the merge strips the names. Kubernetes' `<list>.indexOf(x)`
 //! and `jsonpatch.escapeKey(s)` are provided as functions.
 
+use super::cel::Program;
 use super::cel::to_cel;
-use cel_interpreter::{Context, Program, Value as Cel, extractors::This, objects::Key};
+use cel_interpreter::{Context, Value as Cel, extractors::This, objects::Key};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -197,8 +198,8 @@ fn strip_types(v: &Value) -> Value {
     }
 }
 
-fn context() -> Context<'static> {
-    let mut ctx = Context::default();
+pub fn context() -> Context<'static> {
+    let mut ctx = super::cel::context();
     ctx.add_function(
         "indexOf",
         |This(list): This<Arc<Vec<Cel>>>, x: Cel| -> i64 {
