@@ -98,12 +98,8 @@ fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> 
                 }
             }
             b'"' => {
-                // Strings in manifests are short: a plain loop beats a search routine here.
                 let start = i + 1;
-                let mut end = start;
-                while end < text.len() && text[end] != b'"' && text[end] != b'\\' {
-                    end += 1;
-                }
+                let mut end = string_end(text, start);
                 let escaped = end < text.len() && text[end] == b'\\';
                 while end < text.len() && text[end] != b'"' {
                     end += if text[end] == b'\\' { 2 } else { 1 };
@@ -123,7 +119,11 @@ fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> 
                     }
                     let key = &text[start..end];
                     let from = s.starts.last().copied().unwrap_or(0);
-                    if s.keys[from..].iter().any(|&(a, b)| &text[a..b] == key) {
+                    // Most keys of a mapping differ in length or first byte: compared first.
+                    let same = |&(a, b): &(usize, usize)| {
+                        b - a == key.len() && (a == b || text[a] == key[0]) && &text[a..b] == key
+                    };
+                    if s.keys[from..].iter().any(same) {
                         return Err("duplicate key");
                     }
                     s.keys.push((start, end));
@@ -137,6 +137,26 @@ fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> 
     Ok(())
 }
 
+/// The index of the first `"` or `\\` at or after `i` (or `text.len()`), eight bytes at a time.
+fn string_end(text: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // A zero byte in `word ^ c` is a byte equal to `c` (the classic SWAR test).
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let found = zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < text.len() && text[i] != b'"' && text[i] != b'\\' {
+        i += 1;
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +168,17 @@ mod tests {
         a: Option<i64>,
         #[serde(default)]
         m: std::collections::BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn string_end_finds_the_first_quote_or_backslash() {
+        let text = r#"abcdefghijklmnopqrstu"vw\xyz0123456789abcdef"ghé😀"#.as_bytes();
+        for start in 0..text.len() {
+            let naive = (start..text.len())
+                .find(|&i| text[i] == b'"' || text[i] == b'\\')
+                .unwrap_or(text.len());
+            assert_eq!(string_end(text, start), naive, "{start}");
+        }
     }
 
     #[test]
