@@ -3,17 +3,19 @@
 #
 #   bash benches/run.sh [COUNT_PODS] [COUNT_PSPS] [RUNS]
 #
-# - `polytrans check --level restricted` on generated pods (JSON `kind: List`, one object per
-#   line, and multi-document YAML) at 10k and COUNT_PODS objects: best-of-RUNS seconds, pods/s,
-#   ratio to the parse-only floor (`examples/parse-only.rs`: a streaming serde_json parse of the
-#   list, items into `IgnoredAny`; serde_yaml `Value` per YAML document), peak RSS;
+# - `polytrans check --level restricted` on generated pods (JSON: a `kind: List`, a top-level
+#   array, and one object per line (NDJSON); and multi-document YAML) at 10k and COUNT_PODS
+#   objects: best-of-RUNS seconds, pods/s, ratio to the parse-only floor
+#   (`examples/parse-only.rs`: a streaming serde_json parse of the same file, list items or
+#   array elements or lines into `IgnoredAny`; serde_yaml `Value` per YAML document), peak RSS;
 # - peak RSS of `check` per report format on the JSON list of COUNT_PODS objects;
 # - one run `polytrans psp --to all -o DIR/` on COUNT_PSPS generated PSPs with RBAC: seconds,
 #   ratio to parsing that corpus, peak RSS against the input size;
 # - one typical PSP to each target: median wall clock of 21 runs, process start included.
 #
 # Corpora are generated deterministically (seed 1) under $CARGO_TARGET_DIR/bench (default
-# target/bench). A tiny run for a smoke test: `bash benches/run.sh 200 50 1`.
+# target/bench). A tiny run for a smoke test: `bash benches/run.sh 200 50 1`; only the `check`
+# table: `CHECK_ONLY=1 bash benches/run.sh 100000 1 3`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pods=${1:-100000}
@@ -35,6 +37,8 @@ small=10000
 for n in $small $pods; do
   gen "$out/pods-$n.yaml" "$bin/examples/gen-pods" --count "$n" --seed 1
   gen "$out/pods-$n.json" "$bin/examples/gen-pods" --count "$n" --seed 1 --format json
+  gen "$out/pods-$n.array.json" "$bin/examples/gen-pods" --count "$n" --seed 1 --format json-array
+  gen "$out/pods-$n.ndjson" "$bin/examples/gen-pods" --count "$n" --seed 1 --format ndjson
 done
 gen "$out/psps-$psps.yaml" "$bin/examples/gen-psps" --count "$psps" --seed 1
 
@@ -71,9 +75,12 @@ echo "command: bash benches/run.sh $pods $psps $runs"
 echo
 echo "| check --level restricted | objects | parse floor s (cpu) | polytrans s (cpu) | ratio wall (cpu) | pods/s wall (cpu) | peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|"
-for fmt in json yaml; do
+for fmt in json json-array ndjson yaml; do
   for n in $small $pods; do
-    f="$out/pods-$n.$fmt"
+    case $fmt in
+    json-array) f="$out/pods-$n.array.json" ;;
+    *) f="$out/pods-$n.$fmt" ;;
+    esac
     read -r base bcpu _ < <(measure "$bin/examples/parse-only" "$f")
     read -r t cpu rss < <(measure "$bin/polytrans" check "$f" --level restricted)
     printf '| %s | %s | %s (%s) | %s (%s) | %s (%s) | %.0f (%.0f) | %s |\n' "$fmt" "$n" "$base" "$bcpu" "$t" "$cpu" \
@@ -81,6 +88,8 @@ for fmt in json yaml; do
     [ "$small" = "$pods" ] && break
   done
 done
+# CHECK_ONLY=1: only the table above (the `check` shapes), e.g. while working on `check`.
+[ -n "${CHECK_ONLY:-}" ] && exit 0
 read -r slice scpu _ < <(measure "$bin/examples/parse-only" --slice "$out/pods-$pods.json")
 echo
 echo "(The JSON list parsed whole from memory instead of streamed: $slice s, cpu $scpu s, for $pods objects.)"

@@ -1,10 +1,11 @@
 //! Deterministic corpus generator for benchmarks: realistic mixed pods and workloads.
 //!
-//! `cargo run --release --example gen-pods -- --count 100000 --seed 1 [--format yaml|json]`
+//! `cargo run --release --example gen-pods -- --count 100000 --seed 1 [--format yaml|json|json-array|ndjson]`
 //!
 //! Objects: Pods and Deployments, StatefulSets, DaemonSets, Jobs and CronJobs, with 1–3
 //! containers, sometimes init containers, volumes of several types and security contexts ranging
-//! from restricted-compliant to privileged. YAML is multi-document; JSON is a `kind: List`.
+//! from restricted-compliant to privileged. YAML is multi-document; JSON is a `kind: List` (`json-array`: a
+//! top-level array; `ndjson`: one object per line), one object per line.
 
 use std::io::Write;
 
@@ -133,17 +134,25 @@ fn main() {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if format == "json" {
-        writeln!(
-            out,
-            "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
-        )
-        .unwrap();
+    if format == "json" || format == "json-array" {
+        if format == "json" {
+            writeln!(
+                out,
+                "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
+            )
+            .unwrap();
+        } else {
+            writeln!(out, "[").unwrap();
+        }
         for i in 0..count {
             let sep = if i + 1 < count { "," } else { "" };
             writeln!(out, "{}{sep}", object(&mut rng, i)).unwrap();
         }
-        writeln!(out, "]}}").unwrap();
+        writeln!(out, "{}", if format == "json" { "]}" } else { "]" }).unwrap();
+    } else if format == "ndjson" {
+        for i in 0..count {
+            writeln!(out, "{}", object(&mut rng, i)).unwrap();
+        }
     } else {
         for i in 0..count {
             writeln!(out, "---").unwrap();

@@ -4,6 +4,8 @@
 //! - `*.json`: a streaming `serde_json::Deserializer` over a buffered reader of the file; a root
 //!   mapping's `items` array is visited element by element (each element deserialized into
 //!   `IgnoredAny` and dropped), so memory stays flat like `polytrans check`'s.
+//!   A root array is visited the same way; a file of several values (one object per line,
+//!   NDJSON) is read value after value.
 //!   With `--slice` the whole file is read into memory first and parsed from the slice (faster,
 //!   memory the size of the file): reported for comparison.
 //! - anything else: multi-document YAML, each document parsed into a `serde_yaml::Value` and
@@ -89,18 +91,25 @@ fn main() {
             continue;
         }
         let path = arg;
-        if path.ends_with(".json") {
+        if [".json", ".ndjson", ".jsonl"]
+            .iter()
+            .any(|e| path.ends_with(e))
+        {
             if slice {
                 let bytes = std::fs::read(&path).expect("readable file");
                 let mut de = serde_json::Deserializer::from_slice(&bytes);
                 Root(&mut objects).deserialize(&mut de).expect("valid JSON");
-                de.end().expect("one JSON value");
+                while de.end().is_err() {
+                    Root(&mut objects).deserialize(&mut de).expect("valid JSON");
+                }
             } else {
                 let file = std::fs::File::open(&path).expect("readable file");
                 let reader = std::io::BufReader::with_capacity(1 << 16, file);
                 let mut de = serde_json::Deserializer::from_reader(reader);
                 Root(&mut objects).deserialize(&mut de).expect("valid JSON");
-                de.end().expect("one JSON value");
+                while de.end().is_err() {
+                    Root(&mut objects).deserialize(&mut de).expect("valid JSON");
+                }
             }
         } else {
             let text = std::fs::read_to_string(&path).expect("readable file");

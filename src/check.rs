@@ -20,7 +20,7 @@
 //! prefixed with `file:line` and `Kind/namespace/name` of the object.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::eval::{Violation, admits, join_messages};
+use crate::eval::{Violation, admits, join_messages, push_messages};
 use crate::ir::{Level, Policy};
 use crate::load::{ItemAt, Limits, Object, ObjectSink, Source, Undecoded};
 use crate::pss::{LevelVersion, PsaPolicy, Version, level_policy, policy_from_labels};
@@ -202,6 +202,9 @@ impl ObjectSink for Checker<'_> {
     /// Items of a JSON list are decoded straight from the text into the typed pod.
     fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
         let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<true>>(text, depth)?;
+        if at.item.is_none() && crate::load::is_list_kind(&o.kind) {
+            return Err(Undecoded::Refused); // a document whose items are the objects
+        }
         let subject = Subject {
             source: at.source,
             line: at.line,
@@ -263,8 +266,11 @@ impl Checker<'_> {
         if fails {
             self.summary.failed += 1;
         }
-        let name = object_name(o.kind, o.namespace, o.name);
-        self.report.object(&name, o, &self.findings, fails);
+        // A report names only objects with findings (JUnit names every one).
+        if !self.findings.is_empty() || self.args.format == CheckFormat::Junit {
+            let name = object_name(o.kind, o.namespace, o.name);
+            self.report.object(&name, o, &self.findings, fails);
+        }
     }
 
     fn judge_object(&mut self, o: &Subject, found: Result<crate::pod::FoundPod, Diagnostic>) {
@@ -293,10 +299,12 @@ impl Checker<'_> {
             message,
             violations,
         };
-        let resource = if o.kind == "Pod" {
-            "pods".to_string()
-        } else {
-            format!("{}s", o.kind.to_lowercase())
+        let resource = || {
+            if o.kind == "Pod" {
+                "pods".to_string()
+            } else {
+                format!("{}s", o.kind.to_lowercase())
+            }
         };
         let psp_verdict = if let Judge::Psp(psps) = &self.judge {
             let mut per_psp = Vec::new();
@@ -322,7 +330,8 @@ impl Checker<'_> {
                 (
                     Verdict::Rejected,
                     format!(
-                        "{resource} \"{}\" is forbidden: no PodSecurityPolicy admits it: {}",
+                        "{} \"{}\" is forbidden: no PodSecurityPolicy admits it: {}",
+                        resource(),
                         o.name,
                         detail.join("; ")
                     ),
@@ -355,11 +364,12 @@ impl Checker<'_> {
             if !v.is_empty() {
                 rejected = true;
                 let ls = level_string(psa.enforce);
-                let message = format!(
-                    "{resource} \"{}\" is forbidden: violates PodSecurity \"{ls}\": {}",
+                let mut message = format!(
+                    "{} \"{}\" is forbidden: violates PodSecurity \"{ls}\": ",
+                    resource(),
                     o.name,
-                    join_messages(&v)
                 );
+                push_messages(&mut message, &v);
                 self.emit(base(Verdict::Rejected, ls, message, v));
             }
         }
@@ -368,10 +378,8 @@ impl Checker<'_> {
             let v = admits(self.level(psa.warn), &found.pod);
             if !v.is_empty() {
                 let ls = level_string(psa.warn);
-                let message = format!(
-                    "Warning: would violate PodSecurity \"{ls}\": {}",
-                    join_messages(&v)
-                );
+                let mut message = format!("Warning: would violate PodSecurity \"{ls}\": ");
+                push_messages(&mut message, &v);
                 self.emit(base(Verdict::Warning, ls, message, v));
             }
         }
@@ -379,10 +387,8 @@ impl Checker<'_> {
             let v = admits(self.level(psa.audit), &found.pod);
             if !v.is_empty() {
                 let ls = level_string(psa.audit);
-                let message = format!(
-                    "audit: would violate PodSecurity \"{ls}\": {}",
-                    join_messages(&v)
-                );
+                let mut message = format!("audit: would violate PodSecurity \"{ls}\": ");
+                push_messages(&mut message, &v);
                 self.emit(base(Verdict::Audit, ls, message, v));
             }
         }
@@ -463,6 +469,9 @@ impl ObjectSink for Namespaces {
 
     fn json_item(&mut self, text: &str, at: &ItemAt<'_>, depth: usize) -> Result<usize, Undecoded> {
         let (o, n) = crate::load::decode_prefix::<crate::pod::TypedObject<false>>(text, depth)?;
+        if at.item.is_none() && crate::load::is_list_kind(&o.kind) {
+            return Err(Undecoded::Refused);
+        }
         if o.kind == "Namespace" {
             let describe = if o.metadata.name.is_empty() {
                 o.kind.clone()
@@ -677,8 +686,13 @@ impl<'a> Report<'a> {
         match self.format {
             CheckFormat::Text => {
                 for f in findings {
-                    let line = format!("{}:{}: {name}: {}\n", f.file, f.line, f.message);
-                    self.write(&line);
+                    if self.error.is_none() {
+                        let written =
+                            writeln!(self.out, "{}:{}: {name}: {}", f.file, f.line, f.message);
+                        if let Err(e) = written {
+                            self.error = Some(e);
+                        }
+                    }
                 }
             }
             CheckFormat::Json => {

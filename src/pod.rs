@@ -53,8 +53,10 @@ pub struct PodSpec {
     pub host_ipc: Option<bool>,
     #[serde(default)]
     pub host_users: Option<bool>,
+    /// Boxed, as are the other large optional parts: serde moves every value through several
+    /// layers, and small structs keep those moves cheap.
     #[serde(default)]
-    pub security_context: Option<PodSecurityContext>,
+    pub security_context: Option<Box<PodSecurityContext>>,
     #[serde(default, deserialize_with = "null_default")]
     pub containers: Vec<Container>,
     #[serde(default, deserialize_with = "null_default")]
@@ -91,7 +93,7 @@ pub struct PodSecurityContext {
     #[serde(default)]
     pub supplemental_groups: Option<Vec<i64>>,
     #[serde(default, rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    pub se_linux_options: Option<Box<SeLinuxOptions>>,
     #[serde(default)]
     pub seccomp_profile: Option<Profile>,
     #[serde(default)]
@@ -122,7 +124,7 @@ pub struct SecurityContext {
     #[serde(default)]
     pub proc_mount: Option<String>,
     #[serde(default, rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    pub se_linux_options: Option<Box<SeLinuxOptions>>,
     #[serde(default)]
     pub seccomp_profile: Option<Profile>,
     #[serde(default)]
@@ -201,17 +203,17 @@ pub struct Container {
     #[serde(default, deserialize_with = "null_default")]
     pub ports: Vec<ContainerPort>,
     #[serde(default)]
-    pub security_context: Option<SecurityContext>,
+    pub security_context: Option<Box<SecurityContext>>,
     #[serde(default, deserialize_with = "null_default")]
     pub volume_mounts: Vec<VolumeMount>,
     #[serde(default)]
-    pub liveness_probe: Option<Handler>,
+    pub liveness_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub readiness_probe: Option<Handler>,
+    pub readiness_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub startup_probe: Option<Handler>,
+    pub startup_probe: Option<Box<Handler>>,
     #[serde(default)]
-    pub lifecycle: Option<Lifecycle>,
+    pub lifecycle: Option<Box<Lifecycle>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -264,7 +266,120 @@ pub struct Lifecycle {
 pub struct Volume {
     pub name: String,
     #[serde(flatten)]
-    pub sources: BTreeMap<String, serde_json::Value>,
+    pub sources: BTreeMap<String, Json>,
+}
+
+/// A JSON value as a volume source holds it: what a `serde_json::Value` would, keys in written
+/// order, without the hashing of its maps (`check` decodes the volumes of every pod it reads).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    /// The value of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Json]> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(n) => n.serialize(s),
+            Json::String(t) => s.serialize_str(t),
+            Json::Array(a) => s.collect_seq(a),
+            Json::Object(entries) => s.collect_map(entries.iter().map(|(k, v)| (k, v))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+                Ok(Json::Bool(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+                Ok(Json::Number(n.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+                Ok(Json::Number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
+                // As `serde_json::Value`: a non-finite number is null.
+                Ok(serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number))
+            }
+            fn visit_str<E>(self, t: &str) -> Result<Json, E> {
+                Ok(Json::String(t.to_string()))
+            }
+            fn visit_string<E>(self, t: String) -> Result<Json, E> {
+                Ok(Json::String(t))
+            }
+            fn visit_none<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+                Json::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut entries: Vec<(String, Json)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Json>()? {
+                    // As `serde_json::Value`: a repeated key keeps its place and takes the
+                    // later value (the loaders refuse repeated keys before this).
+                    match entries.iter_mut().find(|(e, _)| *e == k) {
+                        Some(e) => e.1 = v,
+                        None => entries.push((k, v)),
+                    }
+                }
+                Ok(Json::Object(entries))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What `#[serde(flatten)]` would read, without buffering every entry first: `name` (absent
@@ -290,7 +405,7 @@ impl<'de> Deserialize<'de> for Volume {
                         }
                         name = Some(map.next_value::<Option<String>>()?.unwrap_or_default());
                     } else {
-                        let value = map.next_value::<serde_json::Value>()?;
+                        let value = map.next_value::<Json>()?;
                         sources.insert(key, value);
                     }
                 }
@@ -330,9 +445,7 @@ impl Volume {
         let Some(projected) = self.sources.get("projected").filter(|p| !p.is_null()) else {
             return false;
         };
-        let text = |v: &serde_json::Value, k: &str| {
-            v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
-        };
+        let text = |v: &Json, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
         let sources = projected.get("sources").and_then(|s| s.as_array());
         sources.into_iter().flatten().all(|s| {
             let sat = s.get("serviceAccountToken").filter(|v| !v.is_null());
@@ -417,7 +530,8 @@ impl Pod {
         for v in &mut self.spec.volumes {
             if v.source_key() == "unknown" {
                 v.sources.clear();
-                v.sources.insert("emptyDir".into(), serde_json::json!({}));
+                v.sources
+                    .insert("emptyDir".into(), Json::Object(Vec::new()));
             }
         }
         if is_pod && self.spec.host_network == Some(true) {

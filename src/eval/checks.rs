@@ -33,9 +33,9 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             if *allowed {
                 return None;
             }
-            let bad: Vec<String> = containers()
+            let bad: Vec<&str> = containers()
                 .filter(|c| sc(c).and_then(|s| s.privileged) == Some(true))
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             (!bad.is_empty()).then(|| {
                 (
@@ -94,9 +94,9 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             let hp = |s: Option<&crate::pod::WindowsOptions>| {
                 s.and_then(|w| w.host_process) == Some(true)
             };
-            let bad: Vec<String> = containers()
+            let bad: Vec<&str> = containers()
                 .filter(|c| hp(sc(c).and_then(|s| s.windows_options.as_ref())))
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             let pod_bad = hp(spec
                 .security_context
@@ -121,9 +121,9 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             for c in containers() {
                 let lifecycle = c.lifecycle.as_ref();
                 let handlers = [
-                    c.liveness_probe.as_ref(),
-                    c.readiness_probe.as_ref(),
-                    c.startup_probe.as_ref(),
+                    c.liveness_probe.as_deref(),
+                    c.readiness_probe.as_deref(),
+                    c.startup_probe.as_deref(),
                     lifecycle.and_then(|l| l.post_start.as_ref()),
                     lifecycle.and_then(|l| l.pre_stop.as_ref()),
                 ];
@@ -134,7 +134,7 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
                         .map(|f| &f.host)
                         .filter(|h| !h.is_empty())
                     {
-                        bad.insert(c.name.clone());
+                        bad.insert(c.name.as_str());
                         hosts.insert(host.clone());
                     }
                 }
@@ -142,7 +142,7 @@ pub(super) fn check_host(rule: &Rule, pod: &Pod) -> Option<(String, String)> {
             if bad.is_empty() {
                 return None;
             }
-            let bad: Vec<String> = bad.into_iter().collect();
+            let bad: Vec<&str> = bad.into_iter().collect();
             let hosts: Vec<String> = hosts.into_iter().collect();
             found(
                 "probe or lifecycle host",
@@ -233,13 +233,13 @@ pub(super) fn check_volumes(rule: &Rule, pod: &Pod) -> Option<(String, String)> 
                     continue;
                 }
                 if matching.iter().all(|a| a.read_only) {
-                    let writers: Vec<String> = containers()
+                    let writers: Vec<&str> = containers()
                         .filter(|c| {
                             c.volume_mounts
                                 .iter()
                                 .any(|m| m.name == v.name && m.read_only != Some(true))
                         })
-                        .map(|c| c.name.clone())
+                        .map(|c| c.name.as_str())
                         .collect();
                     if !writers.is_empty() {
                         problems.push(format!(
@@ -305,12 +305,12 @@ pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, 
             )
         }
         Constraint::DropCapabilities { required } => {
-            let bad: Vec<String> = containers()
+            let bad: Vec<&str> = containers()
                 .filter(|c| {
                     let drop = caps(c).map(|k| k.drop.as_slice()).unwrap_or(&[]);
                     !required.iter().all(|r| drop.contains(r))
                 })
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             if bad.is_empty() {
                 return None;
@@ -337,13 +337,13 @@ pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, 
             match scope {
                 Scope::EveryValue => {
                     let pod_bad = pod_uid.is_some_and(|u| !in_ranges(ranges, u));
-                    let bad: Vec<String> = containers()
+                    let bad: Vec<&str> = containers()
                         .filter(|c| {
                             sc(c)
                                 .and_then(|s| s.run_as_user)
                                 .is_some_and(|u| !in_ranges(ranges, u))
                         })
-                        .map(|c| c.name.clone())
+                        .map(|c| c.name.as_str())
                         .collect();
                     if !pod_bad && bad.is_empty() {
                         return None;
@@ -369,8 +369,8 @@ pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, 
                     let mut outside = Vec::new();
                     for c in containers() {
                         match sc(c).and_then(|s| s.run_as_user).or(pod_uid) {
-                            None if *required => unset.push(c.name.clone()),
-                            Some(u) if !in_ranges(ranges, u) => outside.push(c.name.clone()),
+                            None if *required => unset.push(c.name.as_str()),
+                            Some(u) if !in_ranges(ranges, u) => outside.push(c.name.as_str()),
                             _ => {}
                         }
                     }
@@ -402,9 +402,9 @@ pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, 
             required,
         } => check_groups(pod, *field, ranges, *required),
         Constraint::ReadOnlyRootFilesystem => {
-            let bad: Vec<String> = containers()
+            let bad: Vec<&str> = containers()
                 .filter(|c| sc(c).and_then(|s| s.read_only_root_filesystem) != Some(true))
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             (!bad.is_empty()).then(|| {
                 (
@@ -417,9 +417,9 @@ pub(super) fn check_security_context(rule: &Rule, pod: &Pod) -> Option<(String, 
             })
         }
         Constraint::NoPrivilegeEscalation => {
-            let bad: Vec<String> = containers()
+            let bad: Vec<&str> = containers()
                 .filter(|c| sc(c).and_then(|s| s.allow_privilege_escalation) != Some(false))
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             (!bad.is_empty()).then(|| {
                 (
@@ -560,7 +560,7 @@ pub(super) fn check_non_root(
             let mut implicit = Vec::new();
             for (_, c) in spec.all_containers() {
                 match sc(c).and_then(|s| s.run_as_non_root) {
-                    Some(false) => explicit.push(c.name.clone()),
+                    Some(false) => explicit.push(c.name.as_str()),
                     Some(true) => {}
                     None => {
                         let uid_ok = nonzero_uid_suffices
@@ -569,7 +569,7 @@ pub(super) fn check_non_root(
                                 .or(psc.and_then(|s| s.run_as_user))
                                 .is_some_and(|u| u != 0);
                         if !pod_true && !uid_ok {
-                            implicit.push(c.name.clone());
+                            implicit.push(c.name.as_str());
                         }
                     }
                 }
@@ -605,11 +605,11 @@ pub(super) fn check_non_root(
                     .and_then(|s| s.run_as_user)
                     .or(psc.and_then(|s| s.run_as_user));
                 if nonroot == Some(false) {
-                    explicit.push(c.name.clone());
+                    explicit.push(c.name.as_str());
                 } else if uid == Some(0) {
-                    root.push(c.name.clone());
+                    root.push(c.name.as_str());
                 } else if nonroot.is_none() && (uid.is_none() || !nonzero_uid_suffices) {
-                    implicit.push(c.name.clone());
+                    implicit.push(c.name.as_str());
                 }
             }
             let mut parts = Vec::new();
@@ -662,8 +662,8 @@ pub(super) fn check_groups(
             for (_, c) in spec.all_containers() {
                 let own = sc(c).and_then(|s| s.run_as_group);
                 match own.or(pod_val) {
-                    None if required => unset.push(c.name.clone()),
-                    Some(v) if outside(v) => bad.push(c.name.clone()),
+                    None if required => unset.push(c.name.as_str()),
+                    Some(v) if outside(v) => bad.push(c.name.as_str()),
                     _ => {}
                 }
             }
@@ -739,7 +739,7 @@ pub(super) fn check_selinux(
     let pod_opts = spec
         .security_context
         .as_ref()
-        .and_then(|s| s.se_linux_options.as_ref());
+        .and_then(|s| s.se_linux_options.as_deref());
     let mut bad_parts: [BTreeSet<String>; 4] = Default::default();
     let mut judge = |o: &crate::pod::SeLinuxOptions| -> bool {
         let values = [&o.user, &o.role, &o.type_, &o.level];
@@ -772,7 +772,7 @@ pub(super) fn check_selinux(
             for (_, c) in spec.all_containers() {
                 if let Some(o) = sc(c).and_then(|s| s.se_linux_options.as_ref()) {
                     if !judge(o) {
-                        bad.push(c.name.clone());
+                        bad.push(c.name.as_str());
                     }
                 }
             }
@@ -786,11 +786,11 @@ pub(super) fn check_selinux(
             }
             for (_, c) in spec.all_containers() {
                 let o = sc(c)
-                    .and_then(|s| s.se_linux_options.as_ref())
+                    .and_then(|s| s.se_linux_options.as_deref())
                     .or(pod_opts)
                     .unwrap_or(&empty);
                 if !judge(o) {
-                    bad.push(c.name.clone());
+                    bad.push(c.name.as_str());
                 }
             }
         }
@@ -858,7 +858,7 @@ pub(super) fn check_seccomp(
                         forbidden.insert(format!("{key}={}", go_quote(v)));
                     }
                     None if !unset_allowed && !ann.contains_key(SECCOMP_POD) => {
-                        implicit.push(c.name.clone())
+                        implicit.push(c.name.as_str())
                     }
                     _ => {}
                 }
@@ -903,13 +903,13 @@ pub(super) fn check_seccomp(
                 match sc(c).and_then(|s| s.seccomp_profile.as_ref()) {
                     Some(p) => {
                         if !allowed.contains(&p.annotation_form()) {
-                            explicit.push(c.name.clone());
+                            explicit.push(c.name.as_str());
                             bad_values.insert(p.type_.clone());
                         }
                     }
                     None => {
                         if !pod_set && !unset_allowed {
-                            implicit.push(c.name.clone());
+                            implicit.push(c.name.as_str());
                         }
                     }
                 }
@@ -961,9 +961,9 @@ pub(super) fn check_seccomp(
                     })
                     .or_else(|| use_ann.then(|| ann.get(SECCOMP_POD).cloned()).flatten());
                 match profile {
-                    None if !unset_allowed => unset.push(c.name.clone()),
+                    None if !unset_allowed => unset.push(c.name.as_str()),
                     Some(p) if !allowed.contains(&p) => {
-                        bad.push(c.name.clone());
+                        bad.push(c.name.as_str());
                         bad_values.insert(p);
                     }
                     _ => {}
@@ -998,9 +998,9 @@ pub(super) fn check_seccomp(
 /// containers without one where one is required.
 pub(super) fn profile_problems(
     what: &str,
-    bad: &[String],
+    bad: &[&str],
     bad_values: BTreeSet<String>,
-    unset: &[String],
+    unset: &[&str],
     allowed: &NameSet,
 ) -> Vec<String> {
     let mut parts = Vec::new();
@@ -1051,7 +1051,7 @@ pub(super) fn check_apparmor(
             for (_, c) in spec.all_containers() {
                 if let Some(p) = sc(c).and_then(|s| s.app_armor_profile.as_ref()) {
                     if !allowed.contains(&p.annotation_form()) {
-                        bad.push(c.name.clone());
+                        bad.push(c.name.as_str());
                         bad_values.insert(p.type_.clone());
                     }
                 }
@@ -1099,9 +1099,9 @@ pub(super) fn check_apparmor(
                     .or_else(|| ann.get(&format!("{APPARMOR_CONTAINER}{}", c.name)).cloned())
                     .filter(|p| !p.is_empty());
                 match profile {
-                    None if !unset_allowed => unset.push(c.name.clone()),
+                    None if !unset_allowed => unset.push(c.name.as_str()),
                     Some(p) if !allowed.contains(&p) => {
-                        bad.push(c.name.clone());
+                        bad.push(c.name.as_str());
                         bad_values.insert(p);
                     }
                     _ => {}

@@ -112,12 +112,12 @@ pub fn apply_default(action: &DefaultAction, pod: &mut Pod) {
                 .security_context
                 .get_or_insert_with(Default::default);
             if psc.se_linux_options.is_none() {
-                psc.se_linux_options = Some(crate::pod::SeLinuxOptions {
+                psc.se_linux_options = Some(Box::new(crate::pod::SeLinuxOptions {
                     user: user.clone(),
                     role: role.clone(),
                     type_: type_.clone(),
                     level: level.clone(),
-                });
+                }));
             }
         }
         DefaultAction::SeccompProfile { profile } => {

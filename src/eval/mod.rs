@@ -49,11 +49,24 @@ impl Violation {
 
 /// Joins violation messages the way PSA does (`, `).
 pub fn join_messages(violations: &[Violation]) -> String {
-    violations
-        .iter()
-        .map(Violation::message)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::new();
+    push_messages(&mut out, violations);
+    out
+}
+
+/// [`join_messages`], appended to `out` (no string per violation).
+pub fn push_messages(out: &mut String, violations: &[Violation]) {
+    for (i, v) in violations.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&v.reason);
+        if !v.detail.is_empty() {
+            out.push_str(" (");
+            out.push_str(&v.detail);
+            out.push(')');
+        }
+    }
 }
 
 /// Judges `pod` against `policy`: defaulting first, then every rule. Empty means admitted.
@@ -91,13 +104,13 @@ pub fn admits(policy: &Policy, pod: &Pod) -> Vec<Violation> {
 fn offenders<'c>(
     containers: impl Iterator<Item = &'c Container>,
     bad_values: impl Fn(&Container) -> Vec<String>,
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<&'c str>, Vec<String>) {
     let mut names = Vec::new();
     let mut values = BTreeSet::new();
     for c in containers {
         let v = bad_values(c);
         if !v.is_empty() {
-            names.push(c.name.clone());
+            names.push(c.name.as_str());
             values.extend(v);
         }
     }
@@ -145,11 +158,20 @@ fn exempt(e: Exemption, pod: &Pod) -> bool {
 
 /// `"a", "b"` (PSA's joinQuote: no escaping).
 pub fn join_quote<S: AsRef<str>>(items: &[S]) -> String {
-    if items.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    push_quoted(&mut out, items);
+    out
+}
+
+/// [`join_quote`], appended to `out`.
+fn push_quoted<S: AsRef<str>>(out: &mut String, items: &[S]) {
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "\"" } else { "\", \"" });
+        out.push_str(item.as_ref());
     }
-    let inner: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    format!("\"{}\"", inner.join("\", \""))
+    if !items.is_empty() {
+        out.push('"');
+    }
 }
 
 fn plural<'a>(one: &'a str, many: &'a str, n: usize) -> &'a str {
@@ -157,24 +179,30 @@ fn plural<'a>(one: &'a str, many: &'a str, n: usize) -> &'a str {
 }
 
 /// `container "a"` / `containers "a", "b"`.
-fn containers_phrase(names: &[String]) -> String {
-    format!(
-        "{} {}",
-        plural("container", "containers", names.len()),
-        join_quote(names)
-    )
+fn containers_phrase<S: AsRef<str>>(names: &[S]) -> String {
+    let mut out = String::new();
+    push_containers_phrase(&mut out, names);
+    out
+}
+
+fn push_containers_phrase<S: AsRef<str>>(out: &mut String, names: &[S]) {
+    out.push_str(plural("container ", "containers ", names.len()));
+    push_quoted(out, names);
 }
 
 /// `pod and containers "a", "b"` style setter list.
-fn setters(pod: bool, containers: &[String]) -> String {
-    let mut parts = Vec::new();
+fn setters<S: AsRef<str>>(pod: bool, containers: &[S]) -> String {
+    let mut out = String::new();
     if pod {
-        parts.push("pod".to_string());
+        out.push_str("pod");
     }
     if !containers.is_empty() {
-        parts.push(containers_phrase(containers));
+        if pod {
+            out.push_str(" and ");
+        }
+        push_containers_phrase(&mut out, containers);
     }
-    parts.join(" and ")
+    out
 }
 
 /// Go's `%q` for the strings PSA quotes with it (annotation values).
@@ -220,7 +248,7 @@ fn in_ranges(ranges: &[IdRange], v: i64) -> bool {
 }
 
 fn sc(c: &Container) -> Option<&SecurityContext> {
-    c.security_context.as_ref()
+    c.security_context.as_deref()
 }
 
 fn caps(c: &Container) -> Option<&Capabilities> {

@@ -25,26 +25,36 @@ pub(super) struct JsonParser<'r, 's> {
     name: String,
     depth: usize,
     max_depth: usize,
-    /// Receives the root's `items` one by one (see [`starts_item_stream`]).
+    /// Receives the root's `items` one by one (see [`starts_item_stream`]), the elements of a
+    /// root array, and the documents of a file of several (one object per line).
     sink: Option<&'s mut dyn JsonItems>,
+    /// Items of the current document handed to the sink.
     streamed: usize,
+    /// The 1-based index of the document being read.
+    document: usize,
+    /// Documents handed to the sink (the input holds more than one).
+    documents: usize,
 }
 
 /// Receives the items of a JSON list document.
 pub(super) trait JsonItems {
-    /// An item read by the positioned reader.
-    fn node(&mut self, index: usize, node: Node);
-    /// An item to decode straight from `text` (which starts with it, at `line`:`column`, and
-    /// may hold more after it), allowing `depth` levels of nesting: the number of bytes taken,
-    /// or why not (then the positioned reader reads it and [`JsonItems::node`] gets it).
+    /// An item of `document` read by the positioned reader.
+    fn node(&mut self, document: usize, index: usize, node: Node);
+    /// An item (`index` in `document`'s list, or a whole document) to decode straight from
+    /// `text` (which starts with it, at `line`:`column`, and may hold more after it), allowing
+    /// `depth` levels of nesting: the number of bytes taken, or why not (then the positioned
+    /// reader reads it and [`JsonItems::node`] or [`JsonItems::document`] gets it).
     fn text(
         &mut self,
-        index: usize,
+        document: usize,
+        index: Option<usize>,
         text: &str,
-        line: u32,
-        column: u32,
+        at: (u32, u32),
         depth: usize,
     ) -> Result<usize, Undecoded>;
+    /// A whole document read by the positioned reader (in an input of several), `streamed` of
+    /// its `items` already handed on.
+    fn document(&mut self, document: usize, root: Node, streamed: usize);
 }
 
 impl JsonParser<'_, '_> {
@@ -138,7 +148,11 @@ impl JsonParser<'_, '_> {
             }
         }
         let valid = match std::str::from_utf8(&chunk) {
-            Ok(_) => chunk.len(),
+            // The common case: validated once, appended, nothing pending.
+            Ok(text) => {
+                self.buf.push_str(text);
+                return true;
+            }
             // An incomplete sequence at the end of a chunk: keep it for the next read.
             Err(e) if e.error_len().is_none() && n > 0 => e.valid_up_to(),
             Err(e) => {
@@ -168,6 +182,8 @@ impl JsonParser<'_, '_> {
             }
         };
         self.pending = chunk.split_off(valid);
+        // Validated above up to `valid`: checked again only for a chunk that ends inside a
+        // character.
         match std::str::from_utf8(&chunk) {
             Ok(text) => self.buf.push_str(text),
             Err(_) => return false,
@@ -200,14 +216,14 @@ impl JsonParser<'_, '_> {
             self.pos += 1;
         } else {
             loop {
-                if streaming == Some(true) && self.text_item() {
+                if streaming == Some(true) && self.text_item(Some(self.streamed)) {
                     self.streamed += 1;
                     self.drop_consumed();
                 } else {
                     let item = self.value()?;
                     if *streaming.get_or_insert_with(|| starts_item_stream(&item, root_entries)) {
                         if let Some(sink) = self.sink.as_mut() {
-                            sink.node(self.streamed, item);
+                            sink.node(self.document, self.streamed, item);
                         }
                         self.streamed += 1;
                         self.drop_consumed();
@@ -235,8 +251,9 @@ impl JsonParser<'_, '_> {
         })
     }
 
-    /// Offers the item at `pos` to the sink as text; true when it took it (and `pos` is past it).
-    fn text_item(&mut self) -> bool {
+    /// Offers the item at `pos` (`index` in the list, or `None` for a whole document) to the
+    /// sink as text; true when it took it (and `pos` is past it).
+    fn text_item(&mut self, index: Option<usize>) -> bool {
         self.ws();
         if self.peek() != Some(b'{') {
             return false;
@@ -247,7 +264,8 @@ impl JsonParser<'_, '_> {
             return false;
         };
         let taken = loop {
-            match sink.text(self.streamed, &self.buf[self.pos..], line, column, depth) {
+            let text = &self.buf[self.pos..];
+            match sink.text(self.document, index, text, (line, column), depth) {
                 Ok(n) => break Some(n),
                 // The item goes on past what was read: read more (the end of input or a read
                 // error is the positioned reader's to report).
@@ -264,12 +282,59 @@ impl JsonParser<'_, '_> {
             return false;
         };
         let text = &self.buf.as_bytes()[self.pos..self.pos + n];
-        if let Some(last) = text.iter().rposition(|&b| b == b'\n') {
-            self.line += text.iter().filter(|&&b| b == b'\n').count() as u32;
+        if let Some(last) = memchr::memrchr(b'\n', text) {
+            self.line += memchr::memchr_iter(b'\n', &text[..=last]).count() as u32;
             self.line_start = self.base + self.pos + last + 1;
         }
         self.pos += n;
         true
+    }
+
+    /// The input's value; when more objects follow it (one object per line, NDJSON, or
+    /// concatenated), each is a document of its own, handed to the sink as it is read (the
+    /// first ones read by the positioned reader, the rest offered as text first), and the
+    /// result is `null`.
+    fn documents(&mut self) -> Result<Node, (String, u32, u32)> {
+        let first = self.value()?;
+        self.ws();
+        if self.peek().is_none() {
+            return Ok(first);
+        }
+        if self.sink.is_none() || self.peek() != Some(b'{') {
+            return Err(self.err("invalid JSON: trailing characters"));
+        }
+        self.hand_on(first);
+        loop {
+            self.document += 1;
+            self.streamed = 0;
+            self.drop_consumed();
+            if self.text_item(None) {
+                self.documents += 1;
+            } else {
+                let root = self.value()?;
+                self.hand_on(root);
+            }
+            self.ws();
+            match self.peek() {
+                None => break,
+                Some(b'{') => {}
+                Some(_) => return Err(self.err("invalid JSON: trailing characters")),
+            }
+        }
+        Ok(Node {
+            value: Value::Null,
+            line: 1,
+            column: 1,
+            yaml11_bool: None,
+        })
+    }
+
+    /// Hands a document read by the positioned reader to the sink.
+    fn hand_on(&mut self, root: Node) {
+        if let Some(sink) = self.sink.as_mut() {
+            sink.document(self.document, root, self.streamed);
+        }
+        self.documents += 1;
     }
 
     fn value(&mut self) -> Result<Node, (String, u32, u32)> {
@@ -333,6 +398,8 @@ impl JsonParser<'_, '_> {
                 self.depth -= 1;
                 Ok(node(Value::Map(entries)))
             }
+            // A root array of objects is a list: its elements stream like a list's `items`.
+            Some(b'[') if self.depth == 0 && self.sink.is_some() => self.root_items(&[]),
             Some(b'[') => {
                 self.depth += 1;
                 if self.depth > self.max_depth {
@@ -456,8 +523,15 @@ impl JsonParser<'_, '_> {
     }
 }
 
+/// Whether a file name says JSON: `*.json`, or `*.ndjson` and `*.jsonl` (one object per line).
+pub(super) fn is_json_name(name: &str) -> bool {
+    [".json", ".ndjson", ".jsonl"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
 pub(super) fn looks_like_json(source: &Source, text: &str) -> bool {
-    source.name.ends_with(".json") || matches!(text.trim_start().as_bytes().first(), Some(b'{'))
+    is_json_name(&source.name) || matches!(text.trim_start().as_bytes().first(), Some(b'{'))
 }
 
 /// The items of a JSON list handed to an [`ObjectSink`].
@@ -468,28 +542,40 @@ struct ListItems<'a> {
 }
 
 impl JsonItems for ListItems<'_> {
-    fn node(&mut self, index: usize, node: Node) {
-        if let Some(o) = make_object(node, self.source, 1, Some(index), self.diags) {
+    fn node(&mut self, document: usize, index: usize, node: Node) {
+        if let Some(o) = make_object(node, self.source, document, Some(index), self.diags) {
             self.f.object(o);
         }
     }
 
     fn text(
         &mut self,
-        index: usize,
+        document: usize,
+        item: Option<usize>,
         text: &str,
-        line: u32,
-        column: u32,
+        (line, column): (u32, u32),
         depth: usize,
     ) -> Result<usize, Undecoded> {
         let at = ItemAt {
             source: self.source,
-            document: 1,
-            item: index,
+            document,
+            item,
             line,
             column,
         };
         self.f.json_item(text, &at, depth)
+    }
+
+    fn document(&mut self, document: usize, root: Node, streamed: usize) {
+        let f = &mut *self.f;
+        emit_objects(
+            root,
+            self.source,
+            document,
+            streamed,
+            &mut |o| f.object(o),
+            self.diags,
+        );
     }
 }
 
@@ -504,7 +590,7 @@ pub(super) fn parse_json(
     f: &mut dyn ObjectSink,
     diags: &mut Diagnostics,
 ) -> bool {
-    let json_file = json_only || source.name.ends_with(".json");
+    let json_file = json_only || is_json_name(&source.name);
     // Items are streamed in `.json` files and in text that starts like JSON (`{"`); once some
     // were handed on, a later syntax error is reported as JSON rather than retried as YAML.
     let stream_items = json_file
@@ -527,20 +613,16 @@ pub(super) fn parse_json(
         max_depth: limits.max_depth,
         sink: if stream_items { Some(&mut sink) } else { None },
         streamed: 0,
+        document: 1,
+        documents: 0,
     };
     if p.looking_at("\u{feff}") {
         p.pos += '\u{feff}'.len_utf8();
         p.line_start = p.pos;
     }
-    let result = p.value().and_then(|v| {
-        p.ws();
-        if p.peek().is_some() {
-            Err(p.err("invalid JSON: trailing characters"))
-        } else {
-            Ok(v)
-        }
-    });
+    let result = p.documents();
     let streamed = p.streamed;
+    let handed_on = p.streamed + p.documents;
     let read_error = p.read_error.take();
     drop(p);
     let ListItems { f, diags, .. } = sink;
@@ -550,13 +632,22 @@ pub(super) fn parse_json(
     }
     match result {
         Ok(root) => {
-            if !matches!(root.value, Value::Null) {
-                emit_objects(root, source, 1, streamed, &mut |o| f.object(o), diags);
+            match root.value {
+                Value::Null => {}
+                // A root array: its objects (those not streamed already), as a list's items.
+                Value::Seq(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        if let Some(o) = make_object(item, source, 1, Some(i), diags) {
+                            f.object(o);
+                        }
+                    }
+                }
+                _ => emit_objects(root, source, 1, streamed, &mut |o| f.object(o), diags),
             }
             true
         }
         // Not JSON after all (YAML may start with `{` too): let the YAML parser decide.
-        Err(_) if !json_file && streamed == 0 => false,
+        Err(_) if !json_file && handed_on == 0 => false,
         Err((msg, line, column)) => {
             let (msg, help) = explain_parse_error(msg, limits);
             diags.push(

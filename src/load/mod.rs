@@ -28,8 +28,8 @@ mod yaml;
 pub use json::parse_json_reader;
 use json::*;
 pub use node::{Node, Value};
-pub use objects::by_kind;
 use objects::*;
+pub use objects::{by_kind, is_list_kind};
 pub use strict::{Undecoded, decode_prefix};
 pub use text::decode_text;
 use text::*;
@@ -120,8 +120,9 @@ pub struct ItemAt<'a> {
     pub source: &'a Arc<Source>,
     /// 1-based document index within the file.
     pub document: usize,
-    /// Index within the document's `items`.
-    pub item: usize,
+    /// Index within the document's `items` (or the root array); `None` for a whole document
+    /// (one of several objects in a file, one per line).
+    pub item: Option<usize>,
     /// 1-based line and column (in bytes) of the item's `{`.
     pub line: u32,
     pub column: u32,
@@ -145,9 +146,11 @@ pub trait ObjectSink {
     /// An object read by the positioned reader.
     fn object(&mut self, o: Object);
 
-    /// An item of a JSON `*List` document (not the first), offered as text before the
-    /// positioned reader reads it: `text` starts with the item (`{`) and may hold more after
-    /// it. A sink that decodes it straight from the text (with [`decode_prefix`], so that it
+    /// An item of a JSON `*List` document or root array (not the first), or a JSON document
+    /// after the first in a file of several (one object per line; `at.item` is `None`; a
+    /// `*List` kind must then be refused, its items are the objects), offered as text before
+    /// the positioned reader reads it: `text` starts with the item (`{`) and may hold more
+    /// after it. A sink that decodes it straight from the text (with [`decode_prefix`], so that it
     /// reads exactly what the positioned reader would) handles it and returns the number of
     /// bytes it took; `Err(Undecoded::NeedMore)` asks for more text, `Err(Undecoded::Refused)`
     /// has the positioned reader read it and hand it to [`ObjectSink::object`] (which then reports
@@ -209,7 +212,7 @@ pub fn for_each_object_in(
             let source = Arc::new(Source {
                 name: display_path(&file),
             });
-            let is_json = file.extension().is_some_and(|e| e == "json");
+            let is_json = is_json_name(&file.to_string_lossy());
             if file.as_os_str() == "-" {
                 match read_input(&file, limits) {
                     Ok(text) => parse_stream_in(&text, &source, limits, f, diags),

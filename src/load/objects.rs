@@ -3,7 +3,7 @@
 use super::*;
 
 /// Whether a kind holds objects in `items` (`List`, `PodList`, …).
-pub(super) fn is_list_kind(kind: &str) -> bool {
+pub fn is_list_kind(kind: &str) -> bool {
     kind == "List" || kind.ends_with("List")
 }
 

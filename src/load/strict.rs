@@ -2,13 +2,13 @@
 //!
 //! `serde_json` deserializes a typed struct from text at close to the speed of skipping it, but
 //! it accepts what the positioned reader refuses: duplicate keys (inside ignored fields and maps
-//! too) and nesting deeper than `--max-depth`. [`Strict`] wraps a deserializer and refuses both,
-//! so that a value decoded here is exactly what the positioned reader would have read; a value it
-//! refuses goes through the positioned reader, whose error (with file:line) is the one reported.
+//! too) and nesting deeper than `--max-depth`. [`decode_prefix`] therefore checks the text the
+//! value took for both (one pass over its bytes, nothing decoded) and refuses it when either is
+//! found, so that a value decoded here is exactly what the positioned reader would have read; a
+//! value it refuses goes through the positioned reader, whose error (with file:line) is the one
+//! reported.
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::borrow::Cow;
-use std::fmt;
+use serde::de;
 
 /// Why [`decode_prefix`] gave up.
 #[derive(Debug)]
@@ -27,10 +27,15 @@ pub fn decode_prefix<T>(text: &str, depth: usize) -> Result<(T, usize), Undecode
 where
     T: for<'de> de::Deserialize<'de>,
 {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<StrictValue<T>>();
-    DEPTH.with(|d| d.set(depth));
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<T>();
     match stream.next() {
-        Some(Ok(StrictValue(v))) => Ok((v, stream.byte_offset())),
+        Some(Ok(v)) => {
+            let n = stream.byte_offset();
+            // `serde_json` accepted the text, so its syntax is valid: only keys and depth are
+            // left to check.
+            check_keys_and_depth(&text.as_bytes()[..n], depth).map_err(|_| Undecoded::Refused)?;
+            Ok((v, n))
+        }
         Some(Err(e)) if e.is_eof() => Err(Undecoded::NeedMore),
         None => Err(Undecoded::NeedMore),
         Some(Err(_)) => Err(Undecoded::Refused),
@@ -38,277 +43,118 @@ where
 }
 
 thread_local! {
-    /// The nesting allowed to the value [`decode_prefix`] decodes (a `Deserialize` impl takes no
-    /// arguments).
-    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// `T`, deserialized through [`Strict`].
-struct StrictValue<T>(T);
-
-impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for StrictValue<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let depth = DEPTH.with(|c| c.get());
-        T::deserialize(Strict { de: d, depth }).map(StrictValue)
-    }
-}
-
-/// A deserializer that refuses duplicate keys and nesting deeper than `depth` anywhere in the
-/// value, fields the target type ignores included.
-pub struct Strict<D> {
-    de: D,
-    /// Mappings and sequences that may still be entered.
-    depth: usize,
-}
-
-struct Wrap<V> {
-    v: V,
-    depth: usize,
-}
-
-struct Seed<S> {
-    seed: S,
-    depth: usize,
-}
-
-impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<S> {
-    type Value = S::Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
-        self.seed.deserialize(Strict {
-            de: d,
-            depth: self.depth,
+    /// The scratch space of [`check_keys_and_depth`], kept between calls so that checking
+    /// allocates nothing.
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch {
+            keys: Vec::new(),
+            starts: Vec::new(),
+            open: Vec::new(),
         })
-    }
+    };
 }
 
-macro_rules! forward {
-    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* v: V) -> Result<V::Value, D::Error> {
-            self.de.$method($($arg,)* Wrap { v, depth: self.depth })
-        }
-    )*};
+struct Scratch {
+    /// The keys (byte ranges) of the mappings being read, outermost first.
+    keys: Vec<(usize, usize)>,
+    /// Where each open mapping's keys start in `keys`.
+    starts: Vec<usize>,
+    /// The open mappings and sequences, innermost last (true: a mapping).
+    open: Vec<bool>,
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
-    type Error = D::Error;
-
-    forward! {
-        deserialize_any(), deserialize_bool(), deserialize_i8(), deserialize_i16(),
-        deserialize_i32(), deserialize_i64(), deserialize_i128(), deserialize_u8(),
-        deserialize_u16(), deserialize_u32(), deserialize_u64(), deserialize_u128(),
-        deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_str(),
-        deserialize_string(), deserialize_bytes(), deserialize_byte_buf(),
-        deserialize_option(), deserialize_unit(), deserialize_seq(), deserialize_map(),
-        deserialize_identifier(),
-        deserialize_unit_struct(name: &'static str),
-        deserialize_newtype_struct(name: &'static str),
-        deserialize_tuple(len: usize),
-        deserialize_tuple_struct(name: &'static str, len: usize),
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
-    }
-
-    /// Ignored values are read too, to find duplicate keys and depth in them.
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        self.de.deserialize_any(Wrap {
-            v,
-            depth: self.depth,
-        })
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.de.is_human_readable()
-    }
+/// Checks the text of one JSON value whose syntax is valid for what the positioned reader
+/// refuses: a duplicate key in a mapping, or more than `depth` nested mappings and sequences. A
+/// key written with an escape is not compared: the value is refused, the positioned reader
+/// decides.
+fn check_keys_and_depth(text: &[u8], depth: usize) -> Result<(), &'static str> {
+    SCRATCH.with(|s| {
+        let scratch = &mut *s.borrow_mut();
+        scratch.keys.clear();
+        scratch.starts.clear();
+        scratch.open.clear();
+        scan(text, depth, scratch)
+    })
 }
 
-macro_rules! visit {
-    ($($method:ident($ty:ty)),* $(,)?) => {$(
-        fn $method<E: de::Error>(self, x: $ty) -> Result<V::Value, E> {
-            self.v.$method(x)
-        }
-    )*};
-}
-
-impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
-    type Value = V::Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        self.v.expecting(f)
-    }
-
-    visit! {
-        visit_bool(bool), visit_i8(i8), visit_i16(i16), visit_i32(i32), visit_i64(i64),
-        visit_i128(i128), visit_u8(u8), visit_u16(u16), visit_u32(u32), visit_u64(u64),
-        visit_u128(u128), visit_f32(f32), visit_f64(f64), visit_char(char), visit_str(&str),
-        visit_borrowed_str(&'de str), visit_string(String), visit_bytes(&[u8]),
-        visit_borrowed_bytes(&'de [u8]), visit_byte_buf(Vec<u8>),
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
-        self.v.visit_none()
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
-        self.v.visit_unit()
-    }
-
-    fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<V::Value, D2::Error> {
-        self.v.visit_some(Strict {
-            de: d,
-            depth: self.depth,
-        })
-    }
-
-    fn visit_newtype_struct<D2: Deserializer<'de>>(self, d: D2) -> Result<V::Value, D2::Error> {
-        self.v.visit_newtype_struct(Strict {
-            de: d,
-            depth: self.depth,
-        })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        let depth = self
-            .depth
-            .checked_sub(1)
-            .ok_or_else(|| de::Error::custom("nesting too deep"))?;
-        self.v.visit_seq(Seq { seq, depth })
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        let depth = self
-            .depth
-            .checked_sub(1)
-            .ok_or_else(|| de::Error::custom("nesting too deep"))?;
-        self.v.visit_map(Map {
-            map,
-            depth,
-            keys: Keys::default(),
-        })
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<V::Value, A::Error> {
-        // JSON has no enums of its own; nothing here reads one.
-        Err(de::Error::custom("enums are not decoded strictly"))
-    }
-}
-
-struct Seq<A> {
-    seq: A,
-    depth: usize,
-}
-
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Seq<A> {
-    type Error = A::Error;
-
-    fn next_element_seed<S: DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> Result<Option<S::Value>, A::Error> {
-        self.seq.next_element_seed(Seed {
-            seed,
-            depth: self.depth,
-        })
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        self.seq.size_hint()
-    }
-}
-
-struct Map<'de, A> {
-    map: A,
-    depth: usize,
-    keys: Keys<'de>,
-}
-
-/// The keys of a mapping read so far. Mappings in manifests are small: a linear search is
-/// fastest, and the first keys (borrowed from the input) need no allocation.
-#[derive(Default)]
-struct Keys<'de> {
-    len: usize,
-    first: [&'de str; 16],
-    more: Vec<Cow<'de, str>>,
-}
-
-impl<'de> Keys<'de> {
-    fn contains(&self, key: &str) -> bool {
-        self.first[..self.len].contains(&key) || self.more.iter().any(|k| k == key)
-    }
-
-    fn push(&mut self, key: Cow<'de, str>) {
-        match key {
-            Cow::Borrowed(k) if self.len < self.first.len() => {
-                self.first[self.len] = k;
-                self.len += 1;
+fn scan(text: &[u8], depth: usize, s: &mut Scratch) -> Result<(), &'static str> {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            c @ (b'{' | b'[') => {
+                if s.open.len() >= depth {
+                    return Err("nesting too deep");
+                }
+                s.open.push(c == b'{');
+                if c == b'{' {
+                    s.starts.push(s.keys.len());
+                }
             }
-            key => self.more.push(key),
-        }
-    }
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'de, A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        let Some(key) = self.map.next_key_seed(KeyText)? else {
-            return Ok(None);
-        };
-        if self.keys.contains(&key) {
-            return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-        }
-        let value = match &key {
-            Cow::Borrowed(s) => {
-                seed.deserialize(de::value::BorrowedStrDeserializer::<A::Error>::new(s))?
+            b'}' | b']' => {
+                let closes_mapping = s.open.pop() == Some(true);
+                if closes_mapping {
+                    let start = s.starts.pop().unwrap_or(0);
+                    s.keys.truncate(start);
+                }
             }
-            Cow::Owned(s) => seed.deserialize(de::value::StrDeserializer::<A::Error>::new(s))?,
-        };
-        self.keys.push(key);
-        Ok(Some(value))
+            b'"' => {
+                let start = i + 1;
+                let mut end = string_end(text, start);
+                let escaped = end < text.len() && text[end] == b'\\';
+                while end < text.len() && text[end] != b'"' {
+                    end += if text[end] == b'\\' { 2 } else { 1 };
+                }
+                if end >= text.len() {
+                    return Err("unterminated string");
+                }
+                i = end;
+                // A key is a string followed by `:`.
+                let mut next = end + 1;
+                while next < text.len() && matches!(text[next], b' ' | b'\t' | b'\n' | b'\r') {
+                    next += 1;
+                }
+                if text.get(next) == Some(&b':') {
+                    if escaped {
+                        return Err("a key with an escape");
+                    }
+                    let key = &text[start..end];
+                    let from = s.starts.last().copied().unwrap_or(0);
+                    // Most keys of a mapping differ in length or first byte: compared first.
+                    let same = |&(a, b): &(usize, usize)| {
+                        b - a == key.len() && (a == b || text[a] == key[0]) && &text[a..b] == key
+                    };
+                    if s.keys[from..].iter().any(same) {
+                        return Err("duplicate key");
+                    }
+                    s.keys.push((start, end));
+                    i = next;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-        self.map.next_value_seed(Seed {
-            seed,
-            depth: self.depth,
-        })
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        self.map.size_hint()
-    }
+    Ok(())
 }
 
-/// A mapping key as text (borrowed from the input when it has no escapes).
-struct KeyText;
-
-impl<'de> DeserializeSeed<'de> for KeyText {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(KeyText)
+/// The index of the first `"` or `\\` at or after `i` (or `text.len()`), eight bytes at a time.
+fn string_end(text: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // A zero byte in `word ^ c` is a byte equal to `c` (the classic SWAR test).
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let found = zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
-}
-
-impl<'de> Visitor<'de> for KeyText {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string key")
+    while i < text.len() && text[i] != b'"' && text[i] != b'\\' {
+        i += 1;
     }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(s))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(s.to_string()))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(s))
-    }
+    i
 }
 
 #[cfg(test)]
@@ -322,6 +168,17 @@ mod tests {
         a: Option<i64>,
         #[serde(default)]
         m: std::collections::BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn string_end_finds_the_first_quote_or_backslash() {
+        let text = r#"abcdefghijklmnopqrstu"vw\xyz0123456789abcdef"ghé😀"#.as_bytes();
+        for start in 0..text.len() {
+            let naive = (start..text.len())
+                .find(|&i| text[i] == b'"' || text[i] == b'\\')
+                .unwrap_or(text.len());
+            assert_eq!(string_end(text, start), naive, "{start}");
+        }
     }
 
     #[test]

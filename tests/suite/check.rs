@@ -535,3 +535,93 @@ fn json_list_items_keep_their_lines() {
         "{out}"
     );
 }
+
+/// A top-level JSON array and one object per line (NDJSON, in `*.json`, `*.ndjson` or
+/// `*.jsonl`) are read like a `kind: List`: the same findings, each at the line of its object;
+/// a line holding a `List` contributes its items; a syntax error on a later line is located.
+#[test]
+fn json_arrays_and_ndjson_read_like_lists() {
+    let dir = std::env::temp_dir().join(format!("polytrans-json-shapes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let objects: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"p{i}\"}}, \"spec\": {{\"hostNetwork\": true, \"containers\": [{{\"name\": \"c\"}}]}}}}"
+            )
+        })
+        .collect();
+    let shapes = [
+        (
+            "list.json",
+            format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{}\n]}}\n",
+                objects.join(",\n")
+            ),
+            [2, 3, 4, 5, 6, 7],
+        ),
+        (
+            "array.json",
+            format!("[\n{}\n]\n", objects.join(",\n")),
+            [2, 3, 4, 5, 6, 7],
+        ),
+        (
+            "lines.json",
+            format!("{}\n", objects.join("\n")),
+            [1, 2, 3, 4, 5, 6],
+        ),
+        (
+            "lines.ndjson",
+            format!(
+                "{}\n{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{}]}}\n",
+                objects[..5].join("\n"),
+                objects[5]
+            ),
+            [1, 2, 3, 4, 5, 6],
+        ),
+        (
+            "lines.jsonl",
+            format!("{}\r\n", objects.join("\r\n")),
+            [1, 2, 3, 4, 5, 6],
+        ),
+    ];
+    let mut messages = Vec::new();
+    for (name, text, lines) in &shapes {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap();
+        let (code, out, err) = polytrans(&["check", p, "--level", "baseline"], None);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(err.contains("checked 6 objects"), "{name}: {err}");
+        let found: Vec<String> = out.lines().map(|l| l.to_string()).collect();
+        let expected: Vec<String> = lines.iter().map(|l| format!("{p}:{l}: ")).collect();
+        assert_eq!(found.len(), 6, "{name}: {out}");
+        for (f, e) in found.iter().zip(&expected) {
+            assert!(f.starts_with(e.as_str()), "{name}: {f} vs {e}");
+        }
+        messages.push(
+            found
+                .iter()
+                .map(|l| l.splitn(3, ": ").nth(2).unwrap().to_string())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    // A syntax error on a later line, and something else after an object, keep their lines.
+    for (text, at) in [
+        (
+            format!("{}\n{}\n{{\"kind\": tru}}\n", objects[0], objects[1]),
+            ":3:",
+        ),
+        (format!("{}\n{}\n]\n", objects[0], objects[1]), ":3:1"),
+    ] {
+        let path = dir.join("bad.json");
+        std::fs::write(&path, text).unwrap();
+        let (code, _, err) = polytrans(
+            &["check", path.to_str().unwrap(), "--level", "baseline"],
+            None,
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(&format!("bad.json{at}")), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
