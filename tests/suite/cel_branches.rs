@@ -2,10 +2,14 @@
 //! each of its branches (issue #17 §2.3).
 //!
 //! The expressions are collected from every golden `vap.yaml`, `kyverno-cel.yaml` and
-//! `kubewarden.yaml`: `variables`, `validations` (`expression` and `messageExpression`),
-//! `matchConditions` and the `mutations` of MutatingAdmissionPolicies / MutatingPolicies, and
-//! the `cel-policy` settings of Kubewarden. Each is parsed with `cel-parser` (the parser of the
-//! test CEL engine) and instrumented before it is run by `cel-interpreter`:
+//! `kubewarden.yaml`: `variables`, `validations` (`expression`, and `messageExpression` when the
+//! validation fails, as Kubernetes evaluates it), `matchConditions` and the `mutations` of
+//! MutatingAdmissionPolicies / MutatingPolicies, and the `cel-policy` settings of Kubewarden;
+//! and from the `K8sNativeValidation` code of polytrans's own ConstraintTemplates in every golden
+//! `gatekeeper.yaml` (bound as Gatekeeper binds it, with the parameters of the golden
+//! constraints, none, and [`EXTRA_PARAMETERS`]; on pods whose profiles have a `type`, which the
+//! API server requires). Each is parsed with `cel-parser` (the parser of the test CEL engine)
+//! and instrumented before it is run by `cel-interpreter`:
 //!
 //! - a branch point is each arm of `?:`, each operand of a chain of `&&` or `||` (reached only
 //!   when the operands before it did not decide), and the body of each macro (`all`,
@@ -23,7 +27,7 @@
 //! run on each pod after the output's mutating policies. Any evaluation error fails the test;
 //! every branch must be reached, or be listed in [`UNREACHABLE`] with the reason.
 
-use crate::engines::{cel::to_cel, map, psp_admission as model, psp_gen};
+use crate::engines::{cel::to_cel, gatekeeper, map, psp_admission as model, psp_gen};
 use cel_interpreter::{
     Context, ExecutionError, FunctionContext, Value as Cel,
     objects::{Key, Map},
@@ -44,6 +48,14 @@ const UNREACHABLE: &[(&str, &str)] = &[
     (
         "`has(object.spec.containers)` false",
         "the API server refuses a pod without containers",
+    ),
+    (
+        "`has(variables.anyObject.spec.containers)` false",
+        "the API server refuses a pod without containers",
+    ),
+    (
+        "`has(c.name)` false",
+        "the API server refuses a container without a name",
     ),
 ];
 
@@ -77,10 +89,14 @@ struct Instrumented {
 struct Unit {
     label: String,
     workloads: bool,
-    /// Indexes into [`Cover::exprs`]: variables (in order, with their names), then the rest.
+    /// Indexes into [`Cover::exprs`]: variables (in order, with their names), then the rest,
+    /// each with the message expression evaluated when it is false (as Kubernetes does).
     variables: Vec<(String, usize)>,
-    exprs: Vec<usize>,
+    exprs: Vec<(usize, Option<usize>)>,
     mutating: bool,
+    /// A Gatekeeper `K8sNativeValidation` template: run once per parameters, with `request`,
+    /// `variables.anyObject` and `variables.params` bound as Gatekeeper binds them.
+    gatekeeper: Option<Vec<Value>>,
 }
 
 #[derive(Default)]
@@ -385,11 +401,14 @@ fn units_in(cover: &mut Cover, label: &str, workloads: bool, v: &Value, out: &mu
                     .collect();
                 let mut exprs = Vec::new();
                 for (n, e) in expressions(&v["matchConditions"]) {
-                    exprs.push(cover.add(
-                        &context,
-                        format!("{label} matchCondition {n}"),
-                        e.as_str(),
-                        Want::Bool,
+                    exprs.push((
+                        cover.add(
+                            &context,
+                            format!("{label} matchCondition {n}"),
+                            e.as_str(),
+                            Want::Bool,
+                        ),
+                        None,
                     ));
                 }
                 for (i, val) in v["validations"]
@@ -398,40 +417,33 @@ fn units_in(cover: &mut Cover, label: &str, workloads: bool, v: &Value, out: &mu
                     .flatten()
                     .enumerate()
                 {
-                    if let Some(e) = val["expression"].as_str() {
-                        exprs.push(cover.add(
-                            &context,
-                            format!("{label} validation {i}"),
-                            e,
-                            Want::Bool,
-                        ));
-                    }
-                    if let Some(e) = val["messageExpression"].as_str() {
-                        exprs.push(cover.add(
+                    let message = val["messageExpression"].as_str().map(|e| {
+                        cover.add(
                             &context,
                             format!("{label} messageExpression {i}"),
                             e,
                             Want::String,
-                        ));
+                        )
+                    });
+                    if let Some(e) = val["expression"].as_str() {
+                        let v =
+                            cover.add(&context, format!("{label} validation {i}"), e, Want::Bool);
+                        exprs.push((v, message));
                     }
                 }
                 let mut mutating = false;
                 for (i, mu) in v["mutations"].as_array().into_iter().flatten().enumerate() {
                     mutating = true;
                     if let Some(e) = mu["applyConfiguration"]["expression"].as_str() {
-                        exprs.push(cover.add(
-                            &context,
-                            format!("{label} mutation {i}"),
-                            e,
-                            Want::Apply,
+                        exprs.push((
+                            cover.add(&context, format!("{label} mutation {i}"), e, Want::Apply),
+                            None,
                         ));
                     }
                     if let Some(e) = mu["jsonPatch"]["expression"].as_str() {
-                        exprs.push(cover.add(
-                            &context,
-                            format!("{label} mutation {i}"),
-                            e,
-                            Want::Patch,
+                        exprs.push((
+                            cover.add(&context, format!("{label} mutation {i}"), e, Want::Patch),
+                            None,
                         ));
                     }
                 }
@@ -441,6 +453,7 @@ fn units_in(cover: &mut Cover, label: &str, workloads: bool, v: &Value, out: &mu
                     variables,
                     exprs,
                     mutating,
+                    gatekeeper: None,
                 });
             }
             for (k, x) in m {
@@ -459,6 +472,100 @@ fn units_in(cover: &mut Cover, label: &str, workloads: bool, v: &Value, out: &mu
     }
 }
 
+/// Parameters no golden constraint of the kind has: `*` in `allowedCapabilities` and required
+/// drops for the capabilities template.
+const EXTRA_PARAMETERS: &[(&str, &str)] = &[(
+    "K8sPolytransPSPCapabilities",
+    r#"{"allowedCapabilities": ["*"], "requiredDropCapabilities": ["ALL", "NET_RAW"]}"#,
+)];
+
+/// The parameters of every constraint of each kind in the golden `gatekeeper.yaml` files, plus
+/// none (`{}`), all of them merged, the first with `exemptImages` (no golden constraint exempts
+/// images) and [`EXTRA_PARAMETERS`].
+fn gatekeeper_parameters(dirs: &[std::path::PathBuf]) -> BTreeMap<String, Vec<Value>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for dir in dirs {
+        let Ok(text) = std::fs::read_to_string(dir.join("gatekeeper.yaml")) else {
+            continue;
+        };
+        for d in polytrans::load::yaml_documents(&text).unwrap() {
+            let (Some(kind), Some(_)) = (d["kind"].as_str(), d["spec"]["match"].as_object()) else {
+                continue;
+            };
+            let p = match &d["spec"]["parameters"] {
+                Value::Null => json!({}),
+                p => p.clone(),
+            };
+            let list = out.entry(kind.to_string()).or_default();
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+    }
+    for (kind, list) in out.iter_mut() {
+        let mut merged = json!({});
+        for p in list.iter() {
+            for (k, v) in p.as_object().into_iter().flatten() {
+                merged[k] = v.clone();
+            }
+        }
+        let mut exempt = list[0].clone();
+        exempt["exemptImages"] = json!(["registry.example/app:1", "registry.example/side*"]);
+        let mut more = vec![json!({}), merged, exempt];
+        more.extend(
+            EXTRA_PARAMETERS
+                .iter()
+                .filter(|(k, _)| k == kind)
+                .map(|(_, p)| serde_json::from_str::<Value>(p).unwrap()),
+        );
+        for p in more {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The CEL of polytrans's own Gatekeeper templates in a golden `gatekeeper.yaml`: one unit per
+/// template, run with every parameters [`gatekeeper_parameters`] gives for its kind.
+fn gatekeeper_units(
+    cover: &mut Cover,
+    case: &str,
+    text: &str,
+    parameters: &BTreeMap<String, Vec<Value>>,
+    units: &mut Vec<Unit>,
+) {
+    let docs = polytrans::load::yaml_documents(text).unwrap();
+    for (i, t) in docs.iter().enumerate() {
+        if t["kind"] != "ConstraintTemplate" {
+            continue;
+        }
+        let kind = t["spec"]["crd"]["spec"]["names"]["kind"]
+            .as_str()
+            .unwrap_or("?");
+        let Some(source) = t["spec"]["targets"][0]["code"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["engine"] == "K8sNativeValidation")
+            .map(|c| &c["source"])
+        else {
+            continue;
+        };
+        let Some(params) = parameters.get(kind) else {
+            continue;
+        };
+        let label = format!("{case}/gatekeeper.yaml#{i} {kind}");
+        let mut more = Vec::new();
+        units_in(cover, &label, false, source, &mut more);
+        for mut u in more {
+            u.gatekeeper = Some(params.clone());
+            units.push(u);
+        }
+    }
+}
+
 fn golden_units(cover: &mut Cover) -> (Vec<Unit>, usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
@@ -468,7 +575,14 @@ fn golden_units(cover: &mut Cover) -> (Vec<Unit>, usize) {
     dirs.sort();
     let mut units = Vec::new();
     let mut files = 0;
+    let parameters = gatekeeper_parameters(&dirs);
     for dir in dirs {
+        if let Ok(text) = std::fs::read_to_string(dir.join("gatekeeper.yaml")) {
+            let case = dir.file_name().unwrap().to_string_lossy().to_string();
+            let before = units.len();
+            gatekeeper_units(cover, &case, &text, &parameters, &mut units);
+            files += usize::from(units.len() > before);
+        }
         for name in ["vap.yaml", "kyverno-cel.yaml", "kubewarden.yaml"] {
             let path = dir.join(name);
             let Ok(text) = std::fs::read_to_string(&path) else {
@@ -523,6 +637,13 @@ fn hand_made() -> Vec<Value> {
     let mut out = Vec::new();
     let bare = || json!({"containers": [container("app", Value::Null, json!({}))]});
     out.push(pod(json!({}), bare()));
+    // Created with `generateName`: no name at admission.
+    let mut generated = pod(json!({"generateName": "p-"}), bare());
+    generated["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    out.push(generated);
     out.push(pod(
         json!({"annotations": {}}),
         json!({"containers": [container("app", json!({}), json!({}))], "securityContext": {}}),
@@ -605,6 +726,10 @@ fn hand_made() -> Vec<Value> {
         json!({"user": "u"}),
         json!({"level": "s0:c123,c456"}),
         json!({"user": "u", "role": "r", "type": "t", "level": "s0"}),
+        json!({"level": "s0:c456,c123"}),
+        json!({"level": "s0:c123,c457"}),
+        json!({"level": "s1:c123,c456"}),
+        json!({"level": "s0:c123"}),
     ] {
         out.push(one(json!({}), json!({"seLinuxOptions": se}), json!({})));
         out.push(one(json!({}), json!({}), json!({"seLinuxOptions": se})));
@@ -740,6 +865,7 @@ fn workloads_of(p: &Value) -> Vec<Value> {
 
 fn context(hits: &Arc<Mutex<Vec<bool>>>) -> Context<'static> {
     let mut ctx = map::context();
+    gatekeeper::add_cel_functions(&mut ctx);
     let h = hits.clone();
     ctx.add_function(
         "__hit",
@@ -788,9 +914,51 @@ fn run(
     object: &Value,
     errors: &mut Vec<String>,
 ) {
+    match &unit.gatekeeper {
+        None => run_with(cover, unit, hits, object, None, errors),
+        Some(_) if !profiles_valid(object) => {}
+        Some(params) => {
+            for p in params {
+                run_with(cover, unit, hits, object, Some(p), errors);
+            }
+        }
+    }
+}
+
+/// Whether the API server's validation lets the pod's profiles through (`type` is required): the
+/// own Gatekeeper templates read `type` unguarded, as Gatekeeper judges only what the API server
+/// accepted.
+fn profiles_valid(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().all(|(k, x)| {
+            if k == "seccompProfile" || k == "appArmorProfile" {
+                x["type"].is_string()
+            } else {
+                profiles_valid(x)
+            }
+        }),
+        Value::Array(a) => a.iter().all(profiles_valid),
+        _ => true,
+    }
+}
+
+/// [`run`], with Gatekeeper's bindings when `params` is given.
+fn run_with(
+    cover: &Cover,
+    unit: &Unit,
+    hits: &Arc<Mutex<Vec<bool>>>,
+    object: &Value,
+    params: Option<&Value>,
+    errors: &mut Vec<String>,
+) {
     let mut ctx = context(hits);
     ctx.add_variable_from_value("object", to_cel(object));
     let mut vars: HashMap<Key, Cel> = HashMap::new();
+    if let Some(p) = params {
+        ctx.add_variable_from_value("request", to_cel(&gatekeeper::review_of(object)));
+        vars.insert(Key::String(Arc::new("anyObject".into())), to_cel(object));
+        vars.insert(Key::String(Arc::new("params".into())), to_cel(p));
+    }
     let mut fail = |e: &Instrumented, what: String| {
         errors.push(format!(
             "{}: {what}\n    {}\n    on {object}",
@@ -811,9 +979,17 @@ fn run(
         }
     }
     ctx.add_variable_from_value("variables", vars_value(&vars));
-    for i in &unit.exprs {
+    for (i, message) in &unit.exprs {
         let e = &cover.exprs[*i];
         match Cel::resolve(&e.program, &ctx) {
+            Ok(Cel::Bool(false)) if message.is_some() => {
+                let m = &cover.exprs[message.unwrap_or_default()];
+                match Cel::resolve(&m.program, &ctx) {
+                    Ok(Cel::String(_)) => {}
+                    Ok(v) => fail(m, format!("evaluates to {v:?}, not a string")),
+                    Err(err) => fail(m, format!("{err:?}")),
+                }
+            }
             Ok(v) if has_type(&v, e.want) => {}
             Ok(v) => fail(
                 e,
@@ -936,8 +1112,9 @@ fn instrumentation_reports_type_errors_and_branches() {
             label: "test".into(),
             workloads: false,
             variables: vec![],
-            exprs: vec![i],
+            exprs: vec![(i, None)],
             mutating: false,
+            gatekeeper: None,
         };
         let mut errors = Vec::new();
         run(&cover, &unit, &hits, &object, &mut errors);

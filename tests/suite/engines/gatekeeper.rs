@@ -137,6 +137,37 @@ pub fn template_of(t: &Value) -> Result<Template, String> {
     })
 }
 
+/// Kubernetes' string extensions the own templates use: `replace` and `split`.
+pub fn add_cel_functions(ctx: &mut cel_interpreter::Context) {
+    use cel_interpreter::Value as Cel;
+    use std::sync::Arc;
+    ctx.add_function(
+        "replace",
+        |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<Arc<String>>,
+         from: Arc<String>,
+         to: Arc<String>| { s.replace(from.as_str(), to.as_str()) },
+    );
+    // Kubernetes' `split(separator, limit)` (a negative limit: every part).
+    ctx.add_function(
+        "split",
+        |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<Arc<String>>,
+         sep: Arc<String>,
+         limit: i64|
+         -> Result<Cel, cel_interpreter::ExecutionError> {
+            let parts: Vec<Cel> = if limit < 0 {
+                s.split(sep.as_str())
+                    .map(|p| Cel::String(Arc::new(p.to_string())))
+                    .collect()
+            } else {
+                s.splitn(limit as usize, sep.as_str())
+                    .map(|p| Cel::String(Arc::new(p.to_string())))
+                    .collect()
+            };
+            Ok(Cel::List(Arc::new(parts)))
+        },
+    );
+}
+
 impl CelCode {
     /// The failing validations (their expressions) on `review` with `parameters`, as Gatekeeper
     /// binds a `K8sNativeValidation` template: `request` (the review), `variables.anyObject`
@@ -149,35 +180,7 @@ impl CelCode {
         use std::collections::HashMap;
         use std::sync::Arc;
         let mut ctx = super::cel::context();
-        ctx.add_function(
-            "replace",
-            |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<
-                Arc<String>,
-            >,
-             from: Arc<String>,
-             to: Arc<String>| { s.replace(from.as_str(), to.as_str()) },
-        );
-        // Kubernetes' `split(separator, limit)` (a negative limit: every part).
-        ctx.add_function(
-            "split",
-            |cel_interpreter::extractors::This(s): cel_interpreter::extractors::This<
-                Arc<String>,
-            >,
-             sep: Arc<String>,
-             limit: i64|
-             -> Result<Cel, cel_interpreter::ExecutionError> {
-                let parts: Vec<Cel> = if limit < 0 {
-                    s.split(sep.as_str())
-                        .map(|p| Cel::String(Arc::new(p.to_string())))
-                        .collect()
-                } else {
-                    s.splitn(limit as usize, sep.as_str())
-                        .map(|p| Cel::String(Arc::new(p.to_string())))
-                        .collect()
-                };
-                Ok(Cel::List(Arc::new(parts)))
-            },
-        );
+        add_cel_functions(&mut ctx);
         ctx.add_variable_from_value("request", super::cel::to_cel(review));
         let mut vars: HashMap<Key, Cel> = HashMap::new();
         vars.insert(
