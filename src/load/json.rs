@@ -531,7 +531,7 @@ pub(super) fn is_json_name(name: &str) -> bool {
 }
 
 pub(super) fn looks_like_json(source: &Source, text: &str) -> bool {
-    is_json_name(&source.name) || matches!(text.trim_start().as_bytes().first(), Some(b'{'))
+    is_json_name(&source.name) || matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
 }
 
 /// The items of a JSON list handed to an [`ObjectSink`].

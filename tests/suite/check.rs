@@ -606,6 +606,14 @@ fn json_arrays_and_ndjson_read_like_lists() {
         );
     }
     assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    // The same from stdin.
+    for (_, text, lines) in &shapes[1..3] {
+        let (code, out, err) = polytrans(&["check", "-", "--level", "baseline"], Some(text));
+        assert_eq!(code, 1, "{err}");
+        let found: Vec<&str> = out.lines().map(|l| l.split(": ").next().unwrap()).collect();
+        let expected: Vec<String> = lines.iter().map(|l| format!("<stdin>:{l}")).collect();
+        assert_eq!(found, expected, "{out}");
+    }
     // A syntax error on a later line, and something else after an object, keep their lines.
     for (text, at) in [
         (
