@@ -1020,14 +1020,7 @@ pub fn emit(input: &Input<'_>, args: &Options) -> Result<Emitted, crate::Error> 
         let (namespaces_in, namespaces_not_in) = selector(namespaces, &[]);
         let joined: Vec<String> = names.iter().map(|n| k8s_name(n)).collect();
         let name = object_name(format!("psp-any-of-{}", joined.join("--")));
-        let source = format!(
-            "PodSecurityPolicies {}",
-            members
-                .iter()
-                .map(|p| format!("`{}`", p.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let source = super::group_source(&members);
         let view = PolicyView {
             kind: "ClusterAdmissionPolicyGroup",
             name: name.clone(),

@@ -379,6 +379,19 @@ impl Emitted {
     }
 }
 
+/// How a policy written for several PSPs (an any-of group) names them: PodSecurityPolicies
+/// `a`, `b`.
+pub fn group_source(members: &[&Policy]) -> String {
+    format!(
+        "PodSecurityPolicies {}",
+        members
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Appends `text` to `whole`, after `sep` unless `whole` is empty.
 pub fn append_document(whole: &mut String, sep: &str, text: &str) {
     if !whole.is_empty() {

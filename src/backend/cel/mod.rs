@@ -621,14 +621,7 @@ pub fn emit(input: &Input<'_>, args: &Options, flavor: Flavor) -> Result<Emitted
                 namespaces_in,
                 namespaces_not_in,
                 name: any_of_name(names),
-                source: format!(
-                    "PodSecurityPolicies {}",
-                    members
-                        .iter()
-                        .map(|p| format!("`{}`", p.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                source: super::group_source(&members),
                 scope: Some(format!(
                     "rbac: {}: any of {} admits the pod (none of them admits all the others do)",
                     namespaces.describe(),
