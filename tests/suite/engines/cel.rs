@@ -21,6 +21,34 @@ use std::sync::Arc;
 /// The function that checks a truth value (a name no expression can spell).
 const BOOL_CHECK: &str = "@polytrans_bool";
 
+/// Evaluates `variables` in order into `variables.<name>`, each seeing `vars` and the ones
+/// before it (as Kubernetes and Gatekeeper bind them), and leaves them all in `ctx`.
+pub fn bind_variables(
+    ctx: &mut Context,
+    mut vars: HashMap<Key, Value>,
+    variables: &[(String, Program)],
+) -> Result<(), String> {
+    for (name, prog) in variables {
+        ctx.add_variable_from_value(
+            "variables",
+            Value::Map(Map {
+                map: Arc::new(vars.clone()),
+            }),
+        );
+        let v = prog
+            .execute(ctx)
+            .map_err(|e| format!("variable {name}: {e:?}"))?;
+        vars.insert(Key::String(Arc::new(name.clone())), v);
+    }
+    ctx.add_variable_from_value(
+        "variables",
+        Value::Map(Map {
+            map: Arc::new(vars),
+        }),
+    );
+    Ok(())
+}
+
 /// A compiled CEL expression whose truth values are checked (see the module documentation).
 /// Run it with a [`context`].
 #[derive(Debug)]
@@ -374,25 +402,7 @@ impl Compiled {
                 other => return Err(format!("matchCondition {name}: {other:?}")),
             }
         }
-        let mut vars: HashMap<Key, Value> = HashMap::new();
-        for (name, prog) in &self.variables {
-            ctx.add_variable_from_value(
-                "variables",
-                Value::Map(Map {
-                    map: Arc::new(vars.clone()),
-                }),
-            );
-            let v = prog
-                .execute(&ctx)
-                .map_err(|e| format!("variable {name}: {e:?}"))?;
-            vars.insert(Key::String(Arc::new(name.clone())), v);
-        }
-        ctx.add_variable_from_value(
-            "variables",
-            Value::Map(Map {
-                map: Arc::new(vars),
-            }),
-        );
+        bind_variables(&mut ctx, HashMap::new(), &self.variables)?;
         let mut failed = Vec::new();
         for v in &self.validations {
             match v.program.execute(&ctx) {

@@ -176,7 +176,7 @@ impl CelCode {
     /// evaluation error.
     pub fn violations(&self, review: &Value, parameters: &Value) -> Result<Vec<String>, String> {
         use cel_interpreter::Value as Cel;
-        use cel_interpreter::objects::{Key, Map};
+        use cel_interpreter::objects::Key;
         use std::collections::HashMap;
         use std::sync::Arc;
         let mut ctx = super::cel::context();
@@ -191,24 +191,7 @@ impl CelCode {
             Key::String(Arc::new("params".into())),
             super::cel::to_cel(parameters),
         );
-        for (name, prog) in &self.variables {
-            ctx.add_variable_from_value(
-                "variables",
-                Cel::Map(Map {
-                    map: Arc::new(vars.clone()),
-                }),
-            );
-            let v = prog
-                .execute(&ctx)
-                .map_err(|e| format!("variable {name}: {e:?}"))?;
-            vars.insert(Key::String(Arc::new(name.clone())), v);
-        }
-        ctx.add_variable_from_value(
-            "variables",
-            Cel::Map(Map {
-                map: Arc::new(vars),
-            }),
-        );
+        super::cel::bind_variables(&mut ctx, vars, &self.variables)?;
         let mut failed = Vec::new();
         for (expr, prog) in &self.validations {
             match prog.execute(&ctx) {
