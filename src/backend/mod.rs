@@ -543,14 +543,8 @@ impl ScopeFidelity {
             return String::new();
         }
         let mut out = String::from("# scope: not expressed exactly, for the whole output:\n");
-        for e in general {
-            out.push_str(&format!(
-                "#   - {} {}: {} ({})\n",
-                single_line(&e.policy),
-                single_line(&e.field),
-                e.fidelity.as_str(),
-                single_line(&e.note)
-            ));
+        for e in &general {
+            out.push_str(&fidelity_line(e, "# "));
         }
         out
     }
@@ -634,15 +628,20 @@ pub fn fidelity_comment(entries: &[FidelityEntry], prefix: &str) -> String {
     }
     out.push_str(&format!("{prefix}fidelity: not expressed exactly:\n"));
     for e in lossy {
-        out.push_str(&format!(
-            "{prefix}  - {} {}: {} ({})\n",
-            single_line(&e.policy),
-            single_line(&e.field),
-            e.fidelity.as_str(),
-            single_line(&e.note)
-        ));
+        out.push_str(&fidelity_line(e, prefix));
     }
     out
+}
+
+/// One entry of a fidelity comment: `<prefix>  - policy field: fidelity (note)`.
+fn fidelity_line(e: &FidelityEntry, prefix: &str) -> String {
+    format!(
+        "{prefix}  - {} {}: {} ({})\n",
+        single_line(&e.policy),
+        single_line(&e.field),
+        e.fidelity.as_str(),
+        single_line(&e.note)
+    )
 }
 
 /// Renders a fidelity report as a table for `--explain`.
